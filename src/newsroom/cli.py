@@ -1,0 +1,269 @@
+"""The ``newsroom`` command: init, poll, run [--watch], demo, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import ConfigError, Settings, load_settings
+from .llm.base import LLMError
+from .pipeline import RunSummary
+from .store.db import Store, StoreError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config file (default: $NEWSROOM_CONFIG or ./newsroom.toml)")
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=verbose)],
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "openai", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _store(settings: Settings) -> Store:
+    try:
+        return Store(settings.database_url)
+    except StoreError as exc:
+        raise _fail(f"{exc}\nCheck database_url in the config or NEWSROOM_DATABASE_URL.") from None
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="where to write the starter config")] = Path("newsroom.toml"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write a starter newsroom.toml: seven public crypto feeds, languages en (pivot) and uk, the embedded model."""
+    if path.exists() and not force:
+        raise _fail(f"{path} exists; pass --force to overwrite it")
+    starter = resources.files("newsroom.data").joinpath("newsroom.example.toml").read_text(encoding="utf-8")
+    path.write_text(starter, encoding="utf-8")
+    settings = load_settings(path)
+    out.print(f"wrote {path}: {len(settings.sources)} sources, languages {', '.join(settings.languages)}")
+    out.print("next: `newsroom run` (or `newsroom run --watch` to keep polling)")
+
+
+@app.command()
+def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="poll even sources not due")] = False):
+    """Fetch due sources and store new items; no model calls."""
+    from .poll import poll_sources
+
+    settings = _settings(config)
+    store = _store(settings)
+    with _progress() as progress:
+        task = progress.add_task("polling", total=len([s for s in settings.sources if s.enabled]))
+        reports = asyncio.run(
+            poll_sources(store, settings, force=force, on_source_done=lambda r: progress.advance(task))
+        )
+    _print_poll(reports)
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    watch: Annotated[bool, typer.Option("--watch", help="keep polling; process new stories as they come")] = False,
+    every: Annotated[float, typer.Option(help="seconds between rounds with --watch")] = 60.0,
+    force: Annotated[bool, typer.Option(help="poll every source now, due or not")] = False,
+) -> None:
+    """Poll, write, translate and publish."""
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        while True:
+            summary = _run_round(settings, store, force=force)
+            _print_summary(summary, settings)
+            if not watch:
+                break
+            console.print(f"next round in {every:.0f} s (Ctrl-C to stop)")
+            time.sleep(every)
+            force = False
+    except KeyboardInterrupt:
+        console.print("stopped")
+    if not watch and summary.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the database and the articles")] = Path("demo-out"),
+) -> None:
+    """Offline demo: serve a bundled 3-story feed on 127.0.0.1, run it through the embedded model, write en + uk."""
+    from .demo import demo_settings, serve_demo_feed
+
+    out_dir = out_dir.resolve()
+    with serve_demo_feed() as feed_url:
+        settings = demo_settings(out_dir, feed_url)
+        store = _store(settings)
+        console.print(f"demo feed served at {feed_url}; writing to {out_dir}")
+        console.print("loading the embedded model (gemma3 270M, a tiny BASE model) …")
+        summary = _run_round(settings, store, force=True)
+    _print_summary(summary, settings)
+    files = sorted(settings.publish.content_dir.rglob("*.md"))
+    out.print(f"\n[bold]{len(files)} article files under {settings.publish.content_dir}[/]")
+    for f in files:
+        out.print(f"  {f}")
+    out.print(
+        "\n[yellow]Note:[/] the embedded model is a tiny base model (Gemma 3 270M, not instruction-tuned). It exercises"
+        " the real local path end to end, but its text invents facts and it cannot translate: every article it"
+        " writes is kept as a draft (draft: true). For publishable text point [bold]llm[/] in newsroom.toml at an"
+        " instruction-tuned model (see the README)."
+    )
+
+
+@app.command()
+def stats(
+    config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False
+) -> None:
+    """Items, stories, articles per language and status, model tokens by stage."""
+    from .store import queries
+
+    settings = _settings(config)
+    store = _store(settings)
+    with store.session() as s:
+        data = queries.stats(s)
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"items: {data['items']}   stories: {data['stories']}")
+    t = Table(title="articles")
+    t.add_column("lang")
+    t.add_column("published", justify="right")
+    t.add_column("draft", justify="right")
+    for lang, c in sorted(data["articles"].items()):
+        t.add_row(lang, str(c["published"]), str(c["draft"]))
+    out.print(t)
+    u = Table(title="model usage by stage")
+    for col in ("stage", "calls", "failed", "tokens in", "tokens out", "seconds", "cost"):
+        u.add_column(col, justify="left" if col == "stage" else "right")
+    for stage, v in sorted(data["model_usage"].items()):
+        u.add_row(
+            stage,
+            str(v["calls"]),
+            str(v["failed_calls"]),
+            str(v["tokens_in"]),
+            str(v["tokens_out"]),
+            f"{v['seconds']:.1f}",
+            f"{v['cost']:.4f}",
+        )
+    out.print(u)
+    if data["story_errors"]:
+        out.print("[red]stories with errors:[/]")
+        for e in data["story_errors"]:
+            out.print(f"  story {e['story']}: {e['error']}")
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
+    from .llm import make_provider
+    from .pipeline import CallBuffer, Pipeline
+
+    calls = CallBuffer()
+    try:
+        provider = make_provider(settings.llm, calls)
+    except (LLMError, ValueError) as exc:
+        raise _fail(f"model provider: {exc}") from None
+
+    async def go() -> RunSummary:
+        pipeline = Pipeline(settings, store, provider, calls)
+        with _progress() as progress:
+            polling = progress.add_task("polling sources", total=len([s for s in settings.sources if s.enabled]))
+            stories = progress.add_task("writing stories", total=None)
+
+            def on_story(event: str, _sid: int) -> None:
+                if event in ("done", "failed"):
+                    progress.advance(stories)
+
+            try:
+                return await pipeline.run_once(
+                    force_poll=force,
+                    on_source=lambda _r: progress.advance(polling),
+                    on_story=on_story,
+                    on_plan=lambda n: progress.update(stories, total=n),
+                )
+            finally:
+                await provider.aclose()
+
+    return asyncio.run(go())
+
+
+def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
+    t = Table(title="sources")
+    for col in ("source", "status", "new items", "error"):
+        t.add_column(col)
+    for r in reports:
+        t.add_row(r.key, r.status, str(r.new_items), (r.error or "")[:80])
+    out.print(t)
+
+
+def _print_summary(summary: RunSummary, settings: Settings) -> None:
+    if summary.polled:
+        _print_poll(summary.polled)
+    t = Table(title="this run")
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    t.add_row("new items", str(summary.new_items))
+    t.add_row("stories processed", str(summary.stories))
+    for lang in settings.languages:
+        t.add_row(f"articles written ({lang})", str(summary.written.get(lang, 0)))
+    t.add_row("files published", str(len(summary.published)))
+    t.add_row("model calls", str(summary.model_calls))
+    t.add_row("tokens in / out", f"{summary.tokens_in} / {summary.tokens_out}")
+    t.add_row("failures", str(len(summary.failures)))
+    t.add_row("seconds", f"{summary.seconds:.1f}")
+    out.print(t)
+    for f in summary.failures:
+        console.print(f"[red]failed:[/] {f}")
+
+
+def main() -> None:
+    app()

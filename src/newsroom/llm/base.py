@@ -1,0 +1,70 @@
+"""The provider protocol: one structured call in, a validated pydantic object out, every attempt logged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T", bound=BaseModel)
+
+Outcome = Literal["ok", "invalid_output", "rate_limited", "server_error", "timeout", "error"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a stage asks for. ``system`` holds the instructions; ``user`` holds the data (source text is data)."""
+
+    stage: str
+    system: str
+    user: str
+    max_tokens: int | None = None
+    # JSON schema overrides merged into the schema derived from the pydantic model, e.g. an enum for category
+    schema_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One request to a model, successful or not. The pipeline stores these (table model_calls)."""
+
+    stage: str
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    outcome: Outcome
+    error: str | None = None
+    cost: float = 0.0
+
+
+CallLogger = Callable[[CallRecord], None]
+
+
+@dataclass
+class Result(Generic[T]):
+    value: T
+    model: str
+    tokens_in: int
+    tokens_out: int
+    attempts: int
+
+
+class LLMError(Exception):
+    """A model call that did not yield a valid object after its retries. ``outcome`` says why."""
+
+    def __init__(self, message: str, outcome: Outcome = "error") -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class Provider(Protocol):
+    name: str  # "openai", "local"
+    model: str
+    publishable: bool  # False for models whose text must never go live (the embedded base model)
+
+    async def generate(self, prompt: Prompt, schema: type[T]) -> Result[T]: ...
+
+    async def aclose(self) -> None: ...

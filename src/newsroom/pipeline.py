@@ -1,0 +1,353 @@
+"""Runs the stages in process: poll → write → translate → publish, with bounded model concurrency.
+
+Every stage works from stored state, so a crash at any point is finished by the next run: a story stays ``new`` until
+it has an article in every language; an article whose ``version`` is ahead of ``published_version`` is (re)written to
+disk by ``publish_pending``. Model calls are logged in the same transaction as the article they produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select, update
+
+from .classify import choose_category, interim_score, merge_tags
+from .config import Settings
+from .covers import placeholder_cover
+from .llm.base import CallRecord, LLMError, Provider
+from .models import ArticleDoc, ArticleText, CoverImage, SourceRef, WrittenArticle
+from .poll import SourcePollReport, poll_sources
+from .prompts import translate_prompt, write_prompt
+from .publish.filesystem import FilesystemTarget
+from .slugs import story_slug
+from .store import queries
+from .store.db import Store
+from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
+
+log = logging.getLogger(__name__)
+
+_current_story: contextvars.ContextVar[int | None] = contextvars.ContextVar("story", default=None)
+
+NOT_PUBLISHABLE = "model-not-publishable"
+
+
+@dataclass
+class RunSummary:
+    polled: list[SourcePollReport] = field(default_factory=list)
+    stories: int = 0
+    written: Counter[str] = field(default_factory=Counter)  # articles created or updated, per language
+    published: list[Path] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+    @property
+    def new_items(self) -> int:
+        return sum(r.new_items for r in self.polled)
+
+
+class CallBuffer:
+    """Collects CallRecords from providers; flushed into the store with the article they belong to."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[CallRecord, int | None]] = []
+        self.total = 0
+        self.tokens_in = 0
+        self.tokens_out = 0
+
+    def __call__(self, record: CallRecord) -> None:
+        self._pending.append((record, _current_story.get()))
+        self.total += 1
+        self.tokens_in += record.tokens_in
+        self.tokens_out += record.tokens_out
+
+    def take(self, story_id: int | None = None) -> list[tuple[CallRecord, int | None]]:
+        """Remove and return the buffered records of one story (or all, when ``story_id`` is None)."""
+        if story_id is None:
+            taken, self._pending = self._pending, []
+            return taken
+        taken = [p for p in self._pending if p[1] == story_id]
+        self._pending = [p for p in self._pending if p[1] != story_id]
+        return taken
+
+
+ProgressHook = Callable[[str, int], None]  # (event, story_id): "written", "translated", "failed", "done"
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        provider: Provider,
+        calls: CallBuffer,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.provider = provider
+        self.calls = calls
+        self.http_client = http_client
+        self.target = FilesystemTarget(settings.publish.content_dir, settings.publish.path_template)
+
+    # ---- the whole run -----------------------------------------------------------------------------------------
+
+    async def run_once(
+        self,
+        *,
+        force_poll: bool = False,
+        on_source: Callable[[SourcePollReport], None] | None = None,
+        on_story: ProgressHook | None = None,
+        on_plan: Callable[[int], None] | None = None,
+    ) -> RunSummary:
+        started = time.perf_counter()
+        summary = RunSummary()
+        summary.polled = await poll_sources(
+            self.store, self.settings, client=self.http_client, force=force_poll, on_source_done=on_source
+        )
+        calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
+        await self.process(summary, on_story=on_story, on_plan=on_plan)
+        summary.published += self.publish_pending()
+        summary.model_calls = self.calls.total - calls_before
+        summary.tokens_in = self.calls.tokens_in - t_in
+        summary.tokens_out = self.calls.tokens_out - t_out
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    async def process(
+        self,
+        summary: RunSummary | None = None,
+        *,
+        limit: int | None = None,
+        on_story: ProgressHook | None = None,
+        on_plan: Callable[[int], None] | None = None,
+    ) -> RunSummary:
+        """Write and translate every pending story. Concurrency is bounded by the provider."""
+        summary = summary or RunSummary()
+        with self.store.session() as s:
+            ids = queries.pending_story_ids(s, limit)
+        summary.stories = len(ids)
+        if on_plan:
+            on_plan(len(ids))
+        await asyncio.gather(*(self._process_story(sid, summary, on_story) for sid in ids))
+        return summary
+
+    # ---- one story -------------------------------------------------------------------------------------------------
+
+    async def _process_story(self, story_id: int, summary: RunSummary, on_story: ProgressHook | None) -> None:
+        _current_story.set(story_id)
+        pivot_lang = self.settings.pivot_language
+        with self.store.session() as s:
+            ctx = queries.story_context(s, story_id)
+        pivot = ctx.articles.get(pivot_lang)
+        try:
+            if pivot is None:
+                written = await self.provider.generate(self._write_prompt(ctx.lead, ctx.source), WrittenArticle)
+                pivot = self._save_pivot(ctx.story, ctx.lead, ctx.source, written.value, written.model)
+                summary.written[pivot_lang] += 1
+                summary.published.append(await self._publish(pivot, ctx.lead, ctx.source))
+                if on_story:
+                    on_story("written", story_id)
+            pivot_text = ArticleText.model_validate(pivot.text)
+            missing = [lang for lang in self.settings.extra_languages if lang not in ctx.articles]
+            results = await asyncio.gather(
+                *(self._translate(pivot, pivot_text, lang, ctx) for lang in missing), return_exceptions=True
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for lang, r in zip(missing, results, strict=True):
+                if not isinstance(r, BaseException):
+                    summary.written[lang] += 1
+                    summary.published.append(r)
+            for err in errors:
+                if not isinstance(err, LLMError):
+                    raise err
+            if errors:
+                raise errors[0]
+        except LLMError as exc:
+            self._record_failure(story_id, f"{exc.outcome}: {exc}")
+            summary.failures.append(f"story {story_id}: {exc.outcome}: {exc}")
+            if on_story:
+                on_story("failed", story_id)
+            return
+        with self.store.session() as s:
+            story = s.get_one(StoryRow, story_id)
+            story.status = "written"
+            story.last_error = None
+            story.updated_at = datetime.now(UTC)
+            queries.add_calls(s, self.calls.take(story_id))
+        if on_story:
+            on_story("done", story_id)
+
+    def _write_prompt(self, lead: ItemRow, source: SourceRow):  # type: ignore[no-untyped-def]
+        cfg = self.settings.llm
+        return write_prompt(
+            language=self.settings.pivot_language,
+            categories=self.settings.taxonomy,
+            source_name=source.name,
+            headline=lead.title,
+            text=lead.content if len(lead.content) > len(lead.summary) else lead.summary,
+            source_categories=list(lead.categories or []),
+            published=lead.published_at,
+            max_source_chars=cfg.max_source_chars,
+        )
+
+    async def _translate(
+        self, pivot: ArticleRow, pivot_text: ArticleText, lang: str, ctx: queries.StoryContext
+    ) -> Path:
+        prompt = translate_prompt(article=pivot_text, source_language=self.settings.pivot_language, language=lang)
+        result = await self.provider.generate(prompt, ArticleText)
+        article = self._save_translation(pivot, lang, result.value, result.model)
+        return await self._publish(article, ctx.lead, ctx.source)
+
+    # ---- persistence ---------------------------------------------------------------------------------------------
+
+    def _draft_reasons(self) -> list[str]:
+        return [] if self.provider.publishable else [NOT_PUBLISHABLE]
+
+    def _save_pivot(
+        self, story: StoryRow, lead: ItemRow, source: SourceRow, w: WrittenArticle, model: str
+    ) -> ArticleRow:
+        now = datetime.now(UTC)
+        slug = story_slug(w.title, f"{lead.source_key}:{lead.external_id}")
+        reasons = self._draft_reasons()
+        row = ArticleRow(
+            story_id=story.id,
+            lang=self.settings.pivot_language,
+            slug=slug,
+            external_id=lead.external_id,
+            translated_from=lead.external_id,
+            title=w.title,
+            description=w.description,
+            text=w.text_part().model_dump(),
+            category=choose_category(w.category, self.settings.taxonomy, self.settings.default_category),
+            tags=merge_tags(w.tags, list(lead.categories or [])),
+            sentiment=w.sentiment.value,
+            score=interim_score(w.importance),
+            draft=bool(reasons),
+            draft_reasons=reasons,
+            cover_image=placeholder_cover(self.settings.publish.cover_base_url, slug).model_dump(exclude_none=True),
+            image_query=w.image_query,
+            model=model,
+            version=1,
+            published_at=lead.published_at,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.store.session() as s:
+            s.add(row)
+            queries.add_calls(s, self.calls.take(story.id))
+        return row
+
+    def _save_translation(self, pivot: ArticleRow, lang: str, t: ArticleText, model: str) -> ArticleRow:
+        now = datetime.now(UTC)
+        reasons = self._draft_reasons()
+        row = ArticleRow(
+            story_id=pivot.story_id,
+            lang=lang,
+            slug=pivot.slug,
+            external_id=pivot.external_id,
+            translated_from=pivot.external_id,
+            title=t.title,
+            description=t.description,
+            text=t.model_dump(),
+            category=pivot.category,
+            tags=list(pivot.tags),
+            sentiment=pivot.sentiment,
+            score=pivot.score,
+            draft=bool(reasons) or pivot.draft,
+            draft_reasons=reasons,
+            cover_image=dict(pivot.cover_image),
+            image_query=pivot.image_query,
+            model=model,
+            version=1,
+            published_at=pivot.published_at,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.store.session() as s:
+            s.add(row)
+            queries.add_calls(s, self.calls.take(pivot.story_id))
+        return row
+
+    def _record_failure(self, story_id: int, error: str) -> None:
+        with self.store.session() as s:
+            story = s.get_one(StoryRow, story_id)
+            story.attempts += 1
+            story.last_error = error[:2000]
+            story.updated_at = datetime.now(UTC)
+            if story.attempts >= queries.MAX_STORY_ATTEMPTS:
+                story.status = "failed"
+            queries.add_calls(s, self.calls.take(story_id))
+        log.warning("story %s: %s", story_id, error)
+
+    # ---- publishing ----------------------------------------------------------------------------------------------
+
+    async def _publish(self, article: ArticleRow, lead: ItemRow, source: SourceRow) -> Path:
+        """Render and write the file in a worker thread (file I/O and fsync stay off the event loop)."""
+        path = await asyncio.to_thread(self.target.write, article_doc(article, lead, source))
+        self._mark_published(article, path)
+        return path
+
+    def _mark_published(self, article: ArticleRow, path: Path) -> None:
+        with self.store.session() as s:
+            s.execute(
+                update(ArticleRow)
+                .where(ArticleRow.id == article.id)
+                .values(path=str(path), published_version=article.version)
+            )
+        article.path, article.published_version = str(path), article.version
+
+    def publish_pending(self) -> list[Path]:
+        """Write every article whose stored version is newer than its file (crash recovery, edits)."""
+        with self.store.session() as s:
+            queries.add_calls(s, self.calls.take())
+            pending = []
+            for article_id in queries.unpublished_article_ids(s):
+                article = s.get_one(ArticleRow, article_id)
+                lead = s.get_one(ItemRow, s.get_one(StoryRow, article.story_id).lead_item_id)
+                source = s.scalars(select(SourceRow).where(SourceRow.key == lead.source_key)).one()
+                pending.append((article, lead, source))
+        paths = []
+        for article, lead, source in pending:
+            path = self.target.write(article_doc(article, lead, source))
+            self._mark_published(article, path)
+            paths.append(path)
+        return paths
+
+
+def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> ArticleDoc:
+    """The publishable view of a stored article."""
+    return ArticleDoc(
+        title=article.title,
+        description=article.description,
+        published_at=article.published_at,
+        updated_at=article.updated_at,
+        lang=article.lang,
+        external_id=article.external_id,
+        source=SourceRef(name=source.name, key=source.key, type=source.type),
+        category=article.category,
+        tags=list(article.tags),
+        sticky_weight=article.sticky_weight,
+        sentiment=article.sentiment,
+        score=article.score,
+        draft=article.draft,
+        cover_image=CoverImage.model_validate(article.cover_image),
+        translated_from=article.translated_from,
+        version=article.version,
+        model=article.model,
+        slug=article.slug,
+        source_url=lead.url,
+        text=ArticleText.model_validate(article.text),
+    )

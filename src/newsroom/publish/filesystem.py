@@ -1,0 +1,142 @@
+"""Publish target: Markdown files under a content folder (what static-site generators read).
+
+Writes are atomic — a temporary file in the same folder, fsync, then ``os.replace`` — so a reader (or a crash) never
+sees half an article; an unchanged article is not rewritten, so its mtime stays and site rebuilds stay incremental.
+Paths come from a template (``{lang}/{slug}.md`` by default) and are refused when they would leave the content folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import string
+import tempfile
+from datetime import UTC
+from pathlib import Path, PurePath
+
+from ..models import ArticleDoc
+from .markdown import render_article
+
+__all__ = ["PLACEHOLDERS", "FilesystemTarget", "PathEscapeError"]
+
+PLACEHOLDERS = frozenset({"lang", "slug", "date", "key"})
+
+
+class PathEscapeError(ValueError):
+    """A rendered path would land outside the content folder."""
+
+
+def _check_template(template: str) -> None:
+    try:
+        fields = {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"bad path template {template!r}: {exc}; use {{lang}} {{slug}} {{date}} {{key}}") from None
+    unknown = fields - PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder(s) {sorted(unknown)} in path template {template!r}; use {{lang}} {{slug}} "
+            "{date} {key}"
+        )
+    if "slug" not in fields:
+        raise ValueError(f"path template {template!r} has no {{slug}}: every story would write the same file")
+    rendered = PurePath(template.format(lang="en", slug="x", date="2025-01-01", key="k"))
+    if rendered.is_absolute() or rendered.anchor or ".." in rendered.parts:
+        raise ValueError(f"path template {template!r} must be a relative path inside the content folder")
+
+
+def _segment(name: str, value: str) -> str:
+    """A placeholder value: one plain path segment, nothing that could climb out or hide."""
+    if not value or value in (".", "..") or any(c in value for c in "/\\\0") or value != value.strip():
+        raise PathEscapeError(f"{{{name}}} value {value!r} is not a plain file-name segment")
+    return value
+
+
+class FilesystemTarget:
+    """Article files under ``content_dir``, at ``path_template`` (placeholders {lang} {slug} {date} {key})."""
+
+    def __init__(self, content_dir: Path, path_template: str = "{lang}/{slug}.md") -> None:
+        _check_template(path_template)
+        self.content_dir = Path(content_dir)
+        self.path_template = path_template
+
+    def path_for(self, doc: ArticleDoc) -> Path:
+        """Where ``doc`` lives; PathEscapeError when that would be outside ``content_dir``.
+
+        ``{date}`` is the publishedAt date (UTC, YYYY-MM-DD); ``{key}`` the source key.
+        """
+        published = doc.published_at
+        day = (published.astimezone(UTC) if published.tzinfo else published).date().isoformat()
+        relative = self.path_template.format(
+            lang=_segment("lang", doc.lang),
+            slug=_segment("slug", doc.slug),
+            date=day,
+            key=_segment("key", doc.source.key),
+        )
+        return self._inside(self.content_dir / relative)
+
+    def _inside(self, path: Path) -> Path:
+        root = self.content_dir.resolve()
+        resolved = path.resolve()
+        if ".." in path.parts or not resolved.is_relative_to(root) or resolved == root:
+            raise PathEscapeError(
+                f"{path} is outside the content folder {root}; check publish.path_template and the values it uses"
+            )
+        return path
+
+    def write(self, doc: ArticleDoc) -> Path:
+        """Render ``doc`` and write it atomically; an unchanged file is left alone. Returns its path."""
+        path = self.path_for(doc)
+        data = render_article(doc).encode("utf-8")  # rendering fails here, before anything on disk is touched
+        try:
+            if path.read_bytes() == data:
+                return path
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._inside(path)  # again, now that the folders exist (a symlinked folder could point elsewhere)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                if hasattr(os, "fchmod"):  # mkstemp creates 0600; a published file is world-readable
+                    os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        _fsync_dir(path.parent)
+        return path
+
+    def remove(self, path: Path) -> None:
+        """Delete an article file (a no-op when it is gone) and the folders it leaves empty, up to content_dir."""
+        path = Path(path)
+        if not path.is_absolute() and not path.is_relative_to(self.content_dir):
+            path = self.content_dir / path
+        path = self._inside(path)
+        path.unlink(missing_ok=True)
+        root = self.content_dir.resolve()
+        parent = path.parent
+        while parent.resolve() != root and parent.resolve().is_relative_to(root):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

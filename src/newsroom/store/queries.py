@@ -1,0 +1,118 @@
+"""Queries the stages and the CLI share. Each takes an open session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..llm.base import CallRecord
+from .tables import ArticleRow, ItemRow, ModelCallRow, SourceRow, StoryRow
+
+MAX_STORY_ATTEMPTS = 3
+
+
+@dataclass
+class StoryContext:
+    story: StoryRow
+    lead: ItemRow
+    source: SourceRow
+    articles: dict[str, ArticleRow]
+
+
+def pending_story_ids(session: Session, limit: int | None = None) -> list[int]:
+    """Stories that still miss an article in some language, oldest first."""
+    q = select(StoryRow.id).where(StoryRow.status == "new").order_by(StoryRow.created_at, StoryRow.id)
+    if limit:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def story_context(session: Session, story_id: int) -> StoryContext:
+    story = session.get_one(StoryRow, story_id)
+    lead = session.get_one(ItemRow, story.lead_item_id)
+    source = session.scalars(select(SourceRow).where(SourceRow.key == lead.source_key)).one()
+    articles = {a.lang: a for a in session.scalars(select(ArticleRow).where(ArticleRow.story_id == story_id))}
+    return StoryContext(story, lead, source, articles)
+
+
+def unpublished_article_ids(session: Session) -> list[int]:
+    q = select(ArticleRow.id).where(ArticleRow.published_version < ArticleRow.version).order_by(ArticleRow.id)
+    return list(session.scalars(q))
+
+
+def add_calls(session: Session, records: Iterable[tuple[CallRecord, int | None]]) -> None:
+    session.add_all(
+        ModelCallRow(
+            stage=r.stage,
+            provider=r.provider,
+            model=r.model,
+            tokens_in=r.tokens_in,
+            tokens_out=r.tokens_out,
+            latency_ms=r.latency_ms,
+            cost=r.cost,
+            outcome=r.outcome,
+            error=r.error,
+            story_id=story_id,
+        )
+        for r, story_id in records
+    )
+
+
+def stats(session: Session) -> dict[str, Any]:
+    """Counts for `newsroom stats`: items, stories, articles per language and status, model usage by stage."""
+    items = session.scalar(select(func.count(ItemRow.id))) or 0
+    stories = dict(session.execute(select(StoryRow.status, func.count()).group_by(StoryRow.status)).all())
+    articles: dict[str, dict[str, int]] = {}
+    for lang, draft, n in session.execute(
+        select(ArticleRow.lang, ArticleRow.draft, func.count()).group_by(ArticleRow.lang, ArticleRow.draft)
+    ):
+        articles.setdefault(lang, {"published": 0, "draft": 0})["draft" if draft else "published"] += n
+    usage: dict[str, dict[str, Any]] = {}
+    for stage, outcome, n, t_in, t_out, ms, cost in session.execute(
+        select(
+            ModelCallRow.stage,
+            ModelCallRow.outcome,
+            func.count(),
+            func.coalesce(func.sum(ModelCallRow.tokens_in), 0),
+            func.coalesce(func.sum(ModelCallRow.tokens_out), 0),
+            func.coalesce(func.sum(ModelCallRow.latency_ms), 0.0),
+            func.coalesce(func.sum(ModelCallRow.cost), 0.0),
+        ).group_by(ModelCallRow.stage, ModelCallRow.outcome)
+    ):
+        u = usage.setdefault(
+            stage, {"calls": 0, "failed_calls": 0, "tokens_in": 0, "tokens_out": 0, "seconds": 0.0, "cost": 0.0}
+        )
+        u["calls"] += n
+        u["failed_calls"] += 0 if outcome == "ok" else n
+        u["tokens_in"] += int(t_in)
+        u["tokens_out"] += int(t_out)
+        u["seconds"] = round(u["seconds"] + float(ms) / 1000, 3)
+        u["cost"] = round(u["cost"] + float(cost), 6)
+    failed = [
+        {"story": sid, "error": err}
+        for sid, err in session.execute(
+            select(StoryRow.id, StoryRow.last_error).where(StoryRow.last_error.is_not(None)).order_by(StoryRow.id)
+        )
+    ]
+    sources = [
+        {
+            "key": s.key,
+            "status": s.last_status,
+            "error": s.last_error,
+            "errors_in_a_row": s.error_count,
+            "items": s.items_seen,
+        }
+        for s in session.scalars(select(SourceRow).order_by(SourceRow.key))
+    ]
+    return {
+        "items": items,
+        "stories": {"total": sum(stories.values()), **stories},
+        "articles": articles,
+        "model_usage": usage,
+        "story_errors": failed,
+        "sources": sources,
+    }

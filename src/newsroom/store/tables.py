@@ -1,0 +1,172 @@
+"""SQLAlchemy tables. The schema changes only through numbered Alembic migrations (store/migrations/versions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back timezone-aware UTC datetimes (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class SourceRow(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_seconds: Mapped[float] = mapped_column(Float, default=600.0)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    etag: Mapped[str | None] = mapped_column(Text, default=None)
+    last_modified: Mapped[str | None] = mapped_column(Text, default=None)
+    last_polled_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_poll_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status: Mapped[str | None] = mapped_column(String(32), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("source_key", "external_id", name="uq_items_source_external"),
+        Index("ix_items_url", "url"),
+        Index("ix_items_fingerprint", "fingerprint"),
+        Index("ix_items_story", "story_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(64), ForeignKey("sources.key", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(512))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    author: Mapped[str | None] = mapped_column(Text, default=None)
+    published_at: Mapped[datetime] = mapped_column()
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), default=None)
+
+    story: Mapped[StoryRow | None] = relationship(back_populates="items", foreign_keys=[story_id])
+
+
+class StoryRow(Base):
+    """One event. Items from several sources can belong to it; one article per language is written for it."""
+
+    __tablename__ = "stories"
+    __table_args__ = (Index("ix_stories_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | failed
+    source_count: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    items: Mapped[list[ItemRow]] = relationship(back_populates="story", foreign_keys=[ItemRow.story_id])
+    articles: Mapped[list[ArticleRow]] = relationship(back_populates="story", cascade="all, delete-orphan")
+
+
+class ArticleRow(Base):
+    """One story in one language. ``version`` counts regenerations; ``published_version`` what is on disk."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("story_id", "lang", name="uq_articles_story_lang"),
+        UniqueConstraint("lang", "slug", name="uq_articles_lang_slug"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    lang: Mapped[str] = mapped_column(String(16))
+    slug: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(512))
+    translated_from: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    text: Mapped[dict[str, Any]] = mapped_column()  # ArticleText as JSON
+    category: Mapped[str] = mapped_column(String(40))
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    sentiment: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    sticky_weight: Mapped[int] = mapped_column(Integer, default=0)
+    draft: Mapped[bool] = mapped_column(Boolean, default=True)
+    draft_reasons: Mapped[list[str]] = mapped_column(default=list)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    cover_image: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image_query: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int] = mapped_column(Integer, default=0)
+    path: Mapped[str | None] = mapped_column(Text, default=None)
+    published_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    story: Mapped[StoryRow] = relationship(back_populates="articles")
+
+
+class ModelCallRow(Base):
+    __tablename__ = "model_calls"
+    __table_args__ = (Index("ix_model_calls_stage", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stage: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(200))
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    story_id: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -1,0 +1,130 @@
+"""The store on both engines: migrations match the tables, rows round-trip, constraints hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from newsroom.llm.base import CallRecord
+from newsroom.store import queries
+from newsroom.store.db import Store, normalise_url
+from newsroom.store.tables import ArticleRow, Base, ItemRow, ModelCallRow, SourceRow, StoryRow
+
+T0 = datetime(2025, 12, 12, 15, 34, 37, tzinfo=UTC)
+
+
+def _source(key: str = "coindesk") -> SourceRow:
+    return SourceRow(key=key, name="CoinDesk", type="RSS", url="https://example.com/rss")
+
+
+def _item(key: str = "coindesk", ext: str = "55880200") -> ItemRow:
+    return ItemRow(
+        source_key=key, external_id=ext, url="https://example.com/a", title="t", published_at=T0, fingerprint="f" * 64
+    )
+
+
+def test_migrations_match_the_tables(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_migrate_twice_is_a_no_op(store: Store) -> None:
+    Store(store.url)  # a second start runs `upgrade head` again
+    assert "articles" in store.table_names()
+
+
+def test_rows_round_trip_with_aware_utc(store: Store) -> None:
+    kyiv = timezone(timedelta(hours=2))
+    with store.session() as s:
+        s.add(_source())
+        s.flush()
+        item = _item()
+        item.published_at = T0.astimezone(kyiv)
+        item.categories = ["Markets", "Bitcoin News"]
+        s.add(item)
+        s.flush()
+        story = StoryRow(lead_item_id=item.id)
+        s.add(story)
+        s.flush()
+        item.story_id = story.id
+        s.add(
+            ArticleRow(
+                story_id=story.id,
+                lang="uk",
+                slug="s",
+                external_id="55880200",
+                translated_from="55880200",
+                title="Заголовок",
+                description="Опис",
+                text={"title": "Заголовок"},
+                category="BTC",
+                tags=["BTC", "COREWEAVE"],
+                sentiment="NEGATIVE",
+                published_at=T0,
+            )
+        )
+    with store.session() as s:
+        got = s.scalars(select(ItemRow)).one()
+        assert got.published_at == T0 and got.published_at.tzinfo is not None
+        assert got.categories == ["Markets", "Bitcoin News"]
+        art = s.scalars(select(ArticleRow)).one()
+        assert art.title == "Заголовок" and art.tags == ["BTC", "COREWEAVE"]
+        assert art.version == 1 and art.published_version == 0 and art.draft is True
+        assert queries.unpublished_article_ids(s) == [art.id]
+        assert queries.pending_story_ids(s) == [art.story_id]
+
+
+def test_items_unique_per_source_and_external_id(store: Store) -> None:
+    with store.session() as s:
+        s.add_all([_source("a"), _source("b")])
+    with store.session() as s:
+        s.add_all([_item("a", "1"), _item("b", "1")])  # same id, other source: fine
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(_item("a", "1"))
+    with store.session() as s:
+        assert len(s.scalars(select(ItemRow)).all()) == 2
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive"), store.session() as s:
+        s.add(_source())
+        s.flush()
+        bad = _item()
+        bad.published_at = datetime(2025, 1, 1)
+        s.add(bad)
+
+
+def test_call_log_and_stats(store: Store) -> None:
+    with store.session() as s:
+        queries.add_calls(
+            s,
+            [
+                (CallRecord("write", "openai", "m", 900, 700, 250.0, "ok", cost=0.01), 1),
+                (CallRecord("write", "openai", "m", 0, 0, 30000.0, "timeout", error="timed out"), 1),
+                (CallRecord("translate", "openai", "m", 800, 650, 240.0, "ok"), 1),
+            ],
+        )
+    with store.session() as s:
+        assert s.scalars(select(ModelCallRow)).all()[0].stage == "write"
+        data = queries.stats(s)
+    assert data["model_usage"]["write"] == {
+        "calls": 2,
+        "failed_calls": 1,
+        "tokens_in": 900,
+        "tokens_out": 700,
+        "seconds": 30.25,
+        "cost": 0.01,
+    }
+    assert data["model_usage"]["translate"]["tokens_out"] == 650
+
+
+def test_url_spellings() -> None:
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
