@@ -123,12 +123,13 @@ def run(
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the database and the articles")] = Path("demo-out"),
+    stories: Annotated[int, typer.Option(min=1, max=3, help="how many of the three demo stories to run")] = 3,
 ) -> None:
     """Offline demo: serve a bundled 3-story feed on 127.0.0.1, run it through the embedded model, write en + uk."""
-    from .demo import demo_settings, serve_demo_feed
+    from .demo import demo_feed_bytes, demo_settings, serve_demo_feed
 
     out_dir = out_dir.resolve()
-    with serve_demo_feed() as feed_url:
+    with serve_demo_feed(demo_feed_bytes(stories)) as feed_url:
         settings = demo_settings(out_dir, feed_url)
         store = _store(settings)
         console.print(f"demo feed served at {feed_url}; writing to {out_dir}")

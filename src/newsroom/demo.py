@@ -15,8 +15,14 @@ from .config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfi
 DEMO_SOURCE_KEY = "demo-wire"
 
 
-def demo_feed_bytes() -> bytes:
-    return resources.files("newsroom.data").joinpath("demo_feed.xml").read_bytes()
+def demo_feed_bytes(stories: int | None = None) -> bytes:
+    """The bundled demo feed; with ``stories``, only its first that many items (a quicker demo)."""
+    data = resources.files("newsroom.data").joinpath("demo_feed.xml").read_bytes()
+    if stories is None:
+        return data
+    head, *items = data.split(b"<item>")
+    kept = [b"<item>" + item.split(b"</item>")[0] + b"</item>\n    " for item in items[:stories]]
+    return head + b"".join(kept) + b"</channel>\n</rss>\n"
 
 
 class _FeedHandler(BaseHTTPRequestHandler):
