@@ -22,6 +22,8 @@ from .pipeline import RunSummary
 from .store.db import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
+eval_app = typer.Typer(no_args_is_help=True, help="Reproducible evaluations on files you give it (last line: JSON).")
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 

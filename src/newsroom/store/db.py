@@ -56,7 +56,7 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration. Safe to call on every start."""
     try:
-        command.upgrade(alembic_config(engine), "head")
+        command.upgrade(alembic_config(engine), "heads")
     except Exception as exc:
         raise StoreError(
             f"could not open or migrate the database at {engine.url.render_as_string(hide_password=True)}: {exc}"
