@@ -128,3 +128,25 @@ def test_url_spellings() -> None:
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_story_contexts_load_in_chunks_and_keep_the_order(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    with store.session() as s:
+        s.add_all([_source("a"), _source("b")])
+        s.flush()
+        ids = []
+        for n in range(5):
+            item = _item("a" if n % 2 else "b", ext=f"x{n}")
+            s.add(item)
+            s.flush()
+            story = StoryRow(lead_item_id=item.id)
+            s.add(story)
+            s.flush()
+            ids.append(story.id)
+    monkeypatch.setattr(queries, "_IN_CHUNK", 2)
+    wanted = [ids[3], ids[0], ids[4], ids[1], ids[2]]
+    with store.session() as s:
+        contexts = queries.story_contexts(s, wanted)
+    assert [c.story.id for c in contexts] == wanted
+    assert all(c.lead.id == c.story.lead_item_id and c.source.key == c.lead.source_key for c in contexts)
+    assert all(c.articles == {} for c in contexts)

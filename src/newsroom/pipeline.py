@@ -137,27 +137,28 @@ class Pipeline:
         """Write and translate every pending story. Concurrency is bounded by the provider."""
         summary = summary or RunSummary()
         with self.store.session() as s:
-            ids = queries.pending_story_ids(s, limit)
-        summary.stories = len(ids)
+            contexts = queries.story_contexts(s, queries.pending_story_ids(s, limit))
+        summary.stories = len(contexts)
         if on_plan:
-            on_plan(len(ids))
-        await asyncio.gather(*(self._process_story(sid, summary, on_story) for sid in ids))
+            on_plan(len(contexts))
+        await asyncio.gather(*(self._process_story(ctx, summary, on_story) for ctx in contexts))
         return summary
 
     # ---- one story -------------------------------------------------------------------------------------------------
 
-    async def _process_story(self, story_id: int, summary: RunSummary, on_story: ProgressHook | None) -> None:
+    async def _process_story(
+        self, ctx: queries.StoryContext, summary: RunSummary, on_story: ProgressHook | None
+    ) -> None:
+        story_id = ctx.story.id
         _current_story.set(story_id)
         pivot_lang = self.settings.pivot_language
-        with self.store.session() as s:
-            ctx = queries.story_context(s, story_id)
         pivot = ctx.articles.get(pivot_lang)
         try:
             if pivot is None:
                 written = await self.provider.generate(self._write_prompt(ctx.lead, ctx.source), WrittenArticle)
-                pivot = self._save_pivot(ctx.story, ctx.lead, ctx.source, written.value, written.model)
+                pivot = self._pivot_row(ctx.story, ctx.lead, written.value, written.model)
+                summary.published.append(await self._publish_new(pivot, ctx))
                 summary.written[pivot_lang] += 1
-                summary.published.append(await self._publish(pivot, ctx.lead, ctx.source))
                 if on_story:
                     on_story("written", story_id)
             pivot_text = ArticleText.model_validate(pivot.text)
@@ -208,21 +209,18 @@ class Pipeline:
     ) -> Path:
         prompt = translate_prompt(article=pivot_text, source_language=self.settings.pivot_language, language=lang)
         result = await self.provider.generate(prompt, ArticleText)
-        article = self._save_translation(pivot, lang, result.value, result.model)
-        return await self._publish(article, ctx.lead, ctx.source)
+        return await self._publish_new(self._translation_row(pivot, lang, result.value, result.model), ctx)
 
     # ---- persistence ---------------------------------------------------------------------------------------------
 
     def _draft_reasons(self) -> list[str]:
         return [] if self.provider.publishable else [NOT_PUBLISHABLE]
 
-    def _save_pivot(
-        self, story: StoryRow, lead: ItemRow, source: SourceRow, w: WrittenArticle, model: str
-    ) -> ArticleRow:
+    def _pivot_row(self, story: StoryRow, lead: ItemRow, w: WrittenArticle, model: str) -> ArticleRow:
         now = datetime.now(UTC)
         slug = story_slug(w.title, f"{lead.source_key}:{lead.external_id}")
         reasons = self._draft_reasons()
-        row = ArticleRow(
+        return ArticleRow(
             story_id=story.id,
             lang=self.settings.pivot_language,
             slug=slug,
@@ -235,6 +233,8 @@ class Pipeline:
             tags=merge_tags(w.tags, list(lead.categories or [])),
             sentiment=w.sentiment.value,
             score=interim_score(w.importance),
+            sticky_weight=0,
+            locked=False,
             draft=bool(reasons),
             draft_reasons=reasons,
             cover_image=placeholder_cover(self.settings.publish.cover_base_url, slug).model_dump(exclude_none=True),
@@ -245,15 +245,11 @@ class Pipeline:
             created_at=now,
             updated_at=now,
         )
-        with self.store.session() as s:
-            s.add(row)
-            queries.add_calls(s, self.calls.take(story.id))
-        return row
 
-    def _save_translation(self, pivot: ArticleRow, lang: str, t: ArticleText, model: str) -> ArticleRow:
+    def _translation_row(self, pivot: ArticleRow, lang: str, t: ArticleText, model: str) -> ArticleRow:
         now = datetime.now(UTC)
         reasons = self._draft_reasons()
-        row = ArticleRow(
+        return ArticleRow(
             story_id=pivot.story_id,
             lang=lang,
             slug=pivot.slug,
@@ -266,6 +262,8 @@ class Pipeline:
             tags=list(pivot.tags),
             sentiment=pivot.sentiment,
             score=pivot.score,
+            sticky_weight=pivot.sticky_weight,
+            locked=False,
             draft=bool(reasons) or pivot.draft,
             draft_reasons=reasons,
             cover_image=dict(pivot.cover_image),
@@ -276,10 +274,6 @@ class Pipeline:
             created_at=now,
             updated_at=now,
         )
-        with self.store.session() as s:
-            s.add(row)
-            queries.add_calls(s, self.calls.take(pivot.story_id))
-        return row
 
     def _record_failure(self, story_id: int, error: str) -> None:
         with self.store.session() as s:
@@ -294,10 +288,17 @@ class Pipeline:
 
     # ---- publishing ----------------------------------------------------------------------------------------------
 
-    async def _publish(self, article: ArticleRow, lead: ItemRow, source: SourceRow) -> Path:
-        """Render and write the file in a worker thread (file I/O and fsync stay off the event loop)."""
-        path = await asyncio.to_thread(self.target.write, article_doc(article, lead, source))
-        self._mark_published(article, path)
+    async def _publish_new(self, article: ArticleRow, ctx: queries.StoryContext) -> Path:
+        """Write a new article's file (in a worker thread: file I/O and fsync stay off the event loop), then store
+        the article, already marked published, with the model calls that produced it, in one transaction.
+
+        File first: a crash between the two leaves a file and no row, so the next run writes the article again and
+        replaces the file; the other order could leave a row that claims a file which does not exist."""
+        path = await asyncio.to_thread(self.target.write, article_doc(article, ctx.lead, ctx.source))
+        article.path, article.published_version = str(path), article.version
+        with self.store.session() as s:
+            s.add(article)
+            queries.add_calls(s, self.calls.take(article.story_id))
         return path
 
     def _mark_published(self, article: ArticleRow, path: Path) -> None:

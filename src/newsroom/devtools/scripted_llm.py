@@ -313,6 +313,9 @@ class ScriptedLLM:
                 self.in_flight -= 1
 
     async def _answer(self, request: Request) -> JSONResponse:
+        """The reply is due ``latency`` after the request arrived: the server's own work (reading the body, building
+        the reply) happens inside that time, so a client sees the scripted latency, not latency plus overhead."""
+        arrived = time.monotonic()
         try:
             body = await request.json()
             if not isinstance(body, dict):
@@ -327,7 +330,12 @@ class ScriptedLLM:
             while time.monotonic() < deadline and not await request.is_disconnected():
                 await asyncio.sleep(0.05)
             return _error(504, "scripted hang ended")
-        await asyncio.sleep(self.latency_s if reply.delay_s is None else reply.delay_s)
+        response = self._response(body, reply)
+        delay = self.latency_s if reply.delay_s is None else reply.delay_s
+        await asyncio.sleep(max(0.0, arrived + delay - time.monotonic()))
+        return response
+
+    def _response(self, body: dict[str, Any], reply: ScriptedReply) -> JSONResponse:
         if reply.status != 200:
             return _error(reply.status, reply.error or "scripted error", reply.headers)
         if reply.raw is not None:

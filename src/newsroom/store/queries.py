@@ -13,6 +13,7 @@ from ..llm.base import CallRecord
 from .tables import ArticleRow, ItemRow, ModelCallRow, SourceRow, StoryRow
 
 MAX_STORY_ATTEMPTS = 3
+_IN_CHUNK = 1000
 
 
 @dataclass
@@ -31,12 +32,31 @@ def pending_story_ids(session: Session, limit: int | None = None) -> list[int]:
     return list(session.scalars(q))
 
 
-def story_context(session: Session, story_id: int) -> StoryContext:
-    story = session.get_one(StoryRow, story_id)
-    lead = session.get_one(ItemRow, story.lead_item_id)
-    source = session.scalars(select(SourceRow).where(SourceRow.key == lead.source_key)).one()
-    articles = {a.lang: a for a in session.scalars(select(ArticleRow).where(ArticleRow.story_id == story_id))}
-    return StoryContext(story, lead, source, articles)
+def story_contexts(session: Session, story_ids: list[int]) -> list[StoryContext]:
+    """What writing each story needs (its row, lead item, source, existing articles): four queries per chunk of
+    ids (chunks keep each IN list far below PostgreSQL's 65,535 bind parameters)."""
+    if len(story_ids) > _IN_CHUNK:
+        return [
+            c
+            for i in range(0, len(story_ids), _IN_CHUNK)
+            for c in story_contexts(session, story_ids[i : i + _IN_CHUNK])
+        ]
+    if not story_ids:
+        return []
+    stories = {st.id: st for st in session.scalars(select(StoryRow).where(StoryRow.id.in_(story_ids)))}
+    lead_ids = {st.lead_item_id for st in stories.values()}
+    leads = {it.id: it for it in session.scalars(select(ItemRow).where(ItemRow.id.in_(lead_ids)))}
+    keys = {it.source_key for it in leads.values()}
+    sources = {src.key: src for src in session.scalars(select(SourceRow).where(SourceRow.key.in_(keys)))}
+    articles: dict[int, dict[str, ArticleRow]] = {sid: {} for sid in story_ids}
+    for a in session.scalars(select(ArticleRow).where(ArticleRow.story_id.in_(story_ids))):
+        articles[a.story_id][a.lang] = a
+    out = []
+    for sid in story_ids:
+        story = stories[sid]
+        lead = leads[story.lead_item_id]
+        out.append(StoryContext(story, lead, sources[lead.source_key], articles[sid]))
+    return out
 
 
 def unpublished_article_ids(session: Session) -> list[int]:
