@@ -23,6 +23,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import event, func, select
 from werkzeug import Request, Response
 
+from newsroom import poll
 from newsroom.config import FetchConfig, Settings, SourceConfig
 from newsroom.poll import SourcePollReport, backoff_delay, poll_sources, record_poll, sync_sources
 from newsroom.sources.feeds import FetchResult, fetch_feed, parse_feed
@@ -285,6 +286,25 @@ async def test_max_items_per_source_keeps_the_newest(sqlite_store: Store, corpus
     with sqlite_store.session() as s:
         stored = sorted(s.scalars(select(ItemRow.published_at)), reverse=True)
     assert stored == dates[:10]
+
+
+async def test_items_commit_in_chunks_oldest_first(store: Store, corpus: Path, server: HTTPServer) -> None:
+    """Writing may start on the first chunk while the rest is stored; stories follow publication order."""
+    body = corpus_bytes(corpus, "decrypt")
+    n = entry_count(body)
+    assert n > poll.STORE_CHUNK  # the feed needs more than one chunk for this test to mean anything
+    settings = make_settings({"decrypt": serve(server, "/d.rss", ScriptedFeed(body))})
+    seen: list[int] = []
+    (report,) = await poll_sources(
+        store, settings, now=NOW, on_items_stored=lambda: seen.append(table_count(store, ItemRow))
+    )
+    assert report.new_items == n and report.status == "ok"
+    assert seen == [poll.STORE_CHUNK * k for k in range(1, len(seen))] + [n]
+    assert len(seen) == -(-n // poll.STORE_CHUNK)
+    with store.session() as s:
+        by_story = [d for (d,) in s.execute(select(ItemRow.published_at).order_by(ItemRow.story_id, ItemRow.id))]
+    assert by_story == sorted(by_story)
+    assert source_row(store, "decrypt").last_success_at is not None  # the source's state commits after the items
 
 
 # ---- stories ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import select, update
@@ -114,11 +115,20 @@ class Pipeline:
     ) -> RunSummary:
         started = time.perf_counter()
         summary = RunSummary()
-        summary.polled = await poll_sources(
-            self.store, self.settings, client=self.http_client, force=force_poll, on_source_done=on_source
-        )
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
-        await self.process(summary, on_story=on_story, on_plan=on_plan)
+        stored = asyncio.Event()
+        polling = asyncio.create_task(
+            poll_sources(
+                self.store,
+                self.settings,
+                client=self.http_client,
+                force=force_poll,
+                on_source_done=on_source,
+                on_items_stored=stored.set,
+            )
+        )
+        await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
+        summary.polled = polling.result()
         summary.published += self.publish_pending()
         summary.model_calls = self.calls.total - calls_before
         summary.tokens_in = self.calls.tokens_in - t_in
@@ -133,15 +143,42 @@ class Pipeline:
         limit: int | None = None,
         on_story: ProgressHook | None = None,
         on_plan: Callable[[int], None] | None = None,
+        polling: asyncio.Task[list[SourcePollReport]] | None = None,
+        stored: asyncio.Event | None = None,
     ) -> RunSummary:
-        """Write and translate every pending story. Concurrency is bounded by the provider."""
+        """Write and translate every pending story, each at most once per call. Concurrency is bounded by the
+        provider. With ``polling`` (a running poll) and ``stored`` (set whenever the poll has committed new items),
+        stories start as soon as they are stored, while the poll goes on; the call returns
+        once the poll is over and every story it found is done. ``on_plan`` gets the growing number of stories."""
         summary = summary or RunSummary()
-        with self.store.session() as s:
-            contexts = queries.story_contexts(s, queries.pending_story_ids(s, limit))
-        summary.stories = len(contexts)
-        if on_plan:
-            on_plan(len(contexts))
-        await asyncio.gather(*(self._process_story(ctx, summary, on_story) for ctx in contexts))
+        begun: set[int] = set()
+        tasks: list[asyncio.Task[None]] = []
+        while True:
+            last_round = polling is None or polling.done()
+            if stored is not None:
+                stored.clear()
+            room = None if limit is None else limit - len(begun)
+            if room is None or room > 0:
+                with self.store.session() as s:
+                    ids = [i for i in queries.pending_story_ids(s) if i not in begun][:room]
+                    contexts = queries.story_contexts(s, ids)
+                begun.update(ids)
+                tasks += [asyncio.create_task(self._process_story(ctx, summary, on_story)) for ctx in contexts]
+                if contexts and on_plan:
+                    on_plan(len(begun))
+            if last_round:
+                break
+            assert polling is not None
+            waits: set[asyncio.Future[Any]] = {polling}
+            if stored is not None:
+                waits.add(asyncio.ensure_future(stored.wait()))
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits - {polling}:
+                w.cancel()
+        summary.stories = len(begun)
+        if not tasks and on_plan:
+            on_plan(0)
+        await asyncio.gather(*tasks)
         return summary
 
     # ---- one story -------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
+STORE_CHUNK = 50  # new items per transaction: small enough that writing starts early, big enough to stay cheap
 FEED_TYPES = ("RSS", "ATOM")
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
@@ -183,14 +184,25 @@ def _record_success(
     result: FetchResult,
     parsed: ParsedFeed | None,
     now: datetime,
+    on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
-    """One transaction: the new items, their stories and the source's state commit together or not at all."""
+    """New items and their stories commit in chunks of STORE_CHUNK (``on_stored`` is called after each, so writing
+    can start while the rest is stored); the source's validators (ETag, Last-Modified) commit last. A crash in between
+    leaves the old validators, so the next poll fetches the feed again and stores what is missing: items are unique
+    per (source, externalId), which is what makes the chunks safe."""
+    report = SourcePollReport(key=key, status="not_modified", http_status=result.http_status)
+    items: list[FeedItem] = []
+    if result.status == "ok" and parsed is not None:
+        items = sorted(newest_items(parsed.items, settings.max_items_per_source), key=lambda i: i.published_at)
+        for start in range(0, len(items), STORE_CHUNK):
+            with store.session() as s:
+                stored = _store_items(s, key, items[start : start + STORE_CHUNK], now)
+            report.new_items += stored
+            if stored and on_stored is not None:
+                on_stored()
     with store.session() as s:
         row = _source_row(s, key)
-        report = SourcePollReport(key=key, status="not_modified", http_status=result.http_status)
         if result.status == "ok" and parsed is not None:
-            items = newest_items(parsed.items, settings.max_items_per_source)
-            report.new_items = _store_items(s, key, items, now)
             report.seen_items = len(items) - report.new_items
             report.skipped_entries = parsed.skipped
             report.status = "bozo" if parsed.bozo else "ok"
@@ -211,16 +223,23 @@ def _record_success(
 
 
 def record_poll(
-    store: Store, settings: Settings, key: str, result: FetchResult, parsed: ParsedFeed | None, now: datetime
+    store: Store,
+    settings: Settings,
+    key: str,
+    result: FetchResult,
+    parsed: ParsedFeed | None,
+    now: datetime,
+    on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
-    """Store what one poll of one source produced and update the source's state. Blocking (run it in a thread)."""
+    """Store what one poll of one source produced and update the source's state. Blocking (run it in a thread);
+    ``on_stored`` is called, from that thread, whenever a chunk of new items has been committed."""
     if result.status == "error":
         return _record_failure(store, settings, key, result.error or "unknown error", result.http_status, now)
     if parsed is not None and not parsed.items and parsed.bozo:
         return _record_failure(store, settings, key, parsed.bozo, result.http_status, now)
     for attempt in range(1, INSERT_ATTEMPTS + 1):
         try:
-            return _record_success(store, settings, key, result, parsed, now)
+            return _record_success(store, settings, key, result, parsed, now, on_stored)
         except IntegrityError as exc:
             # Another poller stored some of the same items between our read and our insert: the transaction
             # rolled back as a whole; the next attempt sees those items as existing and skips them.
@@ -243,7 +262,13 @@ def _http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 async def _poll_one(
-    store: Store, settings: Settings, client: httpx.AsyncClient, src: _Due, now: datetime, db_lock: asyncio.Lock
+    store: Store,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    src: _Due,
+    now: datetime,
+    db_lock: asyncio.Lock,
+    on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
     if src.type not in FEED_TYPES:
         result = FetchResult(status="error", error=f"source type {src.type} has no adapter yet; use RSS or ATOM")
@@ -256,7 +281,7 @@ async def _poll_one(
                 parse_feed, result.body or b"", source_key=src.key, base_url=result.final_url or src.url, now=now
             )
     async with db_lock:  # one writer at a time: SQLite allows no more, and it keeps PostgreSQL retries rare
-        return await asyncio.to_thread(record_poll, store, settings, src.key, result, parsed, now)
+        return await asyncio.to_thread(record_poll, store, settings, src.key, result, parsed, now, on_stored)
 
 
 async def poll_sources(
@@ -267,9 +292,13 @@ async def poll_sources(
     force: bool = False,
     now: datetime | None = None,
     on_source_done: Callable[[SourcePollReport], None] | None = None,
+    on_items_stored: Callable[[], None] | None = None,
 ) -> list[SourcePollReport]:
-    """Poll every due source (all enabled ones with ``force``), concurrently; one report per polled source."""
+    """Poll every due source (all enabled ones with ``force``), concurrently; one report per polled source.
+    ``on_items_stored`` is called on the event loop each time a chunk of new items (and their stories) is committed."""
     now = now or datetime.now(UTC)
+    loop = asyncio.get_running_loop()
+    notify = (lambda: loop.call_soon_threadsafe(on_items_stored)) if on_items_stored else None
     await asyncio.to_thread(sync_sources, store, settings)
     due = await asyncio.to_thread(_due_sources, store, now, force)
     if not due:
@@ -282,7 +311,7 @@ async def poll_sources(
     async def one(src: _Due) -> SourcePollReport:
         async with limit:
             try:
-                report = await _poll_one(store, settings, http, src, now, db_lock)
+                report = await _poll_one(store, settings, http, src, now, db_lock, notify)
             except Exception as exc:  # one source's surprise must not stop the others
                 log.exception("source %s: unexpected failure", src.key)
                 message = f"internal error: {type(exc).__name__}: {exc}"
