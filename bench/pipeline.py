@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape
 from rich.console import Console
 from rich.table import Table
 
-from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig
+from newsroom.config import FetchConfig, GuardsConfig, ImagesConfig, LLMConfig, PublishConfig, Settings, SourceConfig
 from newsroom.demo import serve_demo_feed
 from newsroom.llm import make_provider
 from newsroom.pipeline import CallBuffer, Pipeline
@@ -158,6 +158,8 @@ def main() -> None:
                     timeout_seconds=30,
                 ),
                 publish=PublishConfig(content_dir=Path(tmp) / "content"),
+                guards=GuardsConfig(enabled=False),  # scripted filler text: the guards are benched by bench/guards.py
+                images=ImagesConfig(provider="none"),  # cover URLs only: drawing 500 cards is not what this measures
             )
             store = Store(settings.database_url)
             first = asyncio.run(one_run(settings, store))

@@ -61,7 +61,8 @@ def test_poll_then_stats(tmp_path: Path, httpserver: HTTPServer, corpus: Path) -
     stats = runner.invoke(app, ["stats", "--json", "--config", str(cfg)])
     assert stats.exit_code == 0, stats.output
     data = json.loads(stats.stdout)
-    assert data["items"] == 25 and data["stories"]["new"] == 25
+    # 25 items; same-event clustering (stories.py) may put related CoinDesk items into one story
+    assert data["items"] == 25 and 1 <= data["stories"]["new"] <= 25
     assert data["articles"] == {} and data["model_usage"] == {}
     assert data["sources"][0]["key"] == "coindesk" and data["sources"][0]["status"] == "ok"
 

@@ -14,9 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig
+from newsroom.config import (
+    ExtractConfig,
+    FetchConfig,
+    GuardsConfig,
+    LLMConfig,
+    PublishConfig,
+    Settings,
+    SourceConfig,
+)
 from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.headings import HEADINGS
 from newsroom.llm import make_provider
@@ -60,6 +68,10 @@ def _settings(tmp_path: Path, db_url: str, sources: list[SourceConfig], llm_url:
         fetch=FetchConfig(allow_private_networks=True),
         llm=LLMConfig(provider="openai", base_url=llm_url, model="scripted", concurrency=4, **llm),  # type: ignore[arg-type]
         publish=PublishConfig(content_dir=tmp_path / "content"),
+        # The scripted server's filler text is no article: the guards (tests/test_guarded_pipeline.py) would hold it
+        # as a draft, and the corpus links point at real sites that tests must not fetch.
+        guards=GuardsConfig(enabled=False),
+        extract=ExtractConfig(enabled=False),
     )
 
 
@@ -88,8 +100,10 @@ def test_feeds_to_articles_in_every_language(
     settings = _settings(tmp_path, store.url, feeds, scripted_llm)
     summary = _run(settings, store)
 
-    stories = 2 * PER_FEED
-    assert summary.new_items == stories and not summary.failures
+    stories = summary.stories  # same-event clustering may join related items of the two feeds
+    assert summary.new_items == 2 * PER_FEED and 1 <= stories <= 2 * PER_FEED and not summary.failures
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(StoryRow)) == stories
     assert summary.written == {"en": stories, "uk": stories}
     assert summary.model_calls == 2 * stories  # one write + one translation per story
     files = sorted((tmp_path / "content").rglob("*.md"))
@@ -151,14 +165,15 @@ def test_new_language_fills_in_without_rewriting(
     settings = _settings(tmp_path, sqlite_store.url, feeds, scripted_llm)
     only_en = settings.model_copy(update={"languages": ["en"]})
     first = _run(only_en, sqlite_store)
-    assert first.written == {"en": 2 * PER_FEED}
+    n = first.stories
+    assert first.written == {"en": n} and n >= 1
     with sqlite_store.session() as s:
         assert all(st.status == "written" for st in s.scalars(select(StoryRow)))
         # the site adds a language: stories that miss it are pending again
         for st in s.scalars(select(StoryRow)):
             st.status = "new"
     second = _run(settings, sqlite_store)
-    assert second.written == {"uk": 2 * PER_FEED} and second.model_calls == 2 * PER_FEED
+    assert second.written == {"uk": n} and second.model_calls == n
 
 
 def test_model_outage_keeps_the_story_for_the_next_run(
@@ -166,7 +181,8 @@ def test_model_outage_keeps_the_story_for_the_next_run(
 ) -> None:
     dead = _settings(tmp_path, sqlite_store.url, feeds, "http://127.0.0.1:9/v1", max_retries=0, timeout_seconds=2)
     broken = _run(dead, sqlite_store)
-    assert broken.new_items == 2 * PER_FEED and broken.written == {} and len(broken.failures) == 2 * PER_FEED
+    n = broken.stories
+    assert broken.new_items == 2 * PER_FEED and broken.written == {} and len(broken.failures) == n >= 1
     with sqlite_store.session() as s:
         stories = s.scalars(select(StoryRow)).all()
         assert all(st.status == "new" and st.attempts == 1 and st.last_error for st in stories)
@@ -174,7 +190,7 @@ def test_model_outage_keeps_the_story_for_the_next_run(
         assert {c.outcome for c in s.scalars(select(ModelCallRow))} != {"ok"}
 
     healed = _run(_settings(tmp_path, sqlite_store.url, feeds, scripted_llm), sqlite_store)
-    assert healed.new_items == 0 and healed.written == {"en": 2 * PER_FEED, "uk": 2 * PER_FEED}
+    assert healed.new_items == 0 and healed.written == {"en": n, "uk": n}
     with sqlite_store.session() as s:
         assert all(st.status == "written" and st.last_error is None for st in s.scalars(select(StoryRow)))
 

@@ -190,17 +190,22 @@ async def test_polls_every_corpus_feed(store: Store, corpus: Path, server: HTTPS
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
             assert datetime(2025, 12, 12, tzinfo=UTC) <= when < CAPTURE_END, key
         rows = {r.key: r for r in s.scalars(select(SourceRow))}
-        # No two entries share a link, so stories differ from items only where the text is identical: PR Newswire
-        # re-issued one release under a new id (same title and text), which the exact-fingerprint rule joins.
+        # No two entries share a link. PR Newswire re-issued one release under a new id (same title and text):
+        # the exact-fingerprint rule always joins those; same-event clustering (stories.py) may join more.
         assert len({i.url for i in items}) == len(items)
-        assert table_count(store, StoryRow) == len({i.fingerprint for i in items}) == sum(expected.values()) - 1
-        shared = s.execute(
-            select(ItemRow.story_id, func.count(), func.min(ItemRow.source_key))
-            .group_by(ItemRow.story_id)
-            .having(func.count() > 1)
-        ).all()
-        assert [(n, key) for _, n, key in shared] == [(2, "prnewswire")]
-        assert s.get_one(StoryRow, shared[0][0]).source_count == 1  # one source, twice
+        by_fingerprint: dict[str, set[int | None]] = {}
+        for i in items:
+            by_fingerprint.setdefault(i.fingerprint, set()).add(i.story_id)
+        assert len(by_fingerprint) == sum(expected.values()) - 1
+        assert all(len(ids) == 1 for ids in by_fingerprint.values())
+        assert table_count(store, StoryRow) <= len(by_fingerprint)
+        for story in s.scalars(select(StoryRow)):
+            members = [i for i in items if i.story_id == story.id]
+            assert story.lead_item_id in {i.id for i in members}
+            assert story.source_count == len({i.source_key for i in members})
+        twins = [i for i in items if sum(j.fingerprint == i.fingerprint for j in items) > 1]
+        assert len(twins) == 2 and {i.source_key for i in twins} == {"prnewswire"}
+        assert twins[0].story_id == twins[1].story_id
     for key, row in rows.items():
         assert row.last_status == "ok" and row.last_error is None and row.error_count == 0
         assert row.etag == f'"{key}-v1"'
@@ -301,9 +306,14 @@ async def test_items_commit_in_chunks_oldest_first(store: Store, corpus: Path, s
     assert report.new_items == n and report.status == "ok"
     assert seen == [poll.STORE_CHUNK * k for k in range(1, len(seen))] + [n]
     assert len(seen) == -(-n // poll.STORE_CHUNK)
-    with store.session() as s:
-        by_story = [d for (d,) in s.execute(select(ItemRow.published_at).order_by(ItemRow.story_id, ItemRow.id))]
-    assert by_story == sorted(by_story)
+    with store.session() as s:  # a story is created by its first item, and items are stored oldest first
+        firsts = [
+            d
+            for (d,) in s.execute(
+                select(func.min(ItemRow.published_at)).group_by(ItemRow.story_id).order_by(ItemRow.story_id)
+            )
+        ]
+    assert firsts == sorted(firsts)
     assert source_row(store, "decrypt").last_success_at is not None  # the source's state commits after the items
 
 
@@ -322,8 +332,10 @@ async def test_same_links_from_two_sources_share_stories(store: Store, corpus: P
     assert table_count(store, ItemRow) == 2 * n
     with store.session() as s:
         stories = list(s.scalars(select(StoryRow)))
-        assert len(stories) == n
+        assert 1 <= len(stories) <= n  # same-event clustering may join related items of one feed
         assert {st.source_count for st in stories} == {2}
+        pairs = s.execute(select(ItemRow.url, func.count(func.distinct(ItemRow.story_id))).group_by(ItemRow.url)).all()
+        assert all(count == 1 for _, count in pairs)  # the same link from both sources: always one story
         leads = set(s.scalars(select(ItemRow.source_key).where(ItemRow.id.in_([st.lead_item_id for st in stories]))))
         assert len(leads) == 1  # whichever source was stored first leads every shared story
 
@@ -364,7 +376,9 @@ def test_concurrent_pollers_store_each_item_once(store: Store, corpus: Path) -> 
     n = entry_count(corpus_bytes(corpus, "coindesk"))
     assert sorted(r.new_items for r in reports) == [0, n]
     assert all(r.status == "ok" for r in reports)
-    assert table_count(store, ItemRow) == table_count(store, StoryRow) == n
+    assert table_count(store, ItemRow) == n and 1 <= table_count(store, StoryRow) <= n
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(ItemRow).where(ItemRow.story_id.is_(None))) == 0
 
 
 # ---- faults ----------------------------------------------------------------------------------------------------

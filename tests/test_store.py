@@ -150,3 +150,15 @@ def test_story_contexts_load_in_chunks_and_keep_the_order(store: Store, monkeypa
     assert [c.story.id for c in contexts] == wanted
     assert all(c.lead.id == c.story.lead_item_id and c.source.key == c.lead.source_key for c in contexts)
     assert all(c.articles == {} for c in contexts)
+
+
+def test_migrations_form_one_line(store: Store) -> None:
+    """Work that lands in parallel must be linearised: one head, each revision after the one before."""
+    from alembic.script import ScriptDirectory
+
+    from newsroom.store.db import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config(store.engine))
+    assert len(scripts.get_heads()) == 1
+    revisions = list(scripts.walk_revisions())
+    assert [r.revision for r in revisions] == sorted((r.revision for r in revisions), reverse=True)

@@ -1,4 +1,4 @@
-"""The ``newsroom`` command: init, poll, run [--watch], demo, stats."""
+"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve."""
 
 from __future__ import annotations
 
@@ -186,10 +186,99 @@ def stats(
             f"{v['cost']:.4f}",
         )
     out.print(u)
+    if data.get("draft_reasons"):
+        d = Table(title="why articles are drafts (guard reason codes)")
+        d.add_column("reason")
+        d.add_column("articles", justify="right")
+        for code, n in data["draft_reasons"].items():
+            d.add_row(code, str(n))
+        out.print(d)
+        for a in data["drafts"][:10]:
+            out.print(f"  draft {a['lang']}/{a['slug']}: " + "; ".join(a["reasons"][:3]), markup=False, highlight=False)
     if data["story_errors"]:
         out.print("[red]stories with errors:[/]")
         for e in data["story_errors"]:
             out.print(f"  story {e['story']}: {e['error']}")
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="interface (default: web.host, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: web.port, 8000)")] = None,
+) -> None:
+    """Serve the JSON API (/api/v1, /docs), the feeds (/feeds/{lang}/rss.xml|atom.xml|feed.json) and the editor UI."""
+    import uvicorn
+
+    from .web import create_app
+    from .web.auth import admin_token
+
+    settings = _settings(config)
+    try:
+        token = admin_token(settings)
+        application = create_app(settings, _store(settings))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    bind_host, bind_port = host or settings.web.host, port or settings.web.port
+    console.print(f"serving on http://{bind_host}:{bind_port}/ (API docs at /docs, editor at /ui/)")
+    if token is None:
+        console.print("[yellow]no admin token set (NEWSROOM_ADMIN_TOKEN or web.admin_token): the editor is closed[/]")
+    uvicorn.run(application, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
+
+
+@eval_app.command("guards")
+def eval_guards(
+    jsonl: Annotated[Path, typer.Option("--jsonl", help='lines of {"source": …, "article": …, "lang": …}')],
+) -> None:
+    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"}."""
+    from .guards.evaluate import Verdict, evaluate
+
+    if not jsonl.is_file():
+        raise _fail(f"{jsonl} is not a file")
+    started = time.perf_counter()
+    n = flagged = 0
+    with jsonl.open(encoding="utf-8") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                verdict = Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
+            else:
+                verdict = evaluate(obj, number)
+            n += 1
+            flagged += verdict.flagged
+            print(json.dumps(verdict.as_json(), ensure_ascii=False), flush=True)
+    print(json.dumps({"n": n, "flagged": flagged, "seconds": round(time.perf_counter() - started, 3)}))
+
+
+@eval_app.command("sentiment")
+def eval_sentiment_cmd(
+    csv: Annotated[Path, typer.Option("--csv", help="CSV with columns headline and label (-1, 0, 1)")],
+) -> None:
+    """Offline sentiment classifier on a labelled file; last line {"n", "macro_f1", "accuracy", "seconds"}."""
+    from .evaluate import EvalInputError, eval_sentiment
+
+    try:
+        result = eval_sentiment(csv)
+    except EvalInputError as exc:
+        raise _fail(str(exc)) from None
+    print(json.dumps(result), flush=True)
+
+
+@eval_app.command("dedupe")
+def eval_dedupe_cmd(
+    csv: Annotated[Path, typer.Option("--csv", help="UCI News Aggregator CSV (ID,TITLE,URL,PUBLISHER,…,TIMESTAMP)")],
+) -> None:
+    """Cluster the rows incrementally in TIMESTAMP order; last line pairwise and B-cubed scores against STORY."""
+    from .evaluate import EvalInputError, eval_dedupe
+
+    try:
+        result = eval_dedupe(csv)
+    except EvalInputError as exc:
+        raise _fail(str(exc)) from None
+    print(json.dumps(result), flush=True)
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------------

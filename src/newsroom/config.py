@@ -64,6 +64,10 @@ class FetchConfig(_Strict):
         default=False, description="allow fetching loopback/private/link-local addresses (tests, the demo)"
     )
     max_backoff_minutes: float = Field(default=360, gt=0)
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts fetched even when private, exactly as written in URLs (e.g. 127.0.0.1 for a test server)",
+    )
 
 
 class LLMConfig(_Strict):
@@ -110,6 +114,63 @@ class PublishConfig(_Strict):
         return v
 
 
+class ExtractConfig(_Strict):
+    """Full text: fetch the article page when a feed entry carries only a teaser (uses fetch.* for the policy)."""
+
+    enabled: bool = Field(default=True, description="fetch article pages for teaser-only feed entries")
+    min_chars: int = Field(default=600, ge=0, description="feed text shorter than this counts as a teaser")
+    timeout_seconds: float = Field(default=15, gt=0)
+    max_bytes: int = Field(default=3_000_000, gt=0, description="article pages larger than this are not read")
+    respect_robots: bool = Field(default=True, description="read robots.txt and skip pages it disallows")
+    concurrency: int = Field(default=4, ge=1, le=64)
+
+
+class GuardsConfig(_Strict):
+    """Quality guards on every written and translated article (see newsroom.guards)."""
+
+    enabled: bool = Field(default=True, description="off only for benchmarks against a scripted model")
+    retry: bool = Field(default=True, description="a failing article is regenerated once with the reasons")
+    max_verbatim_words: int = Field(default=20, ge=5, description="longest run of words copied from the source")
+    max_ngram_overlap: float = Field(default=0.5, gt=0, le=1, description="share of 5-grams found in the source")
+    min_words: int = Field(default=80, ge=0, description="an article body shorter than this is too thin")
+
+
+class ImagesConfig(_Strict):
+    """Cover images (``coverImage``): which provider fills the six keys."""
+
+    provider: Literal["card", "unsplash", "library", "none"] = Field(
+        default="card",
+        description="card: generated offline; unsplash: photo search; library: a local folder; none: URLs only",
+    )
+    unsplash_access_key_env: str = Field(default="UNSPLASH_ACCESS_KEY", description="env variable with the key")
+    unsplash_api_url: str = "https://api.unsplash.com"
+    unsplash_app_name: str = Field(default="newsroom", description="utm_source of the attribution links")
+    library_dir: Path | None = Field(default=None, description="folder of images named by their tags")
+    card_brand: str = Field(default="NEWSROOM", description="the name printed on generated cover cards")
+    timeout_seconds: float = Field(default=15, gt=0)
+
+
+class WebConfig(_Strict):
+    """``newsroom serve``: the JSON API, the feeds and the editorial UI."""
+
+    host: str = Field(default="127.0.0.1", description="interface to listen on; 127.0.0.1 keeps it local")
+    port: int = Field(default=8000, ge=1, le=65535)
+    admin_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="token for every write and the UI; prefer the NEWSROOM_ADMIN_TOKEN environment variable",
+    )
+    public_read: bool = Field(default=True, description="false: the read API and the feeds need the token too")
+    cookie_secure: bool = Field(default=True, description="send the session cookie over HTTPS only (localhost ok)")
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    public_url: str | None = Field(default=None, description="site base URL for feed links; default: the request's")
+    article_url: str = Field(
+        default="{base}/api/v1/articles/{lang}/{slug}",
+        description="link of an article in the feeds; placeholders {base} {lang} {slug}",
+    )
+    feed_size: int = Field(default=50, ge=1, le=500)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -142,6 +203,13 @@ class Settings(BaseSettings):
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    review: Literal["auto", "always"] = Field(
+        default="auto", description="auto: articles that pass the guards go live; always: every article is a draft"
+    )
 
     # set by load_settings; not a user key
     config_path: Path | None = Field(default=None, exclude=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 ALLOWED_SCHEMES = ("http", "https")
@@ -84,8 +85,11 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return out
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise BlockedURL unless ``url`` is http(s) and every address of its host is public (or private is allowed)."""
+def check_url(url: str, *, allow_private: bool, allow_hosts: Collection[str] = ()) -> None:
+    """Raise BlockedURL unless ``url`` is http(s) and every address of its host is public (or private is allowed).
+
+    ``allow_hosts`` names hosts exempt from the address check, exactly as written in the URL (``127.0.0.1`` for a
+    test server): a *name* that resolves to the same address is still refused."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -97,7 +101,7 @@ def check_url(url: str, *, allow_private: bool) -> None:
     host = parts.hostname
     if not host:
         raise BlockedURL(f"URL has no host: {url!r}")
-    if allow_private:
+    if allow_private or host.lower() in {h.lower().strip("[]") for h in allow_hosts}:
         return
     literal = parse_ip(host)
     addresses = [literal] if literal is not None else resolve(host, port or (443 if scheme == "https" else 80))

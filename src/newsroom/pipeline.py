@@ -21,15 +21,20 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from .classify import choose_category, interim_score, merge_tags
+from . import review
 from .config import Settings
 from .covers import placeholder_cover
+from .fulltext import fill_full_text
+from .guards import Report
+from .images import CoverRequest, Illustrator
 from .llm.base import CallRecord, LLMError, Provider
 from .models import ArticleDoc, ArticleText, CoverImage, SourceRef, WrittenArticle
 from .poll import SourcePollReport, poll_sources
 from .prompts import translate_prompt, write_prompt
 from .publish.filesystem import FilesystemTarget
+from .signals import article_fields
 from .slugs import story_slug
+from .sources.extract import RobotsCache
 from .store import queries
 from .store.db import Store
 from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
@@ -38,7 +43,7 @@ log = logging.getLogger(__name__)
 
 _current_story: contextvars.ContextVar[int | None] = contextvars.ContextVar("story", default=None)
 
-NOT_PUBLISHABLE = "model-not-publishable"
+NOT_PUBLISHABLE = review.NOT_PUBLISHABLE
 
 
 @dataclass
@@ -101,6 +106,8 @@ class Pipeline:
         self.provider = provider
         self.calls = calls
         self.http_client = http_client
+        self.robots = RobotsCache()  # robots.txt of article sites, for full-text extraction
+        self.illustrator = Illustrator(settings)  # cover images (newsroom.images)
         self.target = FilesystemTarget(settings.publish.content_dir, settings.publish.path_template)
 
     # ---- the whole run -----------------------------------------------------------------------------------------
@@ -192,8 +199,12 @@ class Pipeline:
         pivot = ctx.articles.get(pivot_lang)
         try:
             if pivot is None:
-                written = await self.provider.generate(self._write_prompt(ctx.lead, ctx.source), WrittenArticle)
-                pivot = self._pivot_row(ctx.story, ctx.lead, written.value, written.model)
+                await fill_full_text(self.store, self.settings, [ctx.lead], self.http_client, robots=self.robots)
+                written, report = await self._write_guarded(ctx)
+                pivot = self._pivot_row(
+                    ctx.story, ctx.lead, written.value, written.model, report, source_weight=ctx.source.weight
+                )
+                pivot.cover_image = (await self.illustrator.cover(_cover_request(pivot))).model_dump(exclude_none=True)
                 summary.published.append(await self._publish_new(pivot, ctx))
                 summary.written[pivot_lang] += 1
                 if on_story:
@@ -230,12 +241,15 @@ class Pipeline:
 
     def _write_prompt(self, lead: ItemRow, source: SourceRow):  # type: ignore[no-untyped-def]
         cfg = self.settings.llm
+        headline, text, _removed = review.clean_source(
+            lead.title, lead.content if len(lead.content) > len(lead.summary) else lead.summary
+        )  # source text is data: passages addressed to a model are cut out (guards.injection)
         return write_prompt(
             language=self.settings.pivot_language,
             categories=self.settings.taxonomy,
             source_name=source.name,
-            headline=lead.title,
-            text=lead.content if len(lead.content) > len(lead.summary) else lead.summary,
+            headline=headline,
+            text=text,
             source_categories=list(lead.categories or []),
             published=lead.published_at,
             max_source_chars=cfg.max_source_chars,
@@ -245,18 +259,48 @@ class Pipeline:
         self, pivot: ArticleRow, pivot_text: ArticleText, lang: str, ctx: queries.StoryContext
     ) -> Path:
         prompt = translate_prompt(article=pivot_text, source_language=self.settings.pivot_language, language=lang)
-        result = await self.provider.generate(prompt, ArticleText)
-        return await self._publish_new(self._translation_row(pivot, lang, result.value, result.model), ctx)
+        extras = review.grounding_extras(ctx.source.name, ctx.lead.published_at, list(ctx.lead.categories or []))
+        check = review.article_checker(review.translation_context(self.settings, pivot_text, lang, extras))
+        result, report = await self._generate_guarded(prompt, ArticleText, check)
+        return await self._publish_new(self._translation_row(pivot, lang, result.value, result.model, report), ctx)
+
+    # ---- guards (newsroom.review) ----------------------------------------------------------------------------------
+
+    async def _write_guarded(self, ctx: queries.StoryContext):  # type: ignore[no-untyped-def]
+        lead = ctx.lead
+        headline, text, _ = review.clean_source(
+            lead.title, lead.content if len(lead.content) > len(lead.summary) else lead.summary
+        )
+        extras = review.grounding_extras(ctx.source.name, lead.published_at, list(lead.categories or []))
+        check = review.article_checker(review.write_context(self.settings, headline, text, extras))
+        return await self._generate_guarded(self._write_prompt(lead, ctx.source), WrittenArticle, check)
+
+    async def _generate_guarded(self, prompt, schema, check):  # type: ignore[no-untyped-def]
+        if not self.settings.guards.enabled:
+            return await self.provider.generate(prompt, schema), None
+        # no retry for a model that is never published (the embedded base model): see newsroom.review
+        retry = self.settings.guards.retry and self.provider.publishable
+        return await review.generate_guarded(self.provider, prompt, schema, check, retry=retry)
 
     # ---- persistence ---------------------------------------------------------------------------------------------
 
-    def _draft_reasons(self) -> list[str]:
-        return [] if self.provider.publishable else [NOT_PUBLISHABLE]
+    def _draft_reasons(self, report: Report | None = None, pivot_draft: bool = False) -> list[str]:
+        return review.draft_reasons(
+            report, publishable=self.provider.publishable, review=self.settings.review, pivot_draft=pivot_draft
+        )
 
-    def _pivot_row(self, story: StoryRow, lead: ItemRow, w: WrittenArticle, model: str) -> ArticleRow:
+    def _pivot_row(
+        self,
+        story: StoryRow,
+        lead: ItemRow,
+        w: WrittenArticle,
+        model: str,
+        report: Report | None = None,
+        source_weight: float = 1.0,
+    ) -> ArticleRow:
         now = datetime.now(UTC)
         slug = story_slug(w.title, f"{lead.source_key}:{lead.external_id}")
-        reasons = self._draft_reasons()
+        reasons = self._draft_reasons(report)
         return ArticleRow(
             story_id=story.id,
             lang=self.settings.pivot_language,
@@ -266,10 +310,20 @@ class Pipeline:
             title=w.title,
             description=w.description,
             text=w.text_part().model_dump(),
-            category=choose_category(w.category, self.settings.taxonomy, self.settings.default_category),
-            tags=merge_tags(w.tags, list(lead.categories or [])),
-            sentiment=w.sentiment.value,
-            score=interim_score(w.importance),
+            **article_fields(
+                headline=lead.title,
+                text=lead.content if len(lead.content) > len(lead.summary) else lead.summary,
+                source_categories=list(lead.categories or []),
+                model_category=w.category,
+                model_tags=list(w.tags),
+                model_sentiment=w.sentiment.value,
+                model_importance=w.importance,
+                distinct_sources=story.source_count,
+                published=lead.published_at,
+                source_weight=source_weight,
+                taxonomy=self.settings.taxonomy,
+                default_category=self.settings.default_category,
+            ),
             sticky_weight=0,
             locked=False,
             draft=bool(reasons),
@@ -283,9 +337,11 @@ class Pipeline:
             updated_at=now,
         )
 
-    def _translation_row(self, pivot: ArticleRow, lang: str, t: ArticleText, model: str) -> ArticleRow:
+    def _translation_row(
+        self, pivot: ArticleRow, lang: str, t: ArticleText, model: str, report: Report | None = None
+    ) -> ArticleRow:
         now = datetime.now(UTC)
-        reasons = self._draft_reasons()
+        reasons = self._draft_reasons(report, pivot_draft=pivot.draft)
         return ArticleRow(
             story_id=pivot.story_id,
             lang=lang,
@@ -388,4 +444,14 @@ def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> Articl
         slug=article.slug,
         source_url=lead.url,
         text=ArticleText.model_validate(article.text),
+    )
+
+
+def _cover_request(article: ArticleRow) -> CoverRequest:
+    return CoverRequest(
+        slug=article.slug,
+        title=article.title,
+        image_query=article.image_query,
+        tags=list(article.tags),
+        category=article.category,
     )

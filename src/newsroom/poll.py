@@ -94,10 +94,10 @@ def _sync_sources_once(store: Store, settings: Settings) -> None:
             row.type = cfg.type
             row.weight = cfg.weight
             row.interval_seconds = cfg.interval_minutes * 60
-            row.enabled = cfg.enabled
+            row.enabled = cfg.enabled and not row.paused  # an editor's pause wins over the config
         configured = {c.key for c in settings.sources}
         for key, row in rows.items():
-            if key not in configured:
+            if key not in configured and row.origin != "editor":  # editor-added sources are not in the config
                 row.enabled = False
 
 

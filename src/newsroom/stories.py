@@ -1,17 +1,33 @@
-"""Which story a new item belongs to. The rule for now: exact matches only.
+"""Which story a new item belongs to: the store's side of ``dedupe/cluster.py``.
 
-An item whose canonical URL or exact fingerprint matches a stored item joins that item's story; anything else starts
-a new story. Near-duplicate clustering across sources (issue 3) replaces this module's rule behind the same
-function, so keep callers to ``assign_story`` alone.
+``assign_story`` is the only entry point (poll calls it for each new item, oldest first). An item joins a story when
+a stored item has its canonical URL or exact fingerprint (any age), else when the clusterer finds a near-copy or the
+same event among the stories active within the time window; otherwise it starts a new story. Joining never
+re-clusters history and never creates a second article: it updates the story's heat (``source_count`` of distinct
+sources, ``item_count``, ``last_seen_at``, the centroid and entity counts) and, while the story is not yet written,
+makes the richest member its lead (the item the article is written from).
+
+The recent stories are loaded once per session into a ``StoryIndex`` (``session.info``) and kept up to date as items
+are assigned, so a poll of many items reads the store once.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .dedupe.cluster import ClusterParams, Doc, StoryIndex, StoryState
+from .embeddings import Embedder, default_embedder
 from .store.tables import ItemRow, StoryRow, utcnow
 from .text import EMPTY_FINGERPRINT
+
+_INDEX_KEY = "newsroom.story_index"
+MAX_ENTITY_KEYS = 64
+PARAMS = ClusterParams()
 
 
 def find_match(session: Session, item: ItemRow) -> ItemRow | None:
@@ -32,18 +48,97 @@ def find_match(session: Session, item: ItemRow) -> ItemRow | None:
     return session.scalars(query).first()
 
 
-def assign_story(session: Session, item: ItemRow) -> StoryRow:
+def item_doc(item: ItemRow) -> Doc:
+    fp = item.fingerprint if item.fingerprint != EMPTY_FINGERPRINT else ""
+    return Doc(
+        title=item.title,
+        text=item.summary or item.content[:400],
+        url=item.url,
+        fingerprint=fp,
+        published=item.published_at.timestamp(),
+        source=item.source_key,
+    )
+
+
+def _state_from_row(row: StoryRow, dim: int) -> StoryState:
+    centroid = np.asarray(row.centroid, dtype=np.float32) if row.centroid else np.zeros(dim, dtype=np.float32)
+    first = row.first_seen_at or row.created_at
+    last = row.last_seen_at or row.updated_at
+    return StoryState(
+        story_id=row.id,
+        centroid=centroid,
+        count=row.item_count or 1,
+        first_seen=first.timestamp(),
+        last_seen=last.timestamp(),
+        keys=Counter({k: int(v) for k, v in (row.entity_counts or {}).items()}),
+    )
+
+
+def _load_index(session: Session, around: datetime, embedder: Embedder) -> StoryIndex:
+    """The stories seen within two windows of ``around``, with their members' URLs, fingerprints and texts."""
+    dim = embedder.dim
+    index = StoryIndex(dim, PARAMS)
+    since = around - timedelta(hours=2 * PARAMS.window_hours)
+    rows = list(session.scalars(select(StoryRow).where(StoryRow.last_seen_at >= since, StoryRow.centroid.is_not(None))))
+    members: dict[int, list[Doc]] = {r.id: [] for r in rows}
+    ids = list(members)
+    for start in range(0, len(ids), 500):
+        for item in session.scalars(select(ItemRow).where(ItemRow.story_id.in_(ids[start : start + 500]))):
+            members[item.story_id].append(item_doc(item))  # type: ignore[index]
+    for row in rows:
+        state = _state_from_row(row, dim)
+        state.sources = {d.source for d in members[row.id]}
+        index.load(state, members[row.id])
+    titles = [d.title for docs in members.values() for d in docs]
+    if titles:  # the running mean the clusterer centres vectors on (embeddings are cached)
+        index.observe(embedder.embed(titles))
+    return index
+
+
+def story_index(session: Session, around: datetime, embedder: Embedder) -> StoryIndex:
+    index = session.info.get(_INDEX_KEY)
+    if index is None:
+        index = _load_index(session, around, embedder)
+        session.info[_INDEX_KEY] = index
+    return index
+
+
+def _richness(item: ItemRow) -> int:
+    return max(len(item.content or ""), len(item.summary or ""))
+
+
+def _save_state(story: StoryRow, state: StoryState) -> None:
+    story.centroid = [round(float(x), 5) for x in state.centroid]
+    story.item_count = state.count
+    story.entity_counts = dict(state.keys.most_common(MAX_ENTITY_KEYS))
+    story.first_seen_at = datetime.fromtimestamp(state.first_seen, tz=UTC)
+    story.last_seen_at = datetime.fromtimestamp(state.last_seen, tz=UTC)
+
+
+def assign_story(session: Session, item: ItemRow, embedder: Embedder | None = None) -> StoryRow:
     """Attach ``item`` (already added to the session) to an existing story or a new one, and return that story."""
     if item.id is None:
         session.flush()
-    match = find_match(session, item)
-    if match is None or match.story_id is None:
-        story = StoryRow(lead_item_id=item.id, status="new")
+    embedder = embedder or default_embedder()
+    vector = embedder.embed([item.title])[0]
+    index = story_index(session, item.published_at, embedder)
+    doc = item_doc(item)
+    exact = find_match(session, item)
+    story_id = exact.story_id if exact is not None else None
+    if story_id is None:
+        found = index.match(doc, vector)
+        story_id = found.story_id if found else None
+    if story_id is None:
+        now = utcnow()
+        story = StoryRow(lead_item_id=item.id, status="new", created_at=now, updated_at=now)
         session.add(story)
         session.flush()
         item.story_id = story.id
+        _save_state(story, index.add(story.id, doc, vector))
         return story
-    story = session.get_one(StoryRow, match.story_id)
+    story = session.get_one(StoryRow, story_id)
+    if story_id not in index.stories:  # an exact match on a story older than the window
+        index.load(_state_from_row(story, embedder.dim), [])
     same_source = session.scalar(
         select(ItemRow.id)
         .where(ItemRow.story_id == story.id, ItemRow.source_key == item.source_key, ItemRow.id != item.id)
@@ -51,6 +146,11 @@ def assign_story(session: Session, item: ItemRow) -> StoryRow:
     )
     if same_source is None:
         story.source_count += 1
+    if story.status == "new":
+        lead = session.get(ItemRow, story.lead_item_id)
+        if lead is None or _richness(item) > _richness(lead):
+            story.lead_item_id = item.id
     story.updated_at = utcnow()
     item.story_id = story.id
+    _save_state(story, index.add(story.id, doc, vector))
     return story

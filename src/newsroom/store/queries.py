@@ -134,5 +134,23 @@ def stats(session: Session) -> dict[str, Any]:
         "articles": articles,
         "model_usage": usage,
         "story_errors": failed,
+        **draft_stats(session),
         "sources": sources,
     }
+
+
+def draft_stats(session: Session, recent: int = 20) -> dict[str, Any]:
+    """Why articles are drafts: a count per reason code (the part before the first colon), and the latest drafts."""
+    by_code: dict[str, int] = {}
+    latest: list[dict[str, Any]] = []
+    rows = session.execute(
+        select(ArticleRow.id, ArticleRow.lang, ArticleRow.slug, ArticleRow.draft_reasons)
+        .where(ArticleRow.draft.is_(True))
+        .order_by(ArticleRow.id.desc())
+    )
+    for article_id, lang, slug, reasons in rows:
+        for code in dict.fromkeys(str(r).split(":", 1)[0] for r in reasons or []):
+            by_code[code] = by_code.get(code, 0) + 1
+        if len(latest) < recent:
+            latest.append({"id": article_id, "lang": lang, "slug": slug, "reasons": list(reasons or [])})
+    return {"draft_reasons": dict(sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))), "drafts": latest}

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -68,6 +69,8 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    origin: Mapped[str] = mapped_column(String(16), default="config", server_default="config")  # config | editor
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # an editor disabled it
 
 
 class ItemRow(Base):
@@ -100,7 +103,7 @@ class StoryRow(Base):
     """One event. Items from several sources can belong to it; one article per language is written for it."""
 
     __tablename__ = "stories"
-    __table_args__ = (Index("ix_stories_status", "status"),)
+    __table_args__ = (Index("ix_stories_status", "status"), Index("ix_stories_last_seen", "last_seen_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
@@ -110,6 +113,12 @@ class StoryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # clustering state (dedupe/cluster.py): sum of member embeddings, members, entity-key counts, time span
+    centroid: Mapped[list[float] | None] = mapped_column(JSON, default=None)
+    item_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    entity_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    first_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
 
     items: Mapped[list[ItemRow]] = relationship(back_populates="story", foreign_keys=[ItemRow.story_id])
     articles: Mapped[list[ArticleRow]] = relationship(back_populates="story", cascade="all, delete-orphan")

@@ -1,0 +1,238 @@
+"""Benchmark the quality guards on faithful and corrupted articles built from the corpus (no model involved).
+
+Faithful articles (en) are built from each feed item of ``../shared/corpus/feeds`` by a template writer that reuses
+only the item's own facts: its number phrases (with their units) and its named entities, in sentences of its own, so
+they are grounded, original and in English by construction. Faithful translations (uk) are the WMT22 en→uk
+reference translations (``../shared/corpus/translation``), each checked against its English segment.
+
+Each faithful text is then corrupted five ways - swap a number, change a unit or scale, inject a company name, copy a
+source paragraph, switch the language - wherever the corruption applies (no number: no number swap). The report:
+how many corruptions the guards catch (target ≥ 99%), how many faithful texts they flag (target ≤ 5%).
+
+    .venv/bin/python bench/guards.py [--corpus ../shared/corpus] [--uk 300]
+
+Prints a table and writes bench/results/guards.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from newsroom.guards import GuardContext, check_raw, check_text
+from newsroom.guards.numbers import quantities
+from newsroom.sources.feeds import parse_feed
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPANIES = ["Goldman Sachs", "Nvidia", "Deutsche Bank", "Samsung", "Tesla", "Citadel Securities", "Vanguard"]
+COMPANIES_UK = ["Голдман Сакс", "Дойче Банк", "Самсунг", "Тесла", "Вангард"]
+NUMBER_PHRASE = re.compile(
+    r"(?<![\w.])(?:US\$|\$|€|£)?\d[\d,.]*\d?(?:\s?(?:%|percent|million|billion|trillion|thousand)|[kKmMbB]n?\b)?"
+    r"(?:\s(?:BTC|ETH|SOL|XRP|dollars))?(?![\w])"
+)
+ENTITY = re.compile(r"(?<=[a-z,;] )((?:[A-Z][a-zA-Z]+)(?: [A-Z][a-zA-Z]+){0,2})(?![\w])")
+OPENERS = [
+    "This report follows a development that readers of the crypto market may want to track closely.",
+    "The latest news from the sector adds another data point for traders and long-term holders alike.",
+    "A fresh update has arrived, and it touches on questions that market watchers have been asking.",
+]
+
+
+def _source_text(item: Any) -> str:
+    return item.content if len(item.content) > len(item.summary) else item.summary
+
+
+def faithful_article(title: str, text: str, rng: random.Random) -> dict[str, Any] | None:
+    """An article that states only the source's facts, in sentences of its own."""
+    numbers = list(dict.fromkeys(m.group(0).strip(" .,") for m in NUMBER_PHRASE.finditer(text) if m.group(0).strip()))
+    numbers = [n for n in numbers if re.search(r"\d", n)][:4]
+    entities = list(dict.fromkeys(m.group(1) for m in ENTITY.finditer(text)))[:4]
+    facts = []
+    if entities:
+        facts.append(f"The account centres on {', '.join(entities)}, who feature in the original reporting.")
+    if numbers:
+        facts.append(f"Figures cited in the coverage include {', '.join(numbers)}, as first published.")
+    if not facts:
+        facts.append("The original report gives few hard figures, so the details below stay general.")
+    overview = rng.choice(OPENERS) + " " + " ".join(facts)
+    return {
+        "title": "What the latest report tells crypto readers",
+        "description": "A short look at the main facts of the story and what they could mean for the market.",
+        "overview": overview,
+        "sections": [
+            {
+                "heading": "The details",
+                "body": "According to the report, the situation is still developing, and the people involved have "
+                "shared only part of the picture so far. More information is expected in the coming days.",
+            }
+        ],
+        "why_it_matters": "Stories like this shape how investors read risk across digital assets, and they often "
+        "move sentiment before they move prices.",
+        "from_the_author": "It is worth waiting for confirmation before drawing firm conclusions from a single "
+        "report, however convincing it looks at first.",
+        "market_impact": [
+            "Traders may react to the headline before the full details are known.",
+            "Volatility could rise in the assets most exposed to the news.",
+            "Longer-term holders are unlikely to change course on this alone.",
+        ],
+    }
+
+
+def _swap_number(text: str, source: str, lang: str, rng: random.Random) -> str | None:
+    matches = [m for m in re.finditer(r"\d+(?:[.,]\d+)?", text)]
+    rng.shuffle(matches)
+    src = quantities(source, "en")
+    for m in matches:
+        digits = m.group(0)
+        value = float(digits.replace(",", "."))
+        new = str(int(value * 3 + 7))
+        if not any(float(new) in q.values for q in src):
+            return text[: m.start()] + new + text[m.end() :]
+    return None
+
+
+def _change_unit(text: str) -> str | None:
+    for old, new in [(" million", " billion"), (" billion", " million"), ("млн", "млрд"), ("млрд", "млн"),
+                     ("%", " dollars"), ("$", "€"), ("відсот", "долар")]:  # fmt: skip
+        if old in text:
+            return text.replace(old, new, 1)
+    m = re.search(r"(?<![\w.,])\d+(?:[.,]\d+)?(?![\d%])", text)
+    return text[: m.end()] + "%" + text[m.end() :] if m else None
+
+
+def corrupt_en(article: dict[str, Any], source: str, paragraphs: list[str], rng: random.Random, uk_lines: list[str]):
+    out: dict[str, dict[str, Any] | None] = {}
+    ov = article["overview"]
+    swapped = _swap_number(ov, source, "en", rng)
+    out["swap a number"] = {**article, "overview": swapped} if swapped else None
+    unit = _change_unit(ov)
+    out["change a unit"] = {**article, "overview": unit} if unit and re.search(r"\d", ov) else None
+    company = rng.choice([c for c in COMPANIES if c.split()[0] not in source])
+    out["inject a company"] = {**article, "why_it_matters": article["why_it_matters"].replace(
+        "and they often", f"analysts at {company} say, and they often")}  # fmt: skip
+    longest = max(paragraphs, key=lambda p: len(p.split()), default="")
+    out["copy a paragraph"] = {**article, "overview": longest} if len(longest.split()) >= 25 else None
+    out["switch language"] = {**article, "overview": rng.choice(uk_lines)}
+    return out
+
+
+def _load_uk_pairs(corpus: Path, n: int) -> list[tuple[str, str]]:
+    en = (corpus / "translation" / "wmt22_en_uk_dev.en").read_text(encoding="utf-8").splitlines()
+    uk = (corpus / "translation" / "wmt22_en_uk_dev.uk").read_text(encoding="utf-8").splitlines()
+    pairs = [(e, u) for e, u in zip(en, uk, strict=False) if len(u.split()) >= 8]
+    return pairs[:n]
+
+
+def run(corpus: Path, n_uk: int) -> dict[str, Any]:
+    rng = random.Random(20251212)
+    uk_pairs = _load_uk_pairs(corpus, n_uk)
+    uk_lines = [u for _, u in uk_pairs if len(u) > 120] or [u for _, u in uk_pairs]
+    faithful = Counter()
+    faithful_flagged = Counter()
+    caught = Counter()
+    applied = Counter()
+    false_alarm_reasons: Counter[str] = Counter()
+    missed: list[dict[str, Any]] = []
+    started = time.perf_counter()
+
+    for feed in sorted((corpus / "feeds").glob("*.rss")):
+        for item in parse_feed(feed.read_bytes(), source_key=feed.stem).items:
+            text = _source_text(item)
+            source = f"{item.title}\n\n{text}"
+            article = faithful_article(item.title, text, rng)
+            ctx = GuardContext(lang="en", source=source, min_words=60)
+            report = check_raw(article, ctx)
+            faithful["en"] += 1
+            if not report.ok:
+                faithful_flagged["en"] += 1
+                false_alarm_reasons.update(r.split(":", 1)[0] for r in report.reasons())
+            paragraphs = [p for p in text.split("\n\n") if p.strip()] + [text]
+            for kind, bad in corrupt_en(article, source, paragraphs, rng, uk_lines).items():
+                if bad is None:
+                    continue
+                applied[f"en: {kind}"] += 1
+                if not check_raw(bad, ctx).ok:
+                    caught[f"en: {kind}"] += 1
+                elif len(missed) < 20:
+                    missed.append({"kind": kind, "source": source[:200]})
+
+    for en_line, uk_line in uk_pairs:
+        ctx = GuardContext(lang="uk", source=en_line, source_lang="en")
+        fields = [("overview", uk_line)]
+        faithful["uk"] += 1
+        report = check_text(fields, ctx)
+        if not report.ok:
+            faithful_flagged["uk"] += 1
+            false_alarm_reasons.update(r.split(":", 1)[0] for r in report.reasons())
+        variants: dict[str, str | None] = {
+            "swap a number": _swap_number(uk_line, en_line, "uk", rng) if re.search(r"\d", uk_line) else None,
+            "change a unit": _change_unit(uk_line) if re.search(r"\d", uk_line) else None,
+            "inject a company": uk_line.rstrip(".") + f", повідомили в {rng.choice(COMPANIES_UK)}.",
+            "switch language": en_line,
+        }
+        for kind, bad_text in variants.items():
+            if bad_text is None or bad_text == uk_line:
+                continue
+            applied[f"uk: {kind}"] += 1
+            if not check_text([("overview", bad_text)], ctx).ok:
+                caught[f"uk: {kind}"] += 1
+            elif len(missed) < 40:
+                missed.append({"kind": f"uk: {kind}", "text": bad_text[:200], "source": en_line[:200]})
+
+    seconds = time.perf_counter() - started
+    total_applied = sum(applied.values())
+    total_faithful = sum(faithful.values())
+    return {
+        "faithful": dict(faithful),
+        "faithful_flagged": dict(faithful_flagged),
+        "false_alarm_rate": sum(faithful_flagged.values()) / max(1, total_faithful),
+        "corruptions": {k: {"applied": applied[k], "caught": caught[k]} for k in sorted(applied)},
+        "catch_rate": sum(caught.values()) / max(1, total_applied),
+        "false_alarm_reasons": dict(false_alarm_reasons.most_common()),
+        "missed_examples": missed,
+        "seconds": round(seconds, 2),
+        "targets": {"catch_rate": ">= 0.99", "false_alarm_rate": "<= 0.05"},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--uk", type=int, default=300, help="WMT22 en→uk pairs to use as faithful translations")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "guards.json")
+    args = parser.parse_args(argv)
+    if not (args.corpus / "feeds").is_dir():
+        print(f"corpus not found at {args.corpus}", file=sys.stderr)
+        return 2
+    result = run(args.corpus, args.uk)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="guards: corruptions caught, faithful texts flagged")
+    for col in ("set", "applied", "caught", "rate"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+    for kind, v in result["corruptions"].items():
+        table.add_row(kind, str(v["applied"]), str(v["caught"]), f"{v['caught'] / max(1, v['applied']):.1%}")
+    table.add_row("[bold]all corruptions[/]", "", "", f"[bold]{result['catch_rate']:.1%}[/]")
+    for lang, n in result["faithful"].items():
+        flagged = result["faithful_flagged"].get(lang, 0)
+        table.add_row(f"faithful {lang} flagged", str(n), str(flagged), f"{flagged / max(1, n):.1%}")
+    table.add_row("[bold]false alarms[/]", "", "", f"[bold]{result['false_alarm_rate']:.1%}[/]")
+    Console().print(table)
+    if result["false_alarm_reasons"]:
+        print("false alarm reasons:", result["false_alarm_reasons"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"wrote {args.out} ({result['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

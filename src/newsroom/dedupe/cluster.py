@@ -1,0 +1,239 @@
+"""Incremental same-story clustering: a new item joins one existing story or starts its own; history is never
+re-clustered. Pure, in memory; ``stories.py`` loads the recent stories from the store into a ``StoryIndex``.
+
+An item joins, in this order of evidence:
+1. **exact**: a story holding the same canonical URL or the same exact fingerprint (any time);
+2. **near-copy**: a story holding an item whose MinHash (word bigrams of headline + teaser) is estimated at
+   Jaccard ≥ ``near_copy`` (datasketch LSH), within the time window;
+3. **same event**: the best story by ``cos(item, story centroid) + entity bonus − asset-conflict penalty
+   − same-source penalty`` over the stories active within the time window, when that reaches ``threshold``.
+   Vectors are centred on the running mean of all items seen (see ``StoryIndex.centred``).
+
+The centroid is the mean of the members' embeddings, so an item is compared with what the story is about as a whole,
+not with its single nearest member: that is what stops single-link chaining (A≈B, B≈C, so A, C and everything
+near C collapse into one). The entity bonus counts the item's named-entity keys (assets, capitalised names) that a
+fair share of the story's members carry; a conflict is both sides naming allow-listed assets with none in common.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from datasketch import MinHashLSH
+
+from .features import NUM_PERM, entity_keys, minhash
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One item as the clusterer sees it. ``published`` is in epoch seconds."""
+
+    title: str
+    text: str = ""
+    url: str = ""
+    fingerprint: str = ""
+    published: float = 0.0
+    source: str = ""
+
+    @property
+    def basis(self) -> str:
+        """The text compared for near-copies: the headline and the start of the teaser."""
+        return f"{self.title}\n{self.text[:400]}"
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    window_hours: float = 48.0  # an item joins only stories seen within this many hours of it
+    threshold: float = 0.35  # combined similarity (of centred vectors) needed to join on meaning
+    centre_after: int = 20  # items seen before vectors are centred on the running mean
+    near_copy: float = 0.6  # estimated Jaccard of word bigrams that makes a near-copy
+    entity_bonus: float = 0.04  # per shared entity key…
+    entity_bonus_cap: float = 0.12  # …up to this much
+    asset_conflict: float = 0.10  # penalty when both name allow-listed assets and share none
+    same_source: float = 0.05  # penalty when the story already holds an item of the item's source
+    top_k: int = 8  # stories checked in full after the centroid search
+
+
+@dataclass
+class StoryState:
+    story_id: int
+    centroid: np.ndarray  # sum of the members' unit vectors
+    count: int
+    first_seen: float
+    last_seen: float
+    keys: Counter[str] = field(default_factory=Counter)
+    sources: set[str] = field(default_factory=set)
+
+    def shared_keys(self, keys: frozenset[str]) -> float:
+        """How many of ``keys`` the story carries in at least a quarter of its members (at least one member)."""
+        need = max(1.0, self.count / 4)
+        return float(sum(1 for k in keys if self.keys.get(k, 0) >= need))
+
+    def assets(self) -> set[str]:
+        need = max(1.0, self.count / 4)
+        return {k for k, c in self.keys.items() if k.startswith("$") and c >= need}
+
+
+@dataclass(frozen=True)
+class Match:
+    story_id: int
+    reason: str  # "url" | "fingerprint" | "near-copy" | "similar"
+    score: float
+
+
+class StoryIndex:
+    """The active stories and what is needed to match new items against them."""
+
+    def __init__(self, dim: int, params: ClusterParams | None = None) -> None:
+        self.params = params or ClusterParams()
+        self.dim = dim
+        self.stories: dict[int, StoryState] = {}
+        self._by_url: dict[str, int] = {}
+        self._by_fp: dict[str, int] = {}
+        self._lsh = MinHashLSH(threshold=self.params.near_copy, num_perm=NUM_PERM)
+        self._lsh_n = 0
+        # the centroid search runs over dense arrays of the stories that may still be active
+        self._mat = np.zeros((256, dim), dtype=np.float32)
+        self._last = np.full(256, -np.inf)
+        self._ids = np.zeros(256, dtype=np.int64)
+        self._row: dict[int, int] = {}
+        self._n = 0
+        self._latest = -np.inf
+        self._sum = np.zeros(dim, dtype=np.float64)  # running sum of all raw vectors seen
+        self._seen = 0
+
+    def observe(self, vectors: np.ndarray) -> None:
+        """Count raw vectors in the running mean (``add`` does it for its own item; ``load`` callers use this)."""
+        v = np.atleast_2d(vectors)
+        self._sum += v.sum(axis=0)
+        self._seen += v.shape[0]
+
+    def centred(self, vector: np.ndarray) -> np.ndarray:
+        """The vector minus the running mean of what the index has seen, unit length. In a stream of one domain
+        (all crypto) every headline shares the domain's direction; removing it keeps "same topic" from passing for
+        "same event"."""
+        v = vector.astype(np.float32)
+        if self._seen >= self.params.centre_after:
+            v = v - (self._sum / self._seen).astype(np.float32)
+        return v / max(float(np.linalg.norm(v)), 1e-9)
+
+    # ---- matching ----------------------------------------------------------------------------------------------
+
+    def match(self, doc: Doc, vector: np.ndarray) -> Match | None:
+        """The story ``doc`` belongs to, or None when it starts a new one. Does not change the index."""
+        if doc.url and doc.url in self._by_url:
+            return Match(self._by_url[doc.url], "url", 1.0)
+        if doc.fingerprint and doc.fingerprint in self._by_fp:
+            return Match(self._by_fp[doc.fingerprint], "fingerprint", 1.0)
+        window = self.params.window_hours * HOUR
+        mh = minhash(doc.basis)
+        if mh is not None and self._lsh_n:
+            for key in self._lsh.query(mh):
+                story = self.stories.get(int(str(key).split(":", 1)[0]))
+                if story is not None and abs(doc.published - story.last_seen) <= window:
+                    return Match(story.story_id, "near-copy", 1.0)
+        if self._n == 0:
+            return None
+        active = np.nonzero(np.abs(self._last[: self._n] - doc.published) <= window)[0]
+        if active.size == 0:
+            return None
+        sims = self._mat[active] @ self.centred(vector)
+        k = min(self.params.top_k, active.size)
+        top = np.argpartition(-sims, k - 1)[:k]
+        keys = entity_keys(doc.title)
+        item_assets = {k for k in keys if k.startswith("$")}
+        best: Match | None = None
+        for j in top:
+            story = self.stories[int(self._ids[active[j]])]
+            score = float(sims[j])
+            if doc.source and doc.source in story.sources:
+                score -= self.params.same_source  # a site rarely covers one event twice, but it happens
+            score += min(self.params.entity_bonus_cap, self.params.entity_bonus * story.shared_keys(keys))
+            story_assets = story.assets()
+            if item_assets and story_assets and not item_assets & story_assets:
+                score -= self.params.asset_conflict
+            if score >= self.params.threshold and (best is None or score > best.score):
+                best = Match(story.story_id, "similar", score)
+        return best
+
+    # ---- updating ------------------------------------------------------------------------------------------------
+
+    def add(self, story_id: int, doc: Doc, vector: np.ndarray) -> StoryState:
+        """Record ``doc`` as a member of ``story_id`` (a new story when the index does not know it yet)."""
+        story = self.stories.get(story_id)
+        vec = self.centred(vector)
+        self.observe(vector)
+        if story is None:
+            story = StoryState(story_id, vec.copy(), 1, doc.published, doc.published)
+            self.stories[story_id] = story
+        else:
+            story.centroid += vec
+            story.count += 1
+            story.first_seen = min(story.first_seen, doc.published)
+            story.last_seen = max(story.last_seen, doc.published)
+        story.keys.update(entity_keys(doc.title))
+        if doc.source:
+            story.sources.add(doc.source)
+        self._index_doc(story_id, doc)
+        self._put_row(story)
+        return story
+
+    def load(self, state: StoryState, members: Iterable[Doc]) -> None:
+        """Put a stored story (its centroid, counts and keys already known) and its members' keys in the index."""
+        self.stories[state.story_id] = state
+        for doc in members:
+            self._index_doc(state.story_id, doc)
+        self._put_row(state)
+
+    def _index_doc(self, story_id: int, doc: Doc) -> None:
+        if doc.url:
+            self._by_url.setdefault(doc.url, story_id)
+        if doc.fingerprint:
+            self._by_fp.setdefault(doc.fingerprint, story_id)
+        mh = minhash(doc.basis)
+        if mh is not None:
+            self._lsh.insert(f"{story_id}:{self._lsh_n}", mh, check_duplication=False)
+            self._lsh_n += 1
+        self._latest = max(self._latest, doc.published)
+
+    def _put_row(self, story: StoryState) -> None:
+        row = self._row.get(story.story_id)
+        if row is None:
+            if self._n == len(self._ids):
+                self._compact()
+            row = self._n
+            self._n += 1
+            self._row[story.story_id] = row
+            self._ids[row] = story.story_id
+        norm = float(np.linalg.norm(story.centroid))
+        self._mat[row] = story.centroid / max(norm, 1e-9)
+        self._last[row] = story.last_seen
+
+    def _compact(self) -> None:
+        """Drop stories that fell out of the window from the search arrays; grow them when still full."""
+        horizon = self._latest - 2 * self.params.window_hours * HOUR
+        keep = np.nonzero(self._last[: self._n] >= horizon)[0]
+        size = len(self._ids) if keep.size < len(self._ids) // 2 else len(self._ids) * 2
+        mat = np.zeros((size, self.dim), dtype=np.float32)
+        last = np.full(size, -np.inf)
+        ids = np.zeros(size, dtype=np.int64)
+        mat[: keep.size], last[: keep.size], ids[: keep.size] = self._mat[keep], self._last[keep], self._ids[keep]
+        self._mat, self._last, self._ids, self._n = mat, last, ids, int(keep.size)
+        self._row = {int(sid): i for i, sid in enumerate(ids[: keep.size])}
+
+
+def cluster(docs: list[Doc], vectors: np.ndarray, params: ClusterParams | None = None) -> list[int]:
+    """Cluster documents incrementally in the given order; returns a story number per document."""
+    index = StoryIndex(vectors.shape[1], params)
+    labels: list[int] = []
+    for doc, vec in zip(docs, vectors, strict=True):
+        m = index.match(doc, vec)
+        story_id = m.story_id if m else len(index.stories)
+        index.add(story_id, doc, vec)
+        labels.append(story_id)
+    return labels

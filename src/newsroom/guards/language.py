@@ -1,0 +1,106 @@
+"""Language: every text field is in the article's language (lingua); a translation is not a copy of the pivot."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from typing import TYPE_CHECKING
+
+from .base import Fields, Finding, GuardContext
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
+
+LINGUA_NAMES = {
+    "en": "ENGLISH",
+    "uk": "UKRAINIAN",
+    "ru": "RUSSIAN",
+    "es": "SPANISH",
+    "de": "GERMAN",
+    "fr": "FRENCH",
+    "pt": "PORTUGUESE",
+    "tr": "TURKISH",
+    "zh": "CHINESE",
+    "ja": "JAPANESE",
+}
+MIN_LETTERS = 12  # shorter fields (a ticker list, a two-word heading) say too little about their language
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+# Tokens that are the same in every language: tickers, names in Latin script inside a Cyrillic text, numbers.
+_NEUTRAL = re.compile(r"\b(?:[A-Z]{2,6}|[A-Z][a-z]+(?:[A-Z][a-z]*)*)\b|\$|%|\d[\d.,]*")
+
+
+@cache
+def detector() -> LanguageDetector:
+    """A lingua detector over the languages Newsroom supports (built once; models load on first use)."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in LINGUA_NAMES.values())).build()
+
+
+def detect(text: str) -> tuple[str | None, float]:
+    """(language code, confidence) of ``text``; ``(None, 0)`` when it is too short to tell."""
+    if len(_LETTER.findall(text)) < MIN_LETTERS:
+        return None, 0.0
+    values = detector().compute_language_confidence_values(text)
+    if not values:
+        return None, 0.0
+    best = values[0]
+    code = next((c for c, n in LINGUA_NAMES.items() if n == best.language.name), None)
+    return code, float(best.value)
+
+
+def _script_ok(text: str, lang: str) -> bool:
+    """Cheap script check: a Cyrillic-script language's text is mostly Cyrillic letters (names aside)."""
+    if lang not in ("uk", "ru"):
+        return True
+    stripped = _NEUTRAL.sub(" ", text)
+    letters = _LETTER.findall(stripped)
+    if len(letters) < MIN_LETTERS:
+        return True
+    cyr = sum(1 for ch in letters if "CYRILLIC" in unicodedata.name(ch, ""))
+    return cyr / len(letters) >= 0.6
+
+
+def _language_of(text: str, lang: str) -> str | None:
+    """The language a field is in when that is clearly not ``lang``; None when it is ``lang`` or unclear."""
+    if not _script_ok(text, lang):
+        return "another script"
+    stripped = _NEUTRAL.sub(" ", text) if lang not in ("en",) else text
+    code, confidence = detect(stripped)
+    if code is None or code == lang:
+        return None
+    # Only a clear verdict counts: lingua's confidences are relative, so compare with the expected language's.
+    values = {v.language.name: v.value for v in detector().compute_language_confidence_values(stripped)}
+    expected = values.get(LINGUA_NAMES.get(lang, ""), 0.0)
+    return code if confidence - expected > 0.2 else None
+
+
+def check_language(fields: Fields, ctx: GuardContext) -> list[Finding]:
+    out = []
+    for name, text in fields:
+        other = _language_of(text, ctx.lang)
+        if other:
+            out.append(Finding("wrong-language", name, f"written in {other}, not {ctx.lang}"))
+    return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def check_not_a_copy(fields: Fields, ctx: GuardContext) -> list[Finding]:
+    """A translation's fields must differ from the pivot's (names-only fields such as a ticker list may repeat)."""
+    if ctx.pivot is None or ctx.lang == ctx.source_lang:
+        return []
+    from .base import article_fields
+
+    pivot = dict(article_fields(ctx.pivot))
+    copied = [
+        name
+        for name, text in fields
+        if name in pivot and len(_LETTER.findall(text)) >= MIN_LETTERS and _norm(text) == _norm(pivot[name])
+    ]
+    if not copied:
+        return []
+    return [Finding("untranslated", ", ".join(copied[:4]), f"{len(copied)} field(s) identical to the pivot article")]

@@ -1,0 +1,139 @@
+"""Generated cover cards (Pillow): the title on a branded background, in the five sizes, beside the content.
+
+Offline and deterministic: the background colour comes from the category (or the slug), the title is wrapped to fit,
+and the five PNGs are written to ``{content_dir}/covers/{slug}/{size}.png`` (atomically: temp file + rename). The URLs
+are ``{cover_base_url}/{slug}/{size}.png``; ``small_s3`` points at the small card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ..models import CoverImage
+from .base import CARD_SIZES, CoverRequest
+
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+)
+_PALETTE = [(17, 24, 39), (30, 58, 138), (6, 78, 59), (88, 28, 135), (127, 29, 29), (15, 118, 110), (55, 65, 81)]
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in _FONT_CANDIDATES:
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
+
+
+def _colour(key: str) -> tuple[int, int, int]:
+    return _PALETTE[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(_PALETTE)]
+
+
+def _wrap(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
+) -> list[str]:
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if draw.textlength(candidate, font=font) <= width or not line:
+            line = candidate
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    return lines
+
+
+def render_card(title: str, brand: str, key: str, size: tuple[int, int] = CARD_SIZES["raw"]) -> Image.Image:
+    """The card at ``size``: a coloured background with a band, the brand, and the title wrapped to fit."""
+    w, h = size
+    base = _colour(key)
+    img = Image.new("RGB", size, base)
+    draw = ImageDraw.Draw(img)
+    light = tuple(min(255, c + 40) for c in base)
+    draw.rectangle([0, int(h * 0.86), w, h], fill=light)  # type: ignore[arg-type]
+    draw.rectangle([int(w * 0.06), int(h * 0.12), int(w * 0.06) + max(4, w // 120), int(h * 0.74)], fill=(250, 204, 21))
+    margin = int(w * 0.1)
+    font_size = max(10, h // 9)
+    lines: list[str] = []
+    while font_size > 8:
+        font = _font(font_size)
+        lines = _wrap(draw, title, font, w - margin - int(w * 0.06))
+        if len(lines) * font_size * 1.2 <= h * 0.62:
+            break
+        font_size = int(font_size * 0.9)
+    font = _font(font_size)
+    y = int(h * 0.12)
+    for line in lines[:6]:
+        draw.text((margin, y), line, font=font, fill=(255, 255, 255))
+        y += int(font_size * 1.2)
+    brand_font = _font(max(8, h // 22))
+    draw.text((margin, int(h * 0.885)), brand, font=brand_font, fill=(255, 255, 255))
+    return img
+
+
+def _save(img: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format="PNG", optimize=False, compress_level=3)
+        os.chmod(tmp, 0o644)  # served as static files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_sizes(img: Image.Image, folder: Path) -> dict[str, Path]:
+    """``img`` resized to each card size (cover-cropped) and written as ``{folder}/{size}.png``."""
+    from PIL import ImageOps
+
+    out = {}
+    for name, size in CARD_SIZES.items():
+        resized = img if img.size == size else ImageOps.fit(img, size, Image.Resampling.LANCZOS)
+        _save(resized.convert("RGB"), folder / f"{name}.png")
+        out[name] = folder / f"{name}.png"
+    return out
+
+
+def cover_urls(base_url: str, slug: str) -> CoverImage:
+    base = base_url.rstrip("/")
+    urls = {name: f"{base}/{slug}/{name}.png" for name in CARD_SIZES}
+    return CoverImage(**urls, small_s3=urls["small"])
+
+
+def check_slug(slug: str) -> None:
+    if not slug or "/" in slug or "\\" in slug or slug in (".", "..") or slug.startswith("."):
+        raise ValueError(f"not a usable slug for a cover path: {slug!r}")
+
+
+class CardProvider:
+    """The offline default: draw the card, write the five sizes under ``covers_dir``."""
+
+    name = "card"
+
+    def __init__(self, covers_dir: Path, base_url: str, brand: str) -> None:
+        self.covers_dir = covers_dir
+        self.base_url = base_url
+        self.brand = brand
+
+    def render(self, request: CoverRequest) -> CoverImage:
+        check_slug(request.slug)
+        img = render_card(request.title, self.brand, request.category or request.slug)
+        write_sizes(img, self.covers_dir / request.slug)
+        return cover_urls(self.base_url, request.slug)
+
+    async def cover(self, request: CoverRequest) -> CoverImage:
+        return await asyncio.to_thread(self.render, request)

@@ -1,0 +1,51 @@
+"""The web app's shared state and the FastAPI dependencies that check access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ..config import Settings
+from ..editorial import Editor
+from ..store.db import Store
+from .auth import COOKIE_NAME, Auth
+from .errors import ApiError
+
+BEARER = {"WWW-Authenticate": 'Bearer realm="newsroom"'}
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    store: Store
+    auth: Auth
+    editor: Editor
+
+
+def ctx(request: Request) -> WebContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def is_admin(request: Request) -> bool:
+    """A valid bearer token, or a valid UI session cookie (reads only: writes through the cookie need CSRF)."""
+    c = ctx(request)
+    return c.auth.check_bearer(request.headers.get("authorization")) or (
+        c.auth.session(request.cookies.get(COOKIE_NAME)) is not None
+    )
+
+
+def require_admin(request: Request) -> None:
+    """Writes through the API: ``Authorization: Bearer <admin token>``, else 401 before anything is touched."""
+    c = ctx(request)
+    if not c.auth.enabled:
+        raise ApiError(401, "unauthorized", "no admin token is configured (web.admin_token or NEWSROOM_ADMIN_TOKEN)")
+    if not c.auth.check_bearer(request.headers.get("authorization")):
+        raise ApiError(401, "unauthorized", "a valid admin token is required (Authorization: Bearer …)", BEARER)
+
+
+def require_read(request: Request) -> None:
+    """Reads are open unless ``web.public_read`` is false; then the token (or a UI session) is needed."""
+    c = ctx(request)
+    if not c.settings.web.public_read and not is_admin(request):
+        raise ApiError(401, "unauthorized", "this server's API and feeds need the admin token", BEARER)

@@ -1,0 +1,130 @@
+"""Same-story clustering: metrics, the incremental clusterer with the real embedding model, the store round trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import select
+
+from newsroom.dedupe.cluster import Doc, StoryIndex, cluster
+from newsroom.dedupe.metrics import bcubed, pairwise
+from newsroom.embeddings import default_embedder
+from newsroom.store.db import Store
+from newsroom.store.tables import ItemRow, SourceRow, StoryRow
+from newsroom.stories import assign_story
+from newsroom.text import fingerprint
+
+T0 = datetime(2025, 12, 12, 9, tzinfo=UTC)
+
+
+def test_metrics_by_hand() -> None:
+    gold = ["a", "a", "b", "b"]
+    assert pairwise(["x", "x", "y", "y"], gold) == (1.0, 1.0, 1.0)
+    p, r, _ = pairwise(["x", "x", "x", "x"], gold)  # one big cluster: all pairs claimed, 2 of 6 right
+    assert (p, r) == (2 / 6, 1.0)
+    bp, br, _ = bcubed(["x", "y", "z", "w"], gold)  # singletons: perfect precision, half recall
+    assert (bp, br) == (1.0, 0.5)
+
+
+STORY = [
+    "SEC approves first spot bitcoin ETFs in landmark decision",
+    "US regulator gives green light to spot Bitcoin exchange-traded funds",
+]
+OTHER = [
+    "Hackers drain $40 million from DeFi lending protocol",
+    "Ethereum developers set date for Pectra upgrade",
+]
+LATE_PARAPHRASE = "Bitcoin ETFs win SEC approval after decade-long fight"
+ONE_SHARED_WORD = "Bitcoin miner reports quarterly revenue drop as energy costs rise"
+
+
+def _docs(titles: list[str], start: datetime, source: str = "s") -> list[Doc]:
+    return [
+        Doc(title=t, published=(start + timedelta(minutes=10 * i)).timestamp(), source=f"{source}{i}")
+        for i, t in enumerate(titles)
+    ]
+
+
+def test_late_paraphrase_joins_and_one_shared_word_does_not() -> None:
+    emb = default_embedder()
+    docs = _docs([*STORY, *OTHER], T0)
+    index = StoryIndex(emb.dim)
+    for i, (doc, vec) in enumerate(zip(docs, emb.embed([d.title for d in docs]), strict=True)):
+        m = index.match(doc, vec)
+        index.add(m.story_id if m else i, doc, vec)
+    assert len(index.stories) == 3  # the two ETF headlines are one story
+    late = Doc(title=LATE_PARAPHRASE, published=(T0 + timedelta(hours=6)).timestamp())
+    m = index.match(late, emb.embed([late.title])[0])
+    assert m is not None and m.story_id == 0 and m.reason == "similar"
+    unrelated = Doc(title=ONE_SHARED_WORD, published=(T0 + timedelta(hours=6)).timestamp())
+    assert index.match(unrelated, emb.embed([unrelated.title])[0]) is None
+
+
+def test_time_window_and_exact_tiers() -> None:
+    emb = default_embedder()
+    first = Doc(title=STORY[0], url="https://a.example/etf", fingerprint="f1", published=T0.timestamp())
+    index = StoryIndex(emb.dim)
+    index.add(7, first, emb.embed([first.title])[0])
+    too_late = Doc(title=STORY[1], published=(T0 + timedelta(days=5)).timestamp())
+    assert index.match(too_late, emb.embed([too_late.title])[0]) is None  # outside the 48 h window
+    same_url = Doc(title="Anything at all", url="https://a.example/etf", published=(T0 + timedelta(days=9)).timestamp())
+    assert index.match(same_url, emb.embed([same_url.title])[0]).reason == "url"  # type: ignore[union-attr]
+    copy = Doc(title=STORY[0] + " - Reuters", published=(T0 + timedelta(hours=1)).timestamp())
+    assert index.match(copy, np.zeros(emb.dim, dtype=np.float32)).reason == "near-copy"  # type: ignore[union-attr]
+
+
+def test_cluster_is_order_incremental() -> None:
+    emb = default_embedder()
+    docs = _docs([STORY[0], OTHER[0], STORY[1], OTHER[1]], T0)
+    labels = cluster(docs, emb.embed([d.title for d in docs]))
+    assert labels[0] == labels[2] and len(set(labels)) == 3
+
+
+def _item(source: str, n: int, title: str, at: datetime, summary: str = "") -> ItemRow:
+    return ItemRow(
+        source_key=source,
+        external_id=f"{source}-{n}",
+        url=f"https://{source}.example/{n}",
+        title=title,
+        summary=summary,
+        content="",
+        categories=[],
+        published_at=at,
+        fingerprint=fingerprint(title, summary),
+    )
+
+
+def test_story_round_trip_in_the_store(store: Store) -> None:
+    with store.session() as s:
+        for key in ("coindesk", "decrypt", "theblock"):
+            s.add(SourceRow(key=key, name=key, type="RSS", url=f"https://{key}.example/rss"))
+    with store.session() as s:
+        a = _item("coindesk", 1, STORY[0], T0, summary="short")
+        s.add(a)
+        s.flush()
+        first = assign_story(s, a)
+        b = _item("decrypt", 1, OTHER[0], T0 + timedelta(minutes=5))
+        s.add(b)
+        s.flush()
+        assert assign_story(s, b).id != first.id
+        story_id = first.id
+    with store.session() as s:  # a later poll: a fresh session loads the index from the store
+        late = _item("theblock", 1, LATE_PARAPHRASE, T0 + timedelta(hours=5), summary="a much longer teaser " * 5)
+        s.add(late)
+        s.flush()
+        joined = assign_story(s, late)
+        assert joined.id == story_id
+        again = _item("coindesk", 2, STORY[1], T0 + timedelta(hours=6))  # same source again: no new source
+        s.add(again)
+        s.flush()
+        assert assign_story(s, again).id == story_id
+    with store.session() as s:
+        story = s.get_one(StoryRow, story_id)
+        assert story.source_count == 2 and story.item_count == 3
+        assert story.lead_item_id == late.id  # the richest member leads while the story is unwritten
+        assert story.last_seen_at == T0 + timedelta(hours=6) and story.first_seen_at == T0
+        assert story.centroid is not None and len(story.centroid) == 384
+        members = s.scalars(select(ItemRow.source_key).where(ItemRow.story_id == story_id)).all()
+        assert sorted(members) == ["coindesk", "coindesk", "theblock"]
+        assert len(s.scalars(select(StoryRow)).all()) == 2

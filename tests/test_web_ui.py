@@ -1,0 +1,106 @@
+"""The editorial UI without a browser: sign-in, session cookie, CSRF, escaping, every page renders."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pytest_httpserver import HTTPServer
+
+from newsroom.devtools.scripted_llm import start_scripted_server
+from newsroom.store.db import Store
+from newsroom.store.tables import ArticleRow
+from newsroom.web import create_app
+from web_support import TOKEN, Newsroom, build_newsroom, make_settings, read_file, serve_feeds
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def scripted_llm() -> Iterator[str]:
+    server = start_scripted_server(latency_ms=0)
+    yield server.base_url
+    server.stop()
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path, sqlite_store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str) -> Newsroom:
+    settings = make_settings(tmp_path, sqlite_store.url, serve_feeds(httpserver, corpus), scripted_llm)
+    return build_newsroom(settings, sqlite_store)
+
+
+@pytest.fixture
+def client(newsroom: Newsroom) -> Iterator[TestClient]:
+    with TestClient(create_app(newsroom.settings, newsroom.store), base_url="https://testserver") as c:
+        yield c
+
+
+def _sign_in(client: TestClient) -> str:
+    r = client.post("/ui/login", data={"token": TOKEN, "next": "/ui/"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    page = client.get("/ui/", headers=HTML)
+    assert page.status_code == 200
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+
+
+def test_ui_needs_sign_in(client: TestClient) -> None:
+    for path in ["/ui/", "/ui/articles", "/ui/sources", "/ui/dashboard", "/ui/articles/1"]:
+        r = client.get(path, headers=HTML)
+        assert r.status_code == 401 and 'name="token"' in r.text, path
+    assert client.get("/ui/").json()["error"]["code"] == "unauthorized"  # non-browser clients get JSON
+    r = client.post("/ui/login", data={"token": "wrong-wrong-wrong-wrong"}, headers=HTML)
+    assert r.status_code == 401 and "Wrong token." in r.text and "set-cookie" not in r.headers
+    forged = "abc." + "9" * 10 + ".forged"
+    client.cookies.set("newsroom_session", forged, domain="testserver")
+    assert client.get("/ui/", headers=HTML).status_code == 401
+    client.cookies.clear()
+
+
+def test_csrf_is_required_and_nothing_changes_without_it(client: TestClient, newsroom: Newsroom) -> None:
+    csrf = _sign_in(client)
+    draft = newsroom.drafts[0]
+    assert client.post(f"/ui/articles/{draft}/publish", headers=HTML).status_code == 403
+    assert client.post(f"/ui/articles/{draft}/publish", data={"csrf_token": "x" * 43}).status_code == 403
+    with newsroom.store.session() as s:
+        assert s.get_one(ArticleRow, draft).draft is True
+    r = client.post(f"/ui/articles/{draft}/publish", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/ui/articles/{draft}?done=published"
+    with newsroom.store.session() as s:
+        row = s.get_one(ArticleRow, draft)
+        assert row.draft is False
+    assert read_file(Path(row.path))[0]["draft"] is False
+    # htmx sends the token as a header
+    r = client.post(f"/ui/articles/{draft}/unpublish", headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
+    assert r.status_code == 200 and "Unpublished" in r.text
+
+
+def test_pages_render_and_escape_hostile_text(client: TestClient, newsroom: Newsroom) -> None:
+    csrf = _sign_in(client)
+    queue = client.get("/ui/", headers=HTML).text
+    assert "grounding:number-not-in-source" in queue and "Review queue" in queue
+    article_id = newsroom.drafts[0]
+    with newsroom.store.session() as s:
+        s.get_one(ArticleRow, article_id).title = '<script>alert("x")</script>'
+    page = client.get(f"/ui/articles/{article_id}", headers=HTML)
+    assert page.status_code == 200 and "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert "Source item" in page.text and "Guard reasons" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    edit = client.get(f"/ui/articles/{article_id}/edit", headers=HTML)
+    assert edit.status_code == 200 and 'name="overview"' in edit.text
+    for path in ["/ui/articles", "/ui/articles?status=published&lang=uk&q=scripted", "/ui/sources", "/ui/dashboard"]:
+        r = client.get(path, headers=HTML)
+        assert r.status_code == 200, path
+    dash = client.get("/ui/dashboard", headers=HTML).text
+    assert dash.count("<svg") == 3 and "Model tokens per day by stage" in dash and "<rect" in dash
+
+    # a bad edit is refused with the form kept, and nothing changes
+    r = client.post(f"/ui/articles/{article_id}/edit", data={"csrf_token": csrf, "title": "", "score": "500"})
+    assert r.status_code == 422 and 'id="error"' in r.text
+    # adding a source with a bad URL is refused
+    r = client.post("/ui/sources", data={"csrf_token": csrf, "key": "x", "name": "X", "url": "ftp://x"})
+    assert r.status_code == 422
