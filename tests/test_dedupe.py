@@ -128,3 +128,32 @@ def test_story_round_trip_in_the_store(store: Store) -> None:
         members = s.scalars(select(ItemRow.source_key).where(ItemRow.story_id == story_id)).all()
         assert sorted(members) == ["coindesk", "coindesk", "theblock"]
         assert len(s.scalars(select(StoryRow)).all()) == 2
+
+
+def test_same_event_off_joins_only_exact_matches(sqlite_store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """stories.same_event = false: a paraphrase starts its own story, the same link still joins, no embeddings."""
+    import newsroom.stories as stories
+
+    monkeypatch.setattr(stories, "default_embedder", lambda: (_ for _ in ()).throw(AssertionError("embedded")))
+    with sqlite_store.session() as s:
+        for key in ("coindesk", "theblock"):
+            s.add(SourceRow(key=key, name=key, type="RSS", url=f"https://{key}.example/rss"))
+    with sqlite_store.session() as s:
+        a = _item("coindesk", 1, STORY[0], T0, summary="short")
+        s.add(a)
+        s.flush()
+        first = assign_story(s, a, same_event=False)
+        late = _item("theblock", 1, LATE_PARAPHRASE, T0 + timedelta(hours=1))
+        s.add(late)
+        s.flush()
+        assert assign_story(s, late, same_event=False).id != first.id
+        copy = _item(
+            "theblock", 2, "Another headline entirely", T0 + timedelta(hours=2), summary="a longer teaser " * 9
+        )
+        copy.url = a.url
+        s.add(copy)
+        s.flush()
+        joined = assign_story(s, copy, same_event=False)
+        assert joined.id == first.id
+        assert joined.source_count == 2 and joined.item_count == 2 and joined.lead_item_id == copy.id
+        assert joined.centroid is None

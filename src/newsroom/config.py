@@ -95,6 +95,16 @@ class LLMConfig(_Strict):
     cost_per_1k_output: float = Field(default=0.0, ge=0)
 
 
+class StoriesConfig(_Strict):
+    """How new items become stories (newsroom.stories)."""
+
+    same_event: bool = Field(
+        default=True,
+        description="join items about the same event across sources (embeddings); false: only the same link, the "
+        "same text or a near-copy join a story",
+    )
+
+
 class PublishConfig(_Strict):
     content_dir: Path = Path("content")
     path_template: str = Field(default="{lang}/{slug}.md", description="placeholders: {lang} {slug} {date} {key}")
@@ -203,6 +213,7 @@ class Settings(BaseSettings):
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    stories: StoriesConfig = Field(default_factory=StoriesConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)

@@ -20,12 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import review
 from .config import Settings
 from .llm.base import LLMError, Provider
 from .models import ArticleText, Section, Sentiment
 from .pipeline import CallBuffer, Pipeline, article_doc
-from .prompts import translate_prompt
 from .publish.filesystem import FilesystemTarget
 from .store import queries
 from .store.db import Store
@@ -254,8 +252,8 @@ class Editor:
         try:
             if lang == pivot_lang:
                 # the pipeline's own guarded write: same prompt, same quality guards, same draft rules
-                written, report = await pipeline._write_guarded(ctx)
-                pivot = pipeline._pivot_row(ctx.story, ctx.lead, written.value, written.model, report)
+                written, report = await pipeline.write_guarded(ctx)
+                pivot = pipeline.pivot_row(ctx.story, ctx.lead, written.value, written.model, report)
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():
                     if other.lang != pivot_lang and not other.locked:
@@ -278,12 +276,7 @@ class Editor:
         self, pipeline: Pipeline, ctx: queries.StoryContext, pivot: ArticleRow, lang: str
     ) -> ArticleRow:
         """The pipeline's guarded translation of ``pivot`` into ``lang`` (as Pipeline._translate, without the file)."""
-        pivot_text = ArticleText.model_validate(pivot.text)
-        prompt = translate_prompt(article=pivot_text, source_language=self.settings.pivot_language, language=lang)
-        extras = review.grounding_extras(ctx.source.name, ctx.lead.published_at, list(ctx.lead.categories or []))
-        check = review.article_checker(review.translation_context(self.settings, pivot_text, lang, extras))
-        result, report = await pipeline._generate_guarded(prompt, ArticleText, check)
-        return pipeline._translation_row(pivot, lang, result.value, result.model, report)
+        return await pipeline.translate_row(pivot, ArticleText.model_validate(pivot.text), lang, ctx)
 
     def _apply(self, article_id: int, fresh: dict[int, ArticleRow], calls: CallBuffer) -> list[ArticleRow]:
         with self.store.session() as s:

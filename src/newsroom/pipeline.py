@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from . import review
+from . import review, sentiment
 from .config import Settings
 from .covers import placeholder_cover
-from .fulltext import fill_full_text
+from .fulltext import fill_full_text, page_client
 from .guards import Report
 from .images import CoverRequest, Illustrator
 from .llm.base import CallRecord, LLMError, Provider
@@ -108,6 +108,8 @@ class Pipeline:
         self.http_client = http_client
         self.robots = RobotsCache()  # robots.txt of article sites, for full-text extraction
         self.illustrator = Illustrator(settings)  # cover images (newsroom.images)
+        self._background: set[asyncio.Task[None]] = set()
+        self._pages: httpx.AsyncClient | None = http_client  # article pages (full text); one per process() call
         self.target = FilesystemTarget(settings.publish.content_dir, settings.publish.path_template)
 
     # ---- the whole run -----------------------------------------------------------------------------------------
@@ -158,6 +160,25 @@ class Pipeline:
         stories start as soon as they are stored, while the poll goes on; the call returns
         once the poll is over and every story it found is done. ``on_plan`` gets the growing number of stories."""
         summary = summary or RunSummary()
+        own_pages = self.http_client is None and self.settings.extract.enabled
+        if own_pages:
+            self._pages = page_client(self.settings)
+        try:
+            return await self._process(summary, limit, on_story, on_plan, polling, stored)
+        finally:
+            if own_pages and self._pages is not None:
+                await self._pages.aclose()
+                self._pages = None
+
+    async def _process(
+        self,
+        summary: RunSummary,
+        limit: int | None,
+        on_story: ProgressHook | None,
+        on_plan: Callable[[int], None] | None,
+        polling: asyncio.Task[list[SourcePollReport]] | None,
+        stored: asyncio.Event | None,
+    ) -> RunSummary:
         begun: set[int] = set()
         tasks: list[asyncio.Task[None]] = []
         while True:
@@ -170,6 +191,7 @@ class Pipeline:
                     ids = [i for i in queries.pending_story_ids(s) if i not in begun][:room]
                     contexts = queries.story_contexts(s, ids)
                 begun.update(ids)
+                self._prefetch_signals(contexts)
                 tasks += [asyncio.create_task(self._process_story(ctx, summary, on_story)) for ctx in contexts]
                 if contexts and on_plan:
                     on_plan(len(begun))
@@ -188,6 +210,16 @@ class Pipeline:
         await asyncio.gather(*tasks)
         return summary
 
+    def _prefetch_signals(self, contexts: list[queries.StoryContext]) -> None:
+        """Embed the headlines the offline sentiment will need, in one batch in a worker thread, while the write
+        calls are in flight (one batch is far cheaper than one call per story; the embedder caches the vectors)."""
+        pivot = self.settings.pivot_language
+        headlines = [c.lead.title for c in contexts if pivot not in c.articles]
+        if headlines:
+            task = asyncio.create_task(asyncio.to_thread(sentiment.prefetch, headlines))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
     # ---- one story -------------------------------------------------------------------------------------------------
 
     async def _process_story(
@@ -199,10 +231,17 @@ class Pipeline:
         pivot = ctx.articles.get(pivot_lang)
         try:
             if pivot is None:
-                await fill_full_text(self.store, self.settings, [ctx.lead], self.http_client, robots=self.robots)
-                written, report = await self._write_guarded(ctx)
-                pivot = self._pivot_row(
-                    ctx.story, ctx.lead, written.value, written.model, report, source_weight=ctx.source.weight
+                await fill_full_text(self.store, self.settings, [ctx.lead], self._pages, robots=self.robots)
+                written, report = await self.write_guarded(ctx)
+                # the offline classifiers run torch: off the event loop (it releases the GIL, so a second core helps)
+                pivot = await asyncio.to_thread(
+                    self.pivot_row,
+                    ctx.story,
+                    ctx.lead,
+                    written.value,
+                    written.model,
+                    report,
+                    source_weight=ctx.source.weight,
                 )
                 pivot.cover_image = (await self.illustrator.cover(_cover_request(pivot))).model_dump(exclude_none=True)
                 summary.published.append(await self._publish_new(pivot, ctx))
@@ -258,29 +297,42 @@ class Pipeline:
     async def _translate(
         self, pivot: ArticleRow, pivot_text: ArticleText, lang: str, ctx: queries.StoryContext
     ) -> Path:
+        return await self._publish_new(await self.translate_row(pivot, pivot_text, lang, ctx), ctx)
+
+    async def translate_row(
+        self, pivot: ArticleRow, pivot_text: ArticleText, lang: str, ctx: queries.StoryContext
+    ) -> ArticleRow:
+        """The guarded translation of ``pivot`` into ``lang``, as an unsaved row (the editor's regenerate uses it)."""
         prompt = translate_prompt(article=pivot_text, source_language=self.settings.pivot_language, language=lang)
-        extras = review.grounding_extras(ctx.source.name, ctx.lead.published_at, list(ctx.lead.categories or []))
-        check = review.article_checker(review.translation_context(self.settings, pivot_text, lang, extras))
+
+        def check():  # type: ignore[no-untyped-def]
+            extras = review.grounding_extras(ctx.source.name, ctx.lead.published_at, list(ctx.lead.categories or []))
+            return review.article_checker(review.translation_context(self.settings, pivot_text, lang, extras))
+
         result, report = await self._generate_guarded(prompt, ArticleText, check)
-        return await self._publish_new(self._translation_row(pivot, lang, result.value, result.model, report), ctx)
+        return self.translation_row(pivot, lang, result.value, result.model, report)
 
     # ---- guards (newsroom.review) ----------------------------------------------------------------------------------
 
-    async def _write_guarded(self, ctx: queries.StoryContext):  # type: ignore[no-untyped-def]
+    async def write_guarded(self, ctx: queries.StoryContext):  # type: ignore[no-untyped-def]
         lead = ctx.lead
         headline, text, _ = review.clean_source(
             lead.title, lead.content if len(lead.content) > len(lead.summary) else lead.summary
         )
-        extras = review.grounding_extras(ctx.source.name, lead.published_at, list(lead.categories or []))
-        check = review.article_checker(review.write_context(self.settings, headline, text, extras))
+
+        def check():  # type: ignore[no-untyped-def]
+            extras = review.grounding_extras(ctx.source.name, lead.published_at, list(lead.categories or []))
+            return review.article_checker(review.write_context(self.settings, headline, text, extras))
+
         return await self._generate_guarded(self._write_prompt(lead, ctx.source), WrittenArticle, check)
 
-    async def _generate_guarded(self, prompt, schema, check):  # type: ignore[no-untyped-def]
+    async def _generate_guarded(self, prompt, schema, make_check):  # type: ignore[no-untyped-def]
+        """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on)."""
         if not self.settings.guards.enabled:
             return await self.provider.generate(prompt, schema), None
         # no retry for a model that is never published (the embedded base model): see newsroom.review
         retry = self.settings.guards.retry and self.provider.publishable
-        return await review.generate_guarded(self.provider, prompt, schema, check, retry=retry)
+        return await review.generate_guarded(self.provider, prompt, schema, make_check(), retry=retry)
 
     # ---- persistence ---------------------------------------------------------------------------------------------
 
@@ -289,7 +341,7 @@ class Pipeline:
             report, publishable=self.provider.publishable, review=self.settings.review, pivot_draft=pivot_draft
         )
 
-    def _pivot_row(
+    def pivot_row(
         self,
         story: StoryRow,
         lead: ItemRow,
@@ -337,7 +389,7 @@ class Pipeline:
             updated_at=now,
         )
 
-    def _translation_row(
+    def translation_row(
         self, pivot: ArticleRow, lang: str, t: ArticleText, model: str, report: Report | None = None
     ) -> ArticleRow:
         now = datetime.now(UTC)

@@ -126,7 +126,7 @@ def newest_items(items: Sequence[FeedItem], limit: int) -> list[FeedItem]:
     return sorted(unique, key=lambda i: i.published_at, reverse=True)[:limit]
 
 
-def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime) -> int:
+def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, same_event: bool = True) -> int:
     """Insert the items not yet stored (oldest first, so stories follow publication order); return how many."""
     existing: set[str] = set()
     ids = [i.external_id for i in items]
@@ -152,7 +152,7 @@ def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime) -> 
         )
         s.add(row)
         s.flush()
-        assign_story(s, row)
+        assign_story(s, row, same_event=same_event)
         new += 1
     return new
 
@@ -196,7 +196,7 @@ def _record_success(
         items = sorted(newest_items(parsed.items, settings.max_items_per_source), key=lambda i: i.published_at)
         for start in range(0, len(items), STORE_CHUNK):
             with store.session() as s:
-                stored = _store_items(s, key, items[start : start + STORE_CHUNK], now)
+                stored = _store_items(s, key, items[start : start + STORE_CHUNK], now, settings.stories.same_event)
             report.new_items += stored
             if stored and on_stored is not None:
                 on_stored()

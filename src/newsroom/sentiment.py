@@ -15,6 +15,7 @@ a model that agrees with its runner-up.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from importlib import resources
 import numpy as np
 
 from .embeddings import Embedder, default_embedder
+
+log = logging.getLogger(__name__)
 
 LABELS = {-1: "NEGATIVE", 0: "NEUTRAL", 1: "POSITIVE"}
 CONFIDENT = 0.55
@@ -275,6 +278,15 @@ class Prediction:
     value: int  # 1 | 0 | -1
     confidence: float
     ranked: tuple[str, ...]  # labels, most probable first
+
+
+def prefetch(headlines: Sequence[str]) -> None:
+    """Embed ``headlines`` now (one batch) so that later ``predict`` calls on them are cache hits. Never raises:
+    a failure here is met again, and reported, by the ``predict`` that needs the vectors."""
+    try:
+        default_embedder().embed(list(headlines))
+    except Exception:
+        log.debug("sentiment prefetch failed", exc_info=True)
 
 
 def predict(headlines: Sequence[str], embedder: Embedder | None = None) -> list[Prediction]:

@@ -115,10 +115,15 @@ def _save_state(story: StoryRow, state: StoryState) -> None:
     story.last_seen_at = datetime.fromtimestamp(state.last_seen, tz=UTC)
 
 
-def assign_story(session: Session, item: ItemRow, embedder: Embedder | None = None) -> StoryRow:
-    """Attach ``item`` (already added to the session) to an existing story or a new one, and return that story."""
+def assign_story(
+    session: Session, item: ItemRow, embedder: Embedder | None = None, *, same_event: bool = True
+) -> StoryRow:
+    """Attach ``item`` (already added to the session) to an existing story or a new one, and return that story.
+    With ``same_event`` false (``stories.same_event`` in the config) only exact matches join: no embeddings."""
     if item.id is None:
         session.flush()
+    if not same_event:
+        return _assign_exact(session, item)
     embedder = embedder or default_embedder()
     vector = embedder.embed([item.title])[0]
     index = story_index(session, item.published_at, embedder)
@@ -139,6 +144,14 @@ def assign_story(session: Session, item: ItemRow, embedder: Embedder | None = No
     story = session.get_one(StoryRow, story_id)
     if story_id not in index.stories:  # an exact match on a story older than the window
         index.load(_state_from_row(story, embedder.dim), [])
+    _join(session, story, item)
+    _save_state(story, index.add(story.id, doc, vector))
+    return story
+
+
+def _join(session: Session, story: StoryRow, item: ItemRow) -> None:
+    """A late member: the story's heat goes up (distinct sources), and while it is unwritten the richest member
+    becomes its lead. Never a second article."""
     same_source = session.scalar(
         select(ItemRow.id)
         .where(ItemRow.story_id == story.id, ItemRow.source_key == item.source_key, ItemRow.id != item.id)
@@ -152,5 +165,29 @@ def assign_story(session: Session, item: ItemRow, embedder: Embedder | None = No
             story.lead_item_id = item.id
     story.updated_at = utcnow()
     item.story_id = story.id
-    _save_state(story, index.add(story.id, doc, vector))
+
+
+def _assign_exact(session: Session, item: ItemRow) -> StoryRow:
+    """The same link or the same text joins a story; anything else starts one (no centroid: the same-event index
+    never loads such a story, so switching ``same_event`` back on later only affects new items)."""
+    exact = find_match(session, item)
+    now = utcnow()
+    if exact is None or exact.story_id is None:
+        story = StoryRow(
+            lead_item_id=item.id,
+            status="new",
+            created_at=now,
+            updated_at=now,
+            first_seen_at=item.published_at,
+            last_seen_at=item.published_at,
+        )
+        session.add(story)
+        session.flush()
+        item.story_id = story.id
+        return story
+    story = session.get_one(StoryRow, exact.story_id)
+    _join(session, story, item)
+    story.item_count = (story.item_count or 1) + 1
+    if story.last_seen_at is None or item.published_at > story.last_seen_at:
+        story.last_seen_at = item.published_at
     return story
