@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.exc import IntegrityError
 
 from newsroom.llm.base import CallRecord
@@ -78,6 +78,9 @@ def test_rows_round_trip_with_aware_utc(store: Store) -> None:
         assert art.version == 1 and art.published_version == 0 and art.draft is True
         assert queries.unpublished_article_ids(s) == [art.id]
         assert queries.pending_story_ids(s) == [art.story_id]
+        # JSON columns keep Cyrillic as text, so a text search over the article body finds it
+        found = s.scalars(select(ArticleRow.id).where(cast(ArticleRow.text, String).contains("Заголовок"))).all()
+        assert found == [art.id]
 
 
 def test_items_unique_per_source_and_external_id(store: Store) -> None:
