@@ -38,8 +38,15 @@ def client(newsroom: Newsroom) -> Iterator[TestClient]:
         yield c
 
 
+def _login_form_value(client: TestClient) -> str:
+    form = client.get("/ui/login", headers=HTML)
+    assert "newsroom_login=" in form.headers["set-cookie"]
+    return re.search(r'name="csrf_token" value="([^"]+)"', form.text)[1]  # type: ignore[index]
+
+
 def _sign_in(client: TestClient) -> str:
-    r = client.post("/ui/login", data={"token": TOKEN, "next": "/ui/"}, follow_redirects=False)
+    value = _login_form_value(client)
+    r = client.post("/ui/login", data={"token": TOKEN, "next": "/ui/", "csrf_token": value}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui/"
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
@@ -53,8 +60,15 @@ def test_ui_needs_sign_in(client: TestClient) -> None:
         r = client.get(path, headers=HTML)
         assert r.status_code == 401 and 'name="token"' in r.text, path
     assert client.get("/ui/").json()["error"]["code"] == "unauthorized"  # non-browser clients get JSON
-    r = client.post("/ui/login", data={"token": "wrong-wrong-wrong-wrong"}, headers=HTML)
-    assert r.status_code == 401 and "Wrong token." in r.text and "set-cookie" not in r.headers
+    value = _login_form_value(client)
+    r = client.post("/ui/login", data={"token": "wrong-wrong-wrong-wrong", "csrf_token": value}, headers=HTML)
+    assert r.status_code == 401 and "Wrong token." in r.text and "newsroom_session" not in r.headers["set-cookie"]
+    # the right token from a form this server did not hand out (login CSRF): refused, no session
+    r = client.post("/ui/login", data={"token": TOKEN, "csrf_token": "forged-value"}, headers=HTML)
+    assert r.status_code == 403 and "newsroom_session" not in r.headers["set-cookie"]
+    client.cookies.clear()
+    r = client.post("/ui/login", data={"token": TOKEN, "csrf_token": value}, headers=HTML)
+    assert r.status_code == 403  # the value without its cookie
     forged = "abc." + "9" * 10 + ".forged"
     client.cookies.set("newsroom_session", forged, domain="testserver")
     assert client.get("/ui/", headers=HTML).status_code == 401

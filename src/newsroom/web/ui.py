@@ -7,6 +7,8 @@ needs the session's CSRF token (form field ``csrf_token`` or the ``X-CSRF-Token`
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,7 +127,7 @@ def html_error_page(request: Request, status: int, message: str) -> HTMLResponse
     if "text/html" not in accept and not request.headers.get("hx-request"):
         return None
     if status == 401:
-        return page(request, "login.html", 401, error=None, next=_safe_next(request.url.path))
+        return login_page(request, 401, error=None, next=_safe_next(request.url.path))
     return page(request, "error.html", status, message=message, code=status)
 
 
@@ -144,10 +146,29 @@ def redirect(url: str, done: str | None = None) -> RedirectResponse:
 
 # ---- sign in / out -------------------------------------------------------------------------------------------------
 
+LOGIN_COOKIE = "newsroom_login"
+
+
+def login_page(request: Request, status_code: int = 200, **data: Any) -> HTMLResponse:
+    """The sign-in form, CSRF-protected by a double-submit value: a random value in a SameSite=Strict cookie and in
+    the form; the POST must carry both, equal. Another site can neither read the cookie nor set it for us."""
+    value = secrets.token_urlsafe(24)
+    response = page(request, "login.html", status_code, login_csrf=value, **data)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        value,
+        max_age=3600,
+        httponly=True,
+        secure=ctx(request).auth.cookie_secure,
+        samesite="strict",
+        path="/ui/login",
+    )
+    return response
+
 
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    return page(request, "login.html", next=_safe_next(next))
+    return login_page(request, next=_safe_next(next))
 
 
 @router.post("/login")
@@ -156,11 +177,15 @@ async def login(request: Request) -> Response:
     form = await request.form()
     token = form.get("token")
     nxt = _safe_next(form.get("next") if isinstance(form.get("next"), str) else None)  # type: ignore[arg-type]
+    sent, kept = form.get(CSRF_FIELD), request.cookies.get(LOGIN_COOKIE)
+    if not (isinstance(sent, str) and kept and hmac.compare_digest(sent.encode(), kept.encode())):
+        return login_page(request, 403, error="The sign-in form expired or came from elsewhere: try again.", next=nxt)
     if not c.auth.enabled:
-        return page(request, "login.html", 401, error="No admin token is configured on this server.", next=nxt)
+        return login_page(request, 401, error="No admin token is configured on this server.", next=nxt)
     if not isinstance(token, str) or not c.auth.check_token(token):
-        return page(request, "login.html", 401, error="Wrong token.", next=nxt)
+        return login_page(request, 401, error="Wrong token.", next=nxt)
     response = RedirectResponse(nxt, status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui/login", httponly=True, secure=c.auth.cookie_secure)
     response.set_cookie(
         COOKIE_NAME,
         c.auth.new_session(),
