@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.store.db import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,3 +99,11 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     """The same test on both engines."""
     name = "sqlite_store" if request.param == "sqlite" else "pg_store"
     yield request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="module")
+def scripted_llm() -> Iterator[str]:
+    """The scripted OpenAI-compatible server (not a model: schema-valid JSON at once) on 127.0.0.1; its base URL."""
+    server = start_scripted_server(latency_ms=0)
+    yield server.base_url
+    server.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from newsroom.config import (
     Settings,
     SourceConfig,
 )
-from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.headings import HEADINGS
 from newsroom.llm import make_provider
 from newsroom.pipeline import CallBuffer, Pipeline, RunSummary
@@ -39,13 +37,6 @@ SEED_KEYS = [
 ]  # fmt: skip
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PER_FEED = 4
-
-
-@pytest.fixture(scope="module")
-def scripted_llm() -> Iterator[str]:
-    server = start_scripted_server(latency_ms=0)
-    yield server.base_url
-    server.stop()
 
 
 @pytest.fixture

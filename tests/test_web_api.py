@@ -11,19 +11,11 @@ from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.models import ArticleText
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, SourceRow
 from newsroom.web import create_app
 from web_support import AUTH, DRAFT_REASONS, TOKEN, Newsroom, build_newsroom, make_settings, read_file, serve_feeds
-
-
-@pytest.fixture(scope="module")
-def scripted_llm() -> Iterator[str]:
-    server = start_scripted_server(latency_ms=0)
-    yield server.base_url
-    server.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow
 from newsroom.web import create_app
@@ -41,13 +40,6 @@ def _browser_or_skip() -> None:
         if os.environ.get("NEWSROOM_REQUIRE_BROWSER", "") not in ("", "0", "false"):
             pytest.fail(reason)
         pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def scripted_llm() -> Iterator[str]:
-    server = start_scripted_server(latency_ms=0)
-    yield server.base_url
-    server.stop()
 
 
 @pytest.fixture

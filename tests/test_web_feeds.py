@@ -11,17 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 
-from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.store.db import Store
 from newsroom.web import create_app
 from web_support import AUTH, Newsroom, build_newsroom, make_settings, serve_feeds
-
-
-@pytest.fixture(scope="module")
-def scripted_llm() -> Iterator[str]:
-    server = start_scripted_server(latency_ms=0)
-    yield server.base_url
-    server.stop()
 
 
 @pytest.fixture

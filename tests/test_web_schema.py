@@ -4,7 +4,6 @@ admin (writes included: edits, pins, publish/unpublish, sources)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from pytest_httpserver import HTTPServer
 
-from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.store.db import Store
 from newsroom.web import create_app
 from web_support import AUTH, Newsroom, build_newsroom, make_settings, serve_feeds
@@ -22,13 +20,6 @@ EXAMPLES = 25
 # is off: some schema-valid requests are rightly refused for what no schema can say (an opaque cursor this API never
 # gave out, since ≥ until, a category outside the configured taxonomy, a source key that exists already).
 SEMANTIC = [schemathesis.checks.positive_data_acceptance]
-
-
-@pytest.fixture(scope="module")
-def scripted_llm() -> Iterator[str]:
-    server = start_scripted_server(latency_ms=0)
-    yield server.base_url
-    server.stop()
 
 
 @pytest.fixture

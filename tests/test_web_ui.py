@@ -10,20 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 
-from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow
 from newsroom.web import create_app
 from web_support import TOKEN, Newsroom, build_newsroom, make_settings, read_file, serve_feeds
 
 HTML = {"Accept": "text/html"}
-
-
-@pytest.fixture(scope="module")
-def scripted_llm() -> Iterator[str]:
-    server = start_scripted_server(latency_ms=0)
-    yield server.base_url
-    server.stop()
 
 
 @pytest.fixture
