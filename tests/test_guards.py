@@ -8,6 +8,7 @@ import pytest
 
 from guard_fixtures import FAITHFUL_EN, FAITHFUL_UK, SOURCE, SOURCE_TEXT, variant
 from newsroom.guards import GuardContext, article_fields, check_raw, find_injections, neutralise
+from newsroom.guards.entities import check_entities
 from newsroom.guards.numbers import grounded, quantities
 from newsroom.guards.originality import longest_common_run
 from newsroom.models import ArticleText
@@ -182,3 +183,57 @@ def test_injection_sentences_are_found_and_cut() -> None:
     clean, removed = neutralise(hostile)
     assert "FooCoin" not in clean and "900" not in clean and "pirate" not in clean and ">>>" not in clean
     assert "Bitcoin rose 2%." in clean and len(removed) == 3
+
+
+# ---- entity matching in Ukrainian translations ----------------------------------------------------------------------
+
+
+def uk_entities(uk: str, en: str) -> list[str]:
+    """The words the entity guard flags in a Ukrainian sentence translated from ``en``."""
+    ctx = GuardContext(lang="uk", source=en, source_lang="en")
+    return [f.detail.split("'")[1] for f in check_entities([("overview", uk)], ctx)]
+
+
+@pytest.mark.parametrize(
+    ("uk", "en"),
+    [
+        # transliteration: у/в for w, дж for j, š, c before a vowel
+        ("Раду очолила Уілльямс, а не Джеррі.", "The board is led by Williams, not Jerry."),
+        ("Відставку подав посол Кубіш.", "Envoy Kubiš resigned."),
+        ("Серед них був і Цезар.", "Among them was Caesar."),
+        # case endings, adjectives and the к/ц alternation
+        ("Суд говорив із Саіфом і Трампом.", "The court spoke to Saif and Trump."),
+        ("Командир Лівійської армії прибув.", "The commander of the Libyan army arrived."),
+        ("Вибори в Лівії відклали.", "The Libyan elections were delayed."),
+        ("Вона жила в Південній Африці.", "She lived in South Africa."),
+        ("Ціни зросли в Сполученому Королівстві.", "Prices rose in the United Kingdom."),
+        # compounds: hyphenated in Ukrainian, two words in English, or one word for two
+        ("Він переїхав до Нью-Йорку.", "He moved to New York."),
+        ("Закрили курорт Кристал-Маунтін.", "The Crystal Mountain resort closed."),
+        ("Вона народилася в Кейптауні.", "She was born in Cape Town."),
+        # capitals that are no names: quoted labels, sentence openers before acronyms or names
+        ("Натисніть «Виправити» у меню.", "Tap Repair in the menu."),
+        ("Посол США прибув.", "The US ambassador arrived."),
+        ("Купуючи Norton, ви отримуєте захист.", "When you buy Norton, you get protection."),
+        ("Згодом Мандела став президентом.", "Mandela then became president."),
+    ],
+)
+def test_faithful_uk_names_are_grounded(uk: str, en: str) -> None:
+    assert uk_entities(uk, en) == []
+
+
+@pytest.mark.parametrize(
+    ("uk", "en", "flagged"),
+    [
+        ("Ціни зросли, повідомили в Голдман Сакс.", "Prices rose, the report said.", "Голдман"),
+        ("Голдман Сакс заявив, що ціни зросли.", "Prices rose, the report said.", "Голдман"),
+        ("Ціни зросли, повідомили в Вангард.", "Prices rose as the market was being tested.", "Вангард"),
+        ("Ціни зросли, повідомили в Дойче Банк.", "Prices rose, the report said.", "Дойче"),
+        ("Вона жила в Південній Африці.", "She lived in Kenya.", "Південній"),
+        ("Він переїхав до Нью-Йорку.", "He moved to New Jersey.", "Нью-Йорку"),
+        ("Раду очолила Уілльямс.", "The board is led by Thompson.", "Уілльямс"),
+        ("Натисніть «Виправити» у Самсунг.", "Tap Repair in the menu.", "Самсунг"),
+    ],
+)
+def test_injected_names_in_uk_are_still_caught(uk: str, en: str, flagged: str) -> None:
+    assert flagged in uk_entities(uk, en)

@@ -7,12 +7,17 @@ words and headline-style fields (title, headings) are left alone: capitals there
 
 Grounded means: the word occurs in the source (case-insensitive, possessive and plural endings ignored), or is a known
 alias of a major asset (``Bitcoin`` / ``BTC`` / ``біткоїн``). A Cyrillic name in a translation is compared with the
-pivot's words by a transliteration skeleton (``Даліо`` ~ ``Dalio``, ``Трампа`` ~ ``Trump``), which also absorbs
-Ukrainian and Russian case endings. Pure functions, no I/O.
+pivot's words by a transliteration skeleton (``Даліо`` ~ ``Dalio``, ``Уілльямс`` ~ ``Williams``), after stripping
+Ukrainian case and adjective endings (``Трампа`` ~ ``Trump``, ``Лівійської`` ~ ``Libyan``, ``Африці`` ~ ``Africa``);
+hyphenated names match part by part (``Нью-Йорку`` ~ ``New York``), and a short glossary grounds the common words that
+Ukrainian translates inside names (``Південній Африці`` ~ ``South Africa``). In a Cyrillic text the first capitalised
+word of a quotation is a sentence opener, and an opener that is a function word (``Згодом``) or stands before an
+acronym or a Latin name (``Посол США``) is not part of a name. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from difflib import SequenceMatcher
@@ -83,6 +88,23 @@ GENERIC = frozenset(
         "iii",
     ]
 )
+
+
+# Ukrainian function words and sentence adverbs that open sentences before a name (Згодом Мандела …).
+def _wordlist(text: str) -> list[str]:
+    return text.split()
+
+
+UK_COMMON = frozenset(
+    _wordlist(
+        """а але або адже бо в у від до для за з із зі і й як який яка яке які коли де чому тому тоді потім згодом
+    спочатку нарешті також однак проте втім зокрема крім окрім щодо після перед через під над на по про при без
+    цей ця це ці той та те ті він вона воно вони ми ви я ти його її їх їхній наш ваш мій свій тут там сьогодні
+    вчора завтра раніше пізніше водночас натомість тепер зараз ще вже лише тільки навіть усі всі кожен кожна
+    деякі багато більшість якщо хоча попри незважаючи згідно відтак отже тож ось саме"""
+    )
+)
+_OPENING_QUOTES = ("«", "„", "“", '"')
 ASSET_ALIASES: list[frozenset[str]] = [
     frozenset(s.split())
     for s in (
@@ -105,11 +127,97 @@ _TRANSLIT = str.maketrans(
         "ь": "", "ю": "iu", "я": "ia", "ы": "y", "э": "e", "ъ": "", "ё": "e",
     }
 )  # fmt: skip
+# Cyrillic letter groups that stand for one Latin sound: Джеррі ~ Jerry, Уілльямс ~ Williams, Уорфілд ~ Warfield.
+_CYRILLIC_GROUPS = [("дж", "j")]
+_CYRILLIC_INITIALS = [("уі", "wi"), ("уо", "wo"), ("уе", "we"), ("уа", "wa")]  # only opening a name
 # Spelling differences between Latin names and their Cyrillic renderings (Libya/Лівія, Gaddafi/Каддафі,
-# France/Франція) collapse onto one consonant class each.
-_SKELETON_RULES = [("ph", "f"), ("th", "t"), ("kh", "k"), ("ck", "k"), ("x", "ks"), ("ts", "s"), ("ce", "se"),
-                   ("ci", "si"), ("cy", "si"), ("c", "k"), ("q", "k"), ("w", "v"), ("b", "v"), ("g", "k"),
-                   ("h", "k"), ("j", "i"), ("y", "i")]  # fmt: skip
+# France/Франція, Kubiš/Кубіша, Caesar/Цезар) collapse onto one consonant class each.
+_SKELETON_RULES = [("shch", "s"), ("ph", "f"), ("th", "t"), ("kh", "k"), ("ck", "k"), ("qu", "kv"), ("x", "ks"),
+                   ("ts", "s"), ("sh", "s"), ("zh", "j"), ("cae", "se"), ("ce", "se"), ("ci", "si"), ("cy", "si"),
+                   ("c", "k"), ("q", "k"), ("w", "v"), ("b", "v"), ("g", "k"), ("h", "k"), ("z", "s"),
+                   ("y", "i")]  # fmt: skip
+# Latin spellings that Ukrainian renders two ways: w as в or у (Warsaw/Варшава, Williams/Уілльямс), j as дж or й
+# (Jerry/Джеррі, Jan/Ян), ch as ч or к (Chelsea/Челсі, Christopher/Крістофер).
+_LATIN_VARIANTS = [("w", "u"), ("j", "y"), ("ch", "k")]
+# Ukrainian case and adjective endings, longest first; a declined name is compared by its stem (Саіфом ~ Saif,
+# Лівійської ~ Libyan, Кейптауні ~ Cape Town). Stems keep at least three letters.
+_ENDINGS = sorted(
+    _wordlist(
+        """ськими ського ському ською ській ських ськім ської ська ське ські ську ський ськ ійської ійська ійський
+        ійськ ією ії ія ію ами ями ові еві єві ою ею єю ого ому ими их ій ої ом ем єм им ім ам ям ах ях ів їв
+        а я у ю е є і ї и о"""
+    ),
+    key=len,
+    reverse=True,
+)
+# Before -і, Ukrainian stems alternate к/ц, г/з, х/с: Африка, в Африці; Прага, у Празі.
+_ALTERNATIONS = [("ці", "ка"), ("зі", "га"), ("сі", "ха"), ("щі", "ща")]
+# Common words that Ukrainian capitalises inside names but translates rather than transliterates (Південна Африка,
+# Сполучене Королівство, Національна партія), with the English words that ground them.
+_GLOSSARY: dict[str, tuple[str, ...]] = {
+    "південн": ("south", "southern"),
+    "північн": ("north", "northern"),
+    "східн": ("east", "eastern"),
+    "західн": ("west", "western"),
+    "центральн": ("central", "centre", "center"),
+    "сполучен": ("united", "uk", "us", "usa"),
+    "об'єднан": ("united", "joint"),
+    "королівств": ("kingdom", "uk", "royal"),
+    "королівськ": ("royal", "kingdom"),
+    "великобритан": ("britain", "british", "uk", "kingdom"),
+    "британ": ("britain", "british", "uk"),
+    "англі": ("england", "english", "britain", "uk"),
+    "національн": ("national", "nation"),
+    "державн": ("state", "national", "federal"),
+    "міжнародн": ("international", "global"),
+    "світов": ("world", "global"),
+    "європейськ": ("european", "europe", "eu"),
+    "американськ": ("american", "america", "us", "usa"),
+    "чорн": ("black",),
+    "біл": ("white",),
+    "червон": ("red",),
+    "зелен": ("green",),
+    "нов": ("new",),
+    "велик": ("great", "big", "grand"),
+    "збройн": ("armed", "military", "defense", "defence", "forces", "army"),
+    "армі": ("army", "military", "forces"),
+    "фонд": ("fund", "foundation", "funds"),
+    "банк": ("bank", "banks", "banking"),
+    "міністерств": ("ministry", "department"),
+    "агентств": ("agency",),
+    "служб": ("service", "agency"),
+    "рад": ("council", "board", "soviet"),
+    "союз": ("union", "alliance"),
+    "федераці": ("federation", "federal"),
+    "республік": ("republic",),
+    "парті": ("party",),
+    "суд": ("court", "tribunal", "justice"),
+    "верховн": ("supreme", "high"),
+    "правосудд": ("justice",),
+    "угод": ("agreement", "deal", "accord", "treaty"),
+    "політик": ("policy", "policies", "politics", "political"),
+    "абатств": ("abbey",),
+    "польщ": ("poland", "polish"),
+    "польськ": ("poland", "polish"),
+    "дані": ("denmark", "danish"),
+    "данськ": ("denmark", "danish"),
+    "німеччин": ("germany", "german"),
+    "німецьк": ("germany", "german"),
+    "угорщин": ("hungary", "hungarian"),
+    "туреччин": ("turkey", "turkish", "türkiye"),
+    "швеці": ("sweden", "swedish"),
+    "швейцарі": ("switzerland", "swiss"),
+    "китай": ("china", "chinese"),
+    "китаю": ("china", "chinese"),
+    "китайськ": ("china", "chinese"),
+    "грузі": ("georgia", "georgian"),
+    "білорус": ("belarus", "belarusian"),
+    "вірмені": ("armenia", "armenian"),
+    "чехі": ("czech", "czechia"),
+    "словаччин": ("slovakia", "slovak"),
+    "хорваті": ("croatia", "croatian"),
+    "нідерланд": ("netherlands", "dutch", "holland"),
+}
 
 
 def _is_cyrillic(word: str) -> bool:
@@ -129,9 +237,11 @@ def _fold(word: str) -> str:
     return w
 
 
-def skeleton(word: str) -> str:
-    """Consonant skeleton of a (transliterated) name: ``Dalio`` and ``Даліо`` both give ``dl``."""
-    w = _fold(word).translate(_TRANSLIT)
+def _strip_accents(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
+
+
+def _consonants(w: str) -> str:
     for a, b in _SKELETON_RULES:
         w = w.replace(a, b)
     w = re.sub(r"[^a-z]", "", w)
@@ -139,19 +249,59 @@ def skeleton(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", w)
 
 
+def skeleton(word: str) -> str:
+    """Consonant skeleton of a (transliterated) name: ``Dalio`` and ``Даліо`` both give ``dl``."""
+    w = _fold(word)
+    for a, b in _CYRILLIC_GROUPS:
+        w = w.replace(a, b)
+    for a, b in _CYRILLIC_INITIALS:
+        if w.startswith(a):
+            w = b + w[len(a) :]
+    return _consonants(_strip_accents(w.translate(_TRANSLIT)))
+
+
+def skeletons(word: str) -> set[str]:
+    """Every skeleton a Latin name may have in Cyrillic: ``Williams`` gives ``vlms`` (в) and ``lms`` (у)."""
+    w = _strip_accents(_fold(word))
+    forms = {w}
+    for a, b in _LATIN_VARIANTS:
+        forms |= {f.replace(a, b) for f in forms}
+    return {skeleton(f) for f in forms}
+
+
+def stems(word: str) -> list[str]:
+    """A Cyrillic word and its stems without a Ukrainian case or adjective ending (``Південній`` → ``Південн``)."""
+    w = _fold(word)
+    out = [w]
+    for a, b in _ALTERNATIONS:
+        if w.endswith(a) and len(w) > 4:
+            out.append(w[: -len(a)] + b)
+    for ending in _ENDINGS:
+        if w.endswith(ending) and len(w) - len(ending) >= 3:
+            out.append(w[: -len(ending)])
+    return list(dict.fromkeys(out))
+
+
 class SourceIndex:
     """The source's words, folded, with asset aliases and name skeletons, for fast grounding checks."""
 
     def __init__(self, text: str) -> None:
         self.words: set[str] = set()
+        folded = []
         for tok in _TOKEN.findall(text):
             f = _fold(tok)
+            folded.append(f)
             self.words.add(f)
             self.words.update(p for p in re.split(r"[-.&']", f) if p)
         for group in ASSET_ALIASES:
             if group & self.words:
                 self.words |= group
-        self.skeletons = {skeleton(w) for w in self.words if len(skeleton(w)) >= 2}
+        self.skeletons: set[str] = set()
+        for w in self.words:
+            self.skeletons |= {s for s in skeletons(w) if len(s) >= 2}
+        for a, b in itertools.pairwise(folded):  # names written as one word in Cyrillic: Кейптаун
+            if _is_latin(a) and _is_latin(b):
+                self.skeletons |= {s for s in skeletons(a + b) if len(s) >= 3}
 
     def has(self, word: str) -> bool:
         f = _fold(word)
@@ -163,22 +313,35 @@ class SourceIndex:
         parts = [p for p in re.split(r"[-.&']", f) if p]
         return len(parts) > 1 and all(p in self.words or p in GENERIC for p in parts)
 
-    def has_name(self, word: str) -> bool:
-        """A name written in another script (or inflected): compare transliteration skeletons."""
-        if self.has(word):
-            return True
-        sk = skeleton(word)
-        if len(sk) < 2:
-            return True  # too short to tell anything
+    def _has_skeleton(self, sk: str) -> bool:
         if sk in self.skeletons:
             return True
-        if any(len(s) >= 3 and sk.startswith(s) and len(sk) - len(s) <= 3 for s in self.skeletons):
-            return True  # an inflected or adjectival form (Лівійської ~ Libya)
+        if len(sk) >= 2 and any(s.startswith(sk) and len(s) - len(sk) == 1 for s in self.skeletons):
+            return True  # a country named by its demonym in the source (Лівії ~ Libyan)
         return len(sk) >= 3 and any(
             s[:2] == sk[:2] and abs(len(s) - len(sk)) <= 1 and SequenceMatcher(None, sk, s).ratio() >= 0.75
             for s in self.skeletons
             if len(s) >= 3
         )
+
+    def _has_translated(self, stem: str) -> bool:
+        english = _GLOSSARY.get(stem)
+        return bool(english) and any(e in self.words or e + "s" in self.words for e in english)
+
+    def has_name(self, word: str) -> bool:
+        """A name written in another script (or inflected): compare transliteration skeletons."""
+        if self.has(word):
+            return True
+        parts = [p for p in re.split(r"[-’']", _fold(word)) if p]
+        if len(parts) > 1 and "'" not in word and "’" not in word:
+            return all(self.has_name(p) for p in parts)  # Нью-Йорк, Кристал-Маунтін: every part grounded
+        variants = stems(word)
+        if any(self._has_translated(v) for v in variants):
+            return True
+        sks = [skeleton(v) for v in variants]
+        if len(sks[0]) < 2:
+            return True  # too short to tell anything
+        return any(self._has_skeleton(sk) for sk in sks if len(sk) >= 2)
 
 
 def _candidates(text: str, lang: str, headline: bool) -> list[str]:
@@ -202,12 +365,20 @@ def _candidates(text: str, lang: str, headline: bool) -> list[str]:
             continue
         if not capital or headline:
             continue
-        before = text[: m.start()].rstrip().rstrip("«\"„“'([—–-").rstrip()
+        raw_before = text[: m.start()].rstrip()
+        before = raw_before.rstrip("«\"„“'([—–-").rstrip()
         sentence_start = i == 0 or not before or bool(_SENTENCE_END.search(before))
+        if cyrillic_lang and raw_before.endswith(_OPENING_QUOTES):
+            sentence_start = True  # a quoted title or label opens with a capital: «Скидання налаштувань»
         if sentence_start:
             nxt = matches[i + 1].group(0) if i + 1 < len(matches) else ""
             between = text[m.end() : matches[i + 1].start()] if i + 1 < len(matches) else ""
-            if not (nxt[:1].isupper() and between.strip() == ""):
+            run = nxt[:1].isupper() and between.strip() == ""
+            if run and cyrillic_lang and _is_cyrillic(word):
+                # Cyrillic word opening a sentence before an acronym or a Latin name (Посол США, Купуючи Norton),
+                # or a common word (Згодом Мандела): not part of a name
+                run = not (nxt.isupper() or _is_latin(nxt) or _fold(word) in UK_COMMON)
+            if not run:
                 continue  # a single capitalised word opening a sentence
         out.append(word)
     return out
