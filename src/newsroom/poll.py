@@ -25,7 +25,7 @@ from .models import FeedItem
 from .sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
 from .store.db import Store
 from .store.tables import ItemRow, SourceRow
-from .stories import assign_story
+from .stories import assign_story, prefetch_vectors
 from .text import fingerprint
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,11 @@ def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, sam
         existing.update(
             s.scalars(select(ItemRow.external_id).where(ItemRow.source_key == key, ItemRow.external_id.in_(chunk)))
         )
+    fresh = sorted((i for i in items if i.external_id not in existing), key=lambda i: i.published_at)
+    if same_event and fresh:
+        prefetch_vectors([i.title for i in fresh])  # one batch instead of one model call per item
     new = 0
-    for item in sorted((i for i in items if i.external_id not in existing), key=lambda i: i.published_at):
+    for item in fresh:
         row = ItemRow(
             source_key=key,
             external_id=item.external_id,
