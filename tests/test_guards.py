@@ -102,6 +102,16 @@ def test_number_normalisation(text: str, source: str, lang: str, ok: bool) -> No
     assert grounded(q, quantities(source, "en")) is ok
 
 
+def test_numbers_glued_to_letters_ground_only_from_the_source_side() -> None:
+    source = "A gap of 0.3mm opened in the 1880s vault."
+    assert quantities(source, "en") == []  # as an article's own numbers, glued ones are never compared
+    for text in ("0,3 мм", "1880-х"):
+        (q,) = quantities(text, "uk")
+        assert grounded(q, quantities(source, "en", attached=True))
+    (q,) = quantities("0,4 мм", "uk")
+    assert not grounded(q, quantities(source, "en", attached=True))  # a changed figure is still caught
+
+
 @pytest.mark.parametrize("lang", ["en", "uk"])
 def test_swapped_number_and_changed_unit(lang: str) -> None:
     base, ctx = (FAITHFUL_EN, en_ctx()) if lang == "en" else (FAITHFUL_UK, uk_ctx())

@@ -129,8 +129,10 @@ def _readings(token: str, lang: str) -> list[tuple[float, float]]:
     return readings
 
 
-def quantities(text: str, lang: str) -> list[Quantity]:
-    """Every number in ``text`` as a Quantity (scale words and units applied)."""
+def quantities(text: str, lang: str, *, attached: bool = False) -> list[Quantity]:
+    """Every number in ``text`` as a Quantity (scale words and units applied). Numbers glued to lower-case letters
+    (1st, 3x, 0.3mm, 1880s) are left out unless ``attached``: the source side takes them, so that an article writing
+    "0.3 mm" or "the 1880s" is grounded, while an article's own "3x" is never compared."""
     scales = _SCALE_CACHE.get(lang)
     if scales is None:
         scales = _SCALE_CACHE[lang] = _scales(lang)
@@ -149,7 +151,7 @@ def quantities(text: str, lang: str) -> list[Quantity]:
                 factor, after = f, after[sm.end() :]
                 break
         else:
-            if after[:1].isalpha() and not after[:1].isupper():
+            if after[:1].isalpha() and not after[:1].isupper() and not attached:
                 continue  # 1st, 3x, 10-fold written as 10fold: not a quantity we compare
         unit: str | None = None
         before = text[max(0, start - 4) : start].rstrip()
@@ -197,7 +199,7 @@ def grounded(q: Quantity, source: list[Quantity]) -> bool:
 
 
 def check_numbers(fields: Fields, ctx: GuardContext) -> list[Finding]:
-    source = quantities(ctx.source, ctx.source_lang) + quantities(ctx.extra_grounding, "en")
+    source = quantities(ctx.source, ctx.source_lang, attached=True) + quantities(ctx.extra_grounding, "en")
     out = []
     for name, text in fields:
         for q in quantities(text, ctx.lang):
