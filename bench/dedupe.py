@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from newsroom.dedupe.cluster import ClusterParams, Doc, StoryIndex  # noqa: E402
+from newsroom.dedupe.cluster import ClusterParams, Doc, cluster  # noqa: E402
 from newsroom.dedupe.metrics import bcubed, pairwise  # noqa: E402
 from newsroom.embeddings import HashingEmbedder, MiniLMEmbedder  # noqa: E402
 from newsroom.text import fingerprint  # noqa: E402
@@ -98,13 +98,7 @@ def main() -> None:
     embed_s = time.perf_counter() - started
     # lexical vectors of templated headlines are closer than MiniLM's: the hashing run needs a higher threshold
     params = ClusterParams(threshold=0.8) if args.embedder == "hashing" else ClusterParams()
-    index = StoryIndex(vectors.shape[1], params)
-    labels: list[int] = []
-    for doc, vec in zip(docs, vectors, strict=True):
-        m = index.match(doc, vec)
-        sid = m.story_id if m else len(index.stories)
-        index.add(sid, doc, vec)
-        labels.append(sid)
+    labels = cluster(docs, vectors, params)
     total_s = time.perf_counter() - started
     _, _, bf = bcubed(labels, gold)
     _, _, pf = pairwise(labels, gold)

@@ -30,6 +30,7 @@ from newsroom.pipeline import CallBuffer, Pipeline, RunSummary
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ModelCallRow, StoryRow
+from web_support import serve_feeds
 
 SEED_KEYS = [
     "title", "description", "publishedAt", "updatedAt", "lang", "externalId", "source", "category", "tags",
@@ -41,13 +42,7 @@ PER_FEED = 4
 
 @pytest.fixture
 def feeds(httpserver: HTTPServer, corpus: Path) -> list[SourceConfig]:
-    sources = []
-    for key, name, file in [("coindesk", "CoinDesk", "coindesk.rss"), ("theblock", "The Block", "theblock.rss")]:
-        httpserver.expect_request(f"/{key}").respond_with_data(
-            (corpus / "feeds" / file).read_bytes(), content_type="application/rss+xml"
-        )
-        sources.append(SourceConfig(key=key, name=name, url=httpserver.url_for(f"/{key}")))
-    return sources
+    return serve_feeds(httpserver, corpus)  # CoinDesk and The Block from the corpus
 
 
 def _settings(tmp_path: Path, db_url: str, sources: list[SourceConfig], llm_url: str, **llm: object) -> Settings:

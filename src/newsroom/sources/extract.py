@@ -25,6 +25,7 @@ import httpx
 from ..config import ExtractConfig, FetchConfig
 from ..netguard import BlockedURL, check_url
 from ..text import html_to_text
+from .fetching import MAX_REDIRECTS, REDIRECT_CODES, TooLarge, read_capped
 
 __all__ = [
     "ExtractedPage",
@@ -37,8 +38,6 @@ __all__ = [
     "unfetchable_host",
 ]
 
-MAX_REDIRECTS = 5
-REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 ROBOTS_MAX_BYTES = 512_000
 MIN_TEXT_CHARS = 200
@@ -120,24 +119,6 @@ def extract_article(html: bytes | str, url: str | None = None) -> ExtractedPage 
     )
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _TooLarge(f"declares {int(declared)} bytes")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > max_bytes:
-            raise _TooLarge(f"sent more than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def fetch_page(
     client: httpx.AsyncClient,
     url: str,
@@ -185,8 +166,8 @@ async def _fetch(
             if not 200 <= code < 300:
                 return PageResult("error", final_url=current, error=f"HTTP {code} from {current}")
             try:
-                body = await _read_capped(response, max_bytes)
-            except _TooLarge as exc:
+                body = await read_capped(response, max_bytes)
+            except TooLarge as exc:
                 return PageResult("error", final_url=current, error=f"page too large: {current} {exc}")
             except httpx.HTTPError as exc:
                 return PageResult("error", final_url=current, error=f"network error while reading: {exc}")

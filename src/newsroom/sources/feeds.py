@@ -30,9 +30,8 @@ from ..models import FeedItem
 from ..netguard import BlockedURL, check_url
 from ..text import html_to_text
 from ..urls import canonical_url
+from .fetching import MAX_REDIRECTS, REDIRECT_CODES, TooLarge, read_capped
 
-MAX_REDIRECTS = 5
-REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 MAX_EXTERNAL_ID = 512  # the items.external_id column
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
@@ -60,26 +59,8 @@ class ParsedFeed:
     description: str = ""
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _error(message: str, *, http_status: int | None = None, url: str | None = None) -> FetchResult:
     return FetchResult(status="error", http_status=http_status, error=message, final_url=url)
-
-
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _TooLarge(f"declares {int(declared)} bytes")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():  # decoded: the cap also stops compression bombs
-        total += len(chunk)
-        if total > max_bytes:
-            raise _TooLarge(f"sent more than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def fetch_feed(
@@ -139,8 +120,8 @@ async def _fetch(
                 reason = response.reason_phrase or ""
                 return _error(f"HTTP {code} {reason}".strip() + f" from {current}", http_status=code, url=current)
             try:
-                body = await _read_capped(response, fetch.max_bytes)
-            except _TooLarge as exc:
+                body = await read_capped(response, fetch.max_bytes)
+            except TooLarge as exc:
                 return _error(
                     f"response too large: {current} {exc}; the limit is fetch.max_bytes = {fetch.max_bytes}",
                     http_status=code,
