@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import select
 
 from newsroom.dedupe.cluster import Doc, StoryIndex, cluster
+from newsroom.dedupe.features import entity_keys, event_keys
 from newsroom.dedupe.metrics import bcubed, pairwise
 from newsroom.embeddings import default_embedder
 from newsroom.store.db import Store
@@ -59,6 +60,34 @@ def test_late_paraphrase_joins_and_one_shared_word_does_not() -> None:
     assert m is not None and m.story_id == 0 and m.reason == "similar"
     unrelated = Doc(title=ONE_SHARED_WORD, published=(T0 + timedelta(hours=6)).timestamp())
     assert index.match(unrelated, emb.embed([unrelated.title])[0]) is None
+
+
+SERIES = ["Power 50 of 2025: Alice Moreau", "Power 50 of 2025: Daniel Okafor", "Power 50 of 2025: Mei Tanaka"]
+
+
+def test_a_site_series_stays_apart_but_another_site_joins_a_one_source_story() -> None:
+    emb = default_embedder()
+    vecs = emb.embed(SERIES)
+    at = T0.timestamp()
+    index = StoryIndex(emb.dim)
+    index.add(0, Doc(title=SERIES[0], published=at, source="site-a"), vecs[0])
+    same_site = Doc(title=SERIES[1], published=at + 600, source="site-a")
+    other_site = Doc(title=SERIES[1], published=at + 600, source="site-b")
+    # the headlines embed alike enough to join from another site; from the series' own site they do not
+    assert index.match(other_site, vecs[1]) is not None
+    assert index.match(same_site, vecs[1]) is None
+    labels = cluster([Doc(title=t, published=at + 60 * i, source="site-a") for i, t in enumerate(SERIES)], vecs)
+    assert len(set(labels)) == 3
+    # once another site is on the story, the first site may add to it again (with the small same-source penalty)
+    index.add(0, other_site, vecs[1])
+    assert index.match(Doc(title=SERIES[0] + " (update)", published=at + 900, source="site-a"), vecs[0]) is not None
+
+
+def test_asset_names_and_domain_words_are_no_event_evidence() -> None:
+    keys = entity_keys("Bitcoin and Crypto Stocks Slide as Nasdaq Drops; BTC Below $90K")
+    assert "$BTC" in keys and "bitcoin" in keys
+    assert event_keys(keys) >= {"$BTC", "nasdaq", "stocks"}  # the asset counts once, by its key
+    assert not event_keys(keys) & {"bitcoin", "btc", "crypto"}
 
 
 def test_time_window_and_exact_tiers() -> None:

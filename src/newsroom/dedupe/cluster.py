@@ -7,12 +7,19 @@ An item joins, in this order of evidence:
    Jaccard ≥ ``near_copy`` (datasketch LSH), within the time window;
 3. **same event**: the best story by ``cos(item, story centroid) + entity bonus − asset-conflict penalty
    − same-source penalty`` over the stories active within the time window, when that reaches ``threshold``.
-   Vectors are centred on the running mean of all items seen (see ``StoryIndex.centred``).
+   Vectors are centred on the running mean of all items seen (see ``StoryIndex.centred``). A story whose members all
+   come from the item's own source is not joined on meaning: a site does not cover one event twice in a day, but it
+   does run series ("Most Influential: …", "… – Daily Crypto Recap") whose headlines embed alike. Such a story is
+   joined by its own source only through tiers 1–2; another site's item joins it as usual.
 
 The centroid is the mean of the members' embeddings, so an item is compared with what the story is about as a whole,
 not with its single nearest member: that is what stops single-link chaining (A≈B, B≈C, so A, C and everything
-near C collapse into one). The entity bonus counts the item's named-entity keys (assets, capitalised names) that a
-fair share of the story's members carry; a conflict is both sides naming allow-listed assets with none in common.
+near C collapse into one). The entity bonus counts the item's named-entity keys (capitalised names) that a fair share
+of the story's members carry; an asset counts once (``$BTC``, not also "bitcoin") and domain words ("crypto",
+"blockchain") not at all, since in a crypto feed nearly every headline shares them. A conflict is both sides naming
+allow-listed assets with none in common.
+
+Figures and the choice of ``threshold`` (dev file only): README, "Stories and offline classification".
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from datasketch import MinHashLSH
 
-from .features import NUM_PERM, entity_keys, minhash
+from .features import NUM_PERM, entity_keys, event_keys, minhash
 
 HOUR = 3600.0
 
@@ -49,7 +56,7 @@ class Doc:
 @dataclass(frozen=True)
 class ClusterParams:
     window_hours: float = 48.0  # an item joins only stories seen within this many hours of it
-    threshold: float = 0.35  # combined similarity (of centred vectors) needed to join on meaning
+    threshold: float = 0.32  # combined similarity (of centred vectors) needed to join on meaning
     centre_after: int = 20  # items seen before vectors are centred on the running mean
     near_copy: float = 0.6  # estimated Jaccard of word bigrams that makes a near-copy
     entity_bonus: float = 0.04  # per shared entity key…
@@ -147,13 +154,16 @@ class StoryIndex:
         top = np.argpartition(-sims, k - 1)[:k]
         keys = entity_keys(doc.title)
         item_assets = {k for k in keys if k.startswith("$")}
+        named = event_keys(keys)
         best: Match | None = None
         for j in top:
             story = self.stories[int(self._ids[active[j]])]
             score = float(sims[j])
             if doc.source and doc.source in story.sources:
+                if story.sources == {doc.source}:
+                    continue  # a one-source story: its own site joins it only as a copy (tiers 1-2)
                 score -= self.params.same_source  # a site rarely covers one event twice, but it happens
-            score += min(self.params.entity_bonus_cap, self.params.entity_bonus * story.shared_keys(keys))
+            score += min(self.params.entity_bonus_cap, self.params.entity_bonus * story.shared_keys(named))
             story_assets = story.assets()
             if item_assets and story_assets and not item_assets & story_assets:
                 score -= self.params.asset_conflict

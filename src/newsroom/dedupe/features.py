@@ -8,7 +8,7 @@ import unicodedata
 import numpy as np
 from datasketch import MinHash
 
-from ..assets import detect_assets
+from ..assets import MAJOR_ASSETS, detect_assets
 
 NUM_PERM = 64
 _WORD = re.compile(r"[\w$][\w'’.-]*[\w]|[\w]", re.UNICODE)
@@ -181,6 +181,20 @@ def entity_keys(text: str) -> frozenset[str]:
         if len(w) >= 2 and w[0].isupper() and w not in _ENTITY_STOP:
             keys.add(w.lower())
     return frozenset(k for k in keys if k.strip("$") and k not in STOPWORDS)
+
+
+# Asset names (the asset already has its "$" key) and words every crypto headline may carry.
+_DOMAIN_WORDS = frozenset(
+    [a.symbol.lower() for a in MAJOR_ASSETS]
+    + [name.lower() for a in MAJOR_ASSETS for name in a.names]
+    + ["crypto", "cryptocurrency", "cryptocurrencies", "blockchain", "token", "tokens", "coin", "coins"]
+)
+
+
+def event_keys(keys: frozenset[str]) -> frozenset[str]:
+    """The entity keys that can tie a headline to an event: each asset once (its "$" key, not also its name), no
+    domain words ("crypto", "blockchain")."""
+    return frozenset(k for k in keys if k not in _DOMAIN_WORDS)
 
 
 def shingles(text: str, n: int = 2) -> list[bytes]:
