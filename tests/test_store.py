@@ -81,6 +81,14 @@ def test_rows_round_trip_with_aware_utc(store: Store) -> None:
         # JSON columns keep Cyrillic as text, so a text search over the article body finds it
         found = s.scalars(select(ArticleRow.id).where(cast(ArticleRow.text, String).contains("Заголовок"))).all()
         assert found == [art.id]
+        # case-insensitive on both engines, Cyrillic included (SQLite's built-in lower() folds ASCII only)
+        for needle in ("ЗАГОЛОВОК", "опис"):
+            hits = s.scalars(
+                select(ArticleRow.id).where(
+                    ArticleRow.title.icontains(needle) | ArticleRow.description.icontains(needle)
+                )
+            ).all()
+            assert hits == [art.id]
 
 
 def test_items_unique_per_source_and_external_id(store: Store) -> None:

@@ -42,9 +42,16 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # SQLite's own lower() folds ASCII only; Python's folds every script, so icontains finds "ЗАГОЛОВОК"
+            # in "Заголовок" as PostgreSQL's lower() does.
+            dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
 
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _json_dumps(value: object) -> str:
