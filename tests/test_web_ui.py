@@ -62,9 +62,26 @@ def test_ui_needs_sign_in(client: TestClient) -> None:
     r = client.post("/ui/login", data={"token": TOKEN, "csrf_token": value}, headers=HTML)
     assert r.status_code == 403  # the value without its cookie
     forged = "abc." + "9" * 10 + ".forged"
-    client.cookies.set("newsroom_session", forged, domain="testserver")
+    client.cookies.set("newsroom_session", forged, domain="testserver.local")
     assert client.get("/ui/", headers=HTML).status_code == 401
     client.cookies.clear()
+
+
+def test_sign_out_revokes_copies_of_the_cookie(client: TestClient) -> None:
+    csrf = _sign_in(client)
+    copied = client.cookies.get("newsroom_session")
+    assert copied
+    client.cookies.clear()
+    client.cookies.set("newsroom_session", copied, domain="testserver.local")
+    assert client.get("/ui/", headers=HTML).status_code == 200  # a copy works while the session is live
+    r = client.post("/ui/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and "signed_out" in r.headers["location"]
+    assert client.get("/ui/", headers=HTML).status_code == 401
+    client.cookies.set("newsroom_session", copied, domain="testserver.local")  # the copy, replayed after sign-out
+    assert client.get("/ui/", headers=HTML).status_code == 401
+    client.cookies.clear()
+    _sign_in(client)  # a new sign-in gets a new session, which works
+    assert client.get("/ui/sources", headers=HTML).status_code == 200
 
 
 def test_csrf_is_required_and_nothing_changes_without_it(client: TestClient, newsroom: Newsroom) -> None:

@@ -179,3 +179,13 @@ class ModelCallRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     story_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class RevokedSessionRow(Base):
+    """A UI session signed out before its cookie expires (web/auth.py): a copied cookie stops working. Rows whose
+    ``expires_at`` has passed are deleted on the next sign-out."""
+
+    __tablename__ = "revoked_sessions"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()

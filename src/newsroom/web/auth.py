@@ -2,8 +2,9 @@
 
 * The JSON API takes it as ``Authorization: Bearer <token>``.
 * The UI signs in with it once and then carries a signed, expiring session cookie (HttpOnly, SameSite=Strict,
-  Secure unless configured off). Sessions are stateless: the cookie is ``nonce.expiry.signature`` with an HMAC key
-  derived from the token, so changing the token signs every session out.
+  Secure unless configured off). The cookie is ``nonce.expiry.signature`` with an HMAC key derived from the token,
+  so changing the token signs every session out; signing out records the nonce in the store until the expiry
+  (``deps.sign_out``), so a copy of the cookie is refused too.
 * Every UI form carries a CSRF token bound to the session (HMAC of the session nonce); htmx sends it as a header.
 
 Without a configured token nothing can be written and the UI stays closed. Tokens are compared in constant time and

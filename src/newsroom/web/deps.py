@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import Request
+from sqlalchemy import delete
 
 from ..config import Settings
 from ..editorial import Editor
 from ..store.db import Store
-from .auth import COOKIE_NAME, Auth
+from ..store.tables import RevokedSessionRow
+from .auth import COOKIE_NAME, Auth, Session
 from .errors import ApiError
 
 BEARER = {"WWW-Authenticate": 'Bearer realm="newsroom"'}
@@ -27,12 +30,30 @@ def ctx(request: Request) -> WebContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
+def current_session(request: Request) -> Session | None:
+    """The UI session the request's cookie proves, unless it was signed out."""
+    c = ctx(request)
+    session = c.auth.session(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        return None
+    with c.store.session() as db:
+        revoked = db.get(RevokedSessionRow, session.nonce) is not None
+    return None if revoked else session
+
+
+def sign_out(c: WebContext, session: Session) -> None:
+    """Refuse ``session`` from now on, copies of its cookie included; forget sessions that expired anyway."""
+    now = datetime.now(UTC)
+    with c.store.session() as db:
+        db.execute(delete(RevokedSessionRow).where(RevokedSessionRow.expires_at < now))
+        if db.get(RevokedSessionRow, session.nonce) is None:
+            db.add(RevokedSessionRow(nonce=session.nonce, expires_at=datetime.fromtimestamp(session.expires, tz=UTC)))
+
+
 def is_admin(request: Request) -> bool:
     """A valid bearer token, or a valid UI session cookie (reads only: writes through the cookie need CSRF)."""
     c = ctx(request)
-    return c.auth.check_bearer(request.headers.get("authorization")) or (
-        c.auth.session(request.cookies.get(COOKIE_NAME)) is not None
-    )
+    return c.auth.check_bearer(request.headers.get("authorization")) or current_session(request) is not None
 
 
 def require_admin(request: Request) -> None:

@@ -27,7 +27,7 @@ from . import charts
 from . import queries as wq
 from . import sources as source_actions
 from .auth import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, Session
-from .deps import WebContext, ctx
+from .deps import WebContext, ctx, current_session, sign_out
 from .errors import ApiError
 from .render import markdown_to_html
 from .schemas import SourceIn
@@ -71,7 +71,7 @@ _env.filters["dt"] = _fmt_dt
 
 
 def _session(request: Request) -> Session | None:
-    return ctx(request).auth.session(request.cookies.get(COOKIE_NAME))
+    return current_session(request)
 
 
 def require_session(request: Request) -> Session:
@@ -199,7 +199,8 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, _s: UiPost) -> Response:
+async def logout(request: Request, s: UiPost) -> Response:
+    sign_out(ctx(request), s)
     response = redirect("/ui/login", "signed_out")
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, secure=ctx(request).auth.cookie_secure)
     return response
