@@ -9,7 +9,7 @@ import pytest
 from guard_fixtures import FAITHFUL_EN, FAITHFUL_UK, SOURCE, SOURCE_TEXT, variant
 from newsroom.guards import GuardContext, article_fields, check_raw, find_injections, neutralise
 from newsroom.guards.entities import check_entities
-from newsroom.guards.numbers import grounded, quantities
+from newsroom.guards.numbers import clock_quantities, grounded, quantities
 from newsroom.guards.originality import longest_common_run
 from newsroom.models import ArticleText
 
@@ -110,6 +110,23 @@ def test_numbers_glued_to_letters_ground_only_from_the_source_side() -> None:
         assert grounded(q, quantities(source, "en", attached=True))
     (q,) = quantities("0,4 мм", "uk")
     assert not grounded(q, quantities(source, "en", attached=True))  # a changed figure is still caught
+
+
+@pytest.mark.parametrize(
+    ("article", "source", "ok"),
+    [
+        ("о 17:30 за Києвом", "at 5.30pm in Kyiv", True),
+        ("о 17:30", "at 5:30 p.m.", True),
+        ("at 5:30 pm", "at 17:30 UTC", True),
+        ("опівночі, о 00:15", "at 12:15am", True),
+        ("о 18:30", "at 5.30pm", False),  # a changed hour is still caught
+        ("о 17:45", "at 5.30pm", False),
+        ("о 17:00", "shares at $5.30 and 5:30 in the morning", False),  # a price and a bare 5:30 are no 17
+    ],
+)
+def test_clock_times_ground_across_12_and_24_hours(article: str, source: str, ok: bool) -> None:
+    known = quantities(source, "en", attached=True) + clock_quantities(source)
+    assert all(grounded(q, known) for q in quantities(article, "uk")) is ok
 
 
 @pytest.mark.parametrize("lang", ["en", "uk"])

@@ -198,8 +198,37 @@ def grounded(q: Quantity, source: list[Quantity]) -> bool:
     return False
 
 
+_CLOCK_12H = re.compile(r"(?<![\w.,:$€£])(\d{1,2})(?:[:.](\d{2}))?\s?([ap])\.?m\b\.?", re.I)
+_CLOCK_24H = re.compile(r"(?<![\w.,:$€£])(\d{1,2}):(\d{2})(?![\d:]|\s?[ap]\.?m\b)", re.I)
+
+
+def clock_quantities(text: str) -> list[Quantity]:
+    """A source's clock times in the other 12/24-hour spelling: "5.30pm" grounds "17:30" and "17:30" grounds
+    "5:30 pm" (hours and minutes are compared as separate numbers, like the article's own)."""
+    out: list[Quantity] = []
+    for m in _CLOCK_12H.finditer(text):
+        hour, minute, half = int(m.group(1)), m.group(2), m.group(3).lower()
+        if 1 <= hour <= 12 and (minute is None or int(minute) < 60):
+            out.append(_clock(hour % 12 + (12 if half == "p" else 0), minute))
+    for m in _CLOCK_24H.finditer(text):
+        hour, minute = int(m.group(1)), m.group(2)
+        if 13 <= hour <= 23 and int(minute) < 60:
+            out.append(_clock(hour - 12, minute))
+        elif hour == 0 and int(minute) < 60:
+            out.append(_clock(12, minute))
+    return out
+
+
+def _clock(hour: int, minute: str | None) -> Quantity:
+    return Quantity(f"{hour}:{minute or '00'}", frozenset({float(hour), float(minute or 0)}), None, 0.5)
+
+
 def check_numbers(fields: Fields, ctx: GuardContext) -> list[Finding]:
-    source = quantities(ctx.source, ctx.source_lang, attached=True) + quantities(ctx.extra_grounding, "en")
+    source = (
+        quantities(ctx.source, ctx.source_lang, attached=True)
+        + clock_quantities(ctx.source)
+        + quantities(ctx.extra_grounding, "en")
+    )
     out = []
     for name, text in fields:
         for q in quantities(text, ctx.lang):
