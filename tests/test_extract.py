@@ -156,6 +156,12 @@ def test_private_targets_are_refused_directly_and_behind_redirects(httpserver: H
     assert not [r for r, _ in httpserver.log if r.path == "/article"]  # the private target was never requested
 
 
+def test_a_link_with_a_malformed_host_is_an_error_not_a_crash() -> None:
+    allowed = FetchConfig(allow_hosts=["xn--a.org"])  # past the network guard, to the request itself
+    page, why = _fetch("http://xn--a.org/article", allowed, robots=False)
+    assert page is None and why is not None and "invalid URL" in why
+
+
 def test_allowing_private_networks_lets_localhost_through(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     httpserver.expect_request("/article").respond_with_data(ARTICLE, content_type="text/html")

@@ -515,6 +515,10 @@ async def test_redirects_followed_and_each_hop_checked(corpus: Path, server: HTT
     server.expect_request("/to-file").respond_with_data("", status=302, headers={"Location": "file:///etc/passwd"})
     server.expect_request("/loop").respond_with_data("", status=307, headers={"Location": "/loop"})
     server.expect_request("/no-location").respond_with_data("", status=302)
+    server.expect_request("/to-bad-host").respond_with_data(
+        "", status=302, headers={"Location": "http://xn--a.example/x"}
+    )
+    bad_host = "http://\u00a5\u0094\U0003f0d5/feed"  # not a valid IDNA name
     fetch = FetchConfig(allow_private_networks=True, timeout_seconds=5)
     async with httpx.AsyncClient() as client:
 
@@ -529,6 +533,9 @@ async def test_redirects_followed_and_each_hop_checked(corpus: Path, server: HTT
         assert loop.status == "error" and "too many redirects" in (loop.error or "")
         missing = await get("/no-location")
         assert missing.status == "error" and "Location" in (missing.error or "")
+        for bad in (server.url_for("/to-bad-host"), bad_host, "http://xn--a.example/feed"):
+            broken = await fetch_feed(client, bad, etag=None, last_modified=None, fetch=fetch)
+            assert broken.status == "error" and "invalid URL" in (broken.error or "")
 
 
 # ---- sources table -----------------------------------------------------------------------------------------------

@@ -282,6 +282,9 @@ def test_sources_add_pause_poll(client: TestClient, newsroom: Newsroom, httpserv
     assert r.json()["origin"] == "editor" and r.json()["intervalSeconds"] == 1800
     assert client.post("/api/v1/sources", json=body, headers=AUTH).status_code == 409
     assert client.post("/api/v1/sources", json={**body, "key": "Bad Key"}, headers=AUTH).status_code == 422
+    for url in ("http://xn--a.example/feed", "http://\u00a5\u0094.example/feed"):  # hosts no request can be built for
+        r = client.post("/api/v1/sources", json={**body, "key": "bad-host", "url": url}, headers=AUTH)
+        assert r.status_code == 422 and "not a fetchable URL" in r.text
 
     polled = client.post("/api/v1/sources/decrypt/poll", headers=AUTH).json()
     assert polled["status"] in ("ok", "bozo") and polled["newItems"] > 0

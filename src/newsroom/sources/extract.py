@@ -155,6 +155,8 @@ async def _fetch(
             response = await client.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             return PageResult("error", final_url=current, error=f"network error: {type(exc).__name__}: {exc}")
+        except (httpx.InvalidURL, UnicodeError) as exc:  # a malformed host (the link, or a redirect)
+            return PageResult("error", final_url=current, error=f"invalid URL: {exc}")
         try:
             code = response.status_code
             if code in REDIRECT_CODES:

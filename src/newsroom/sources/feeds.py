@@ -100,6 +100,8 @@ async def _fetch(
             return _error(f"timed out after {fetch.timeout_seconds:g} s (fetch.timeout_seconds)", url=current)
         except httpx.HTTPError as exc:
             return _error(f"network error: {type(exc).__name__}: {exc}".rstrip(": "), url=current)
+        except (httpx.InvalidURL, UnicodeError) as exc:  # a malformed host (the config, or a redirect)
+            return _error(f"invalid URL: {exc}", url=current)
         try:
             code = response.status_code
             if code in REDIRECT_CODES:

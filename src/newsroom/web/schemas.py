@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+import httpx
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from ..config import KEY_RE
@@ -141,6 +142,15 @@ class SourceIn(BaseModel):
     type: str = Field(default="RSS", pattern="^(RSS|ATOM)$")
     interval_minutes: float = Field(default=10, gt=0, le=7 * 24 * 60, alias="intervalMinutes")
     weight: float = Field(default=1.0, ge=0, le=10)
+
+    @field_validator("url")
+    @classmethod
+    def _parseable(cls, url: str) -> str:
+        try:
+            httpx.Request("GET", url)  # builds the host's IDNA form, as a fetch would
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise ValueError(f"not a fetchable URL: {exc}") from None
+        return url
 
 
 class SourcePatch(BaseModel):
