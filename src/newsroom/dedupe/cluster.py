@@ -146,18 +146,22 @@ class StoryIndex:
                     return Match(story.story_id, "near-copy", 1.0)
         if self._n == 0:
             return None
-        active = np.nonzero(np.abs(self._last[: self._n] - doc.published) <= window)[0]
-        if active.size == 0:
+        inactive = np.abs(self._last[: self._n] - doc.published) > window
+        n_active = self._n - int(np.count_nonzero(inactive))
+        if n_active == 0:
             return None
-        sims = self._mat[active] @ self.centred(vector)
-        k = min(self.params.top_k, active.size)
+        # every row in one contiguous product (compaction keeps the arrays near the window), then mask: cheaper than
+        # gathering the active rows into a copy for each item
+        sims = self._mat[: self._n] @ self.centred(vector)
+        sims[inactive] = -np.inf
+        k = min(self.params.top_k, n_active)
         top = np.argpartition(-sims, k - 1)[:k]
         keys = entity_keys(doc.title)
         item_assets = {k for k in keys if k.startswith("$")}
         named = event_keys(keys)
         best: Match | None = None
         for j in top:
-            story = self.stories[int(self._ids[active[j]])]
+            story = self.stories[int(self._ids[j])]
             score = float(sims[j])
             if doc.source and doc.source in story.sources:
                 if story.sources == {doc.source}:
