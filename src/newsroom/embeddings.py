@@ -17,7 +17,7 @@ import os
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -72,26 +72,30 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-            if missing:
-                model = self._load()
-                order = sorted(range(len(missing)), key=lambda i: len(missing[i]))  # less padding per batch
-                vecs = model.encode(
-                    [missing[i] for i in order],
-                    batch_size=256,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                for row, i in enumerate(order):
-                    self._cache[missing[i]] = np.asarray(vecs[row], dtype=np.float32)
-            out = np.empty((len(texts), self.dim), dtype=np.float32)
-            for i, t in enumerate(texts):
-                out[i] = self._cache[t]
-                self._cache.move_to_end(t)
-            while len(self._cache) > max(_CACHE_SIZE, len(texts)):
-                self._cache.popitem(last=False)
-            return out
+            return cached_rows(self._cache, texts, self._encode, self.dim)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._load().encode(  # type: ignore[no-any-return]
+            texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+
+
+def cached_rows(
+    cache: OrderedDict[str, np.ndarray], texts: Sequence[str], compute: Callable[[list[str]], np.ndarray], width: int
+) -> np.ndarray:
+    """One float32 row per text from an LRU ``cache``; the texts it lacks are computed in one ``compute`` call,
+    shortest first (less padding per batch). The caller holds the cache's lock."""
+    missing = sorted(dict.fromkeys(t for t in texts if t not in cache), key=len)
+    if missing:
+        for text, row in zip(missing, compute(missing), strict=True):
+            cache[text] = np.asarray(row, dtype=np.float32)
+    out = np.empty((len(texts), width), dtype=np.float32)
+    for i, text in enumerate(texts):
+        out[i] = cache[text]
+        cache.move_to_end(text)
+    while len(cache) > max(_CACHE_SIZE, len(texts)):
+        cache.popitem(last=False)
+    return out
 
 
 class HashingEmbedder:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import Embedder, load_minilm
+from .embeddings import Embedder, cached_rows, load_minilm
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ CONFIDENT = 0.55
 WEIGHTS_FILE = "sentiment_lora.npz"
 MAX_TOKENS = 64  # headlines are 10-35 word pieces; a longer text is cut here
 _BATCH = 64
-_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -161,18 +160,7 @@ class Classifier:
     def probabilities(self, headlines: Sequence[str]) -> np.ndarray:
         """One row of class probabilities (in ``weights.classes`` order) per headline."""
         with self._lock:
-            missing = list(dict.fromkeys(h for h in headlines if h not in self._cache))
-            if missing:
-                order = sorted(range(len(missing)), key=lambda i: len(missing[i]))  # less padding per batch
-                probs = self._compute([missing[i] for i in order])
-                for row, i in enumerate(order):
-                    self._cache[missing[i]] = probs[row]
-            out = np.stack([self._cache[h] for h in headlines])
-            for h in headlines:
-                self._cache.move_to_end(h)
-            while len(self._cache) > max(_CACHE_SIZE, len(headlines)):
-                self._cache.popitem(last=False)
-            return out
+            return cached_rows(self._cache, headlines, self._compute, len(self.weights.classes))
 
 
 _default: Classifier | None = None
