@@ -101,14 +101,14 @@ def read_dedupe_csv(path: Path) -> tuple[list[Doc], list[str]]:
     return [r[2] for r in rows], [r[3] for r in rows]
 
 
-def eval_sentiment(path: Path, embedder: Embedder | None = None) -> dict[str, Any]:
+def eval_sentiment(path: Path) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score
 
     from .sentiment import predict
 
     headlines, labels = read_sentiment_csv(path)
     started = time.perf_counter()
-    pred = [p.value for p in predict(headlines, embedder)]
+    pred = [p.value for p in predict(headlines)]
     seconds = time.perf_counter() - started
     return {
         "n": len(labels),

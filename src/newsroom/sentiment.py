@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import Embedder, cached_rows, load_minilm
+from .embeddings import cached_rows, load_minilm
 
 log = logging.getLogger(__name__)
 
@@ -194,9 +194,9 @@ def prefetch(headlines: Sequence[str]) -> None:
         log.debug("sentiment prefetch failed", exc_info=True)
 
 
-def predict(headlines: Sequence[str], embedder: Embedder | None = None) -> list[Prediction]:
-    """Offline sentiment of each headline. ``embedder`` is accepted for compatibility and not used: the classifier
-    runs its own fine-tuned copy of MiniLM, whatever embedder the caller clusters with."""
+def predict(headlines: Sequence[str]) -> list[Prediction]:
+    """Offline sentiment of each headline, from the classifier's own fine-tuned copy of MiniLM (whatever embedder
+    the caller clusters with)."""
     if not headlines:
         return []
     classifier = default_classifier()
