@@ -15,13 +15,12 @@ from newsroom.models import ArticleText
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, SourceRow
 from newsroom.web import create_app
-from web_support import AUTH, DRAFT_REASONS, TOKEN, Newsroom, build_newsroom, make_settings, read_file, serve_feeds
+from web_support import AUTH, DRAFT_REASONS, TOKEN, Newsroom, corpus_newsroom, read_file
 
 
 @pytest.fixture
 def newsroom(tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str) -> Newsroom:
-    settings = make_settings(tmp_path, store.url, serve_feeds(httpserver, corpus), scripted_llm)
-    return build_newsroom(settings, store)
+    return corpus_newsroom(tmp_path, store, httpserver, corpus, scripted_llm)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from newsroom.store.db import Store
 from newsroom.web import create_app
-from web_support import AUTH, Newsroom, build_newsroom, make_settings, serve_feeds
+from web_support import AUTH, Newsroom, corpus_newsroom
 
 EXAMPLES = 25
 # Every other check stays on (no 5xx, status codes and bodies as declared, invalid input rejected with 4xx). This one
@@ -24,8 +24,7 @@ SEMANTIC = [schemathesis.checks.positive_data_acceptance]
 
 @pytest.fixture
 def newsroom(tmp_path: Path, sqlite_store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str) -> Newsroom:
-    settings_ = make_settings(tmp_path, sqlite_store.url, serve_feeds(httpserver, corpus), scripted_llm)
-    return build_newsroom(settings_, sqlite_store)
+    return corpus_newsroom(tmp_path, sqlite_store, httpserver, corpus, scripted_llm)
 
 
 @pytest.fixture

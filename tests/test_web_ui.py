@@ -13,15 +13,14 @@ from pytest_httpserver import HTTPServer
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow
 from newsroom.web import create_app
-from web_support import TOKEN, Newsroom, build_newsroom, make_settings, read_file, serve_feeds
+from web_support import TOKEN, Newsroom, corpus_newsroom, read_file
 
 HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture
 def newsroom(tmp_path: Path, sqlite_store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str) -> Newsroom:
-    settings = make_settings(tmp_path, sqlite_store.url, serve_feeds(httpserver, corpus), scripted_llm)
-    return build_newsroom(settings, sqlite_store)
+    return corpus_newsroom(tmp_path, sqlite_store, httpserver, corpus, scripted_llm)
 
 
 @pytest.fixture

@@ -54,6 +54,11 @@ def make_settings(tmp_path: Path, db_url: str, sources: list[SourceConfig], llm_
     )
 
 
+def corpus_newsroom(tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, llm_url: str) -> Newsroom:
+    """The newsroom most web tests start from: the corpus feeds served on loopback, one pipeline run on ``store``."""
+    return build_newsroom(make_settings(tmp_path, store.url, serve_feeds(httpserver, corpus), llm_url), store)
+
+
 def build_newsroom(settings: Settings, store: Store) -> Newsroom:
     """Run the real pipeline once, then hold one story (both languages) back as drafts with guard reasons."""
 
