@@ -179,7 +179,7 @@ def main() -> None:
             # one-time cost of a process, reported apart: importing torch and loading the offline sentiment model
             t_load = time.perf_counter()
             default_embedder().embed(["warm-up"])
-            sentiment.predict(["warm-up"])  # its own fine-tuned copy of MiniLM
+            sentiment.predict(["warm-up"])  # loads all-mpnet-base-v2 and a second MiniLM for the sentiment features
             load_s = time.perf_counter() - t_load
             first = asyncio.run(one_run(settings, store))
             second = asyncio.run(one_run(settings, store, force=True))  # re-fetch the unchanged feed

@@ -1,4 +1,4 @@
-"""The offline sentiment classifier: the shipped weights, the merge into MiniLM, predictions, and the combine rule."""
+"""The offline sentiment classifier: the shipped weights, the encoder features, predictions, and the combine rule."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 from newsroom import sentiment
 from newsroom.embeddings import default_embedder
 from newsroom.sentiment import (
+    LAYERS,
     WEIGHTS_FILE,
-    Classifier,
     Prediction,
     Weights,
     combine,
+    features,
     load_weights,
     predict,
     prefetch,
@@ -39,50 +40,54 @@ NEGATIVE = [
 def test_shipped_weights_load_and_are_small() -> None:
     w = load_weights()
     assert list(w.classes) == [-1, 0, 1]
-    assert len(w.adapters) == 6 * 6  # six projections in each of six layers
-    a, b = w.adapters["encoder.layer.5.attention.self.query"]
-    assert a.shape == (16, 384) and b.shape == (384, 16)
-    assert w.head_weight.shape == (3, 384) and w.head_bias.shape == (3,)
-    assert any(name.endswith("LayerNorm.weight") for name in w.params)
-    assert 0.66 <= w.cv_macro_f1 <= 0.80  # the stored cross-validated figure, not a training-set fit
+    assert w.layers == LAYERS and list(w.layers) == ["mpnet", "minilm"]
+    width = 768 * len(w.layers["mpnet"]) + 384 * len(w.layers["minilm"])
+    assert w.coef.shape == (3, width) and w.intercept.shape == (3,)
+    assert np.isfinite(w.coef).all()
+    assert 0.70 <= w.cv_macro_f1 <= 0.80  # the stored cross-validated figure, not a training-set fit
     size = resources.files("newsroom.data").joinpath(WEIGHTS_FILE).stat().st_size  # type: ignore[attr-defined]
-    assert size < 5_000_000
+    assert size < 200_000
 
 
 def test_weights_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     w = Weights(
-        adapters={"encoder.layer.0.output.dense": (rng.normal(size=(2, 4)), rng.normal(size=(3, 2)))},
-        scale=2.0,
-        params={"encoder.layer.0.output.LayerNorm.bias": rng.normal(size=3).astype(np.float32)},
-        head_weight=rng.normal(size=(3, 3)),
-        head_bias=np.zeros(3),
+        coef=rng.normal(size=(3, 5)),
+        intercept=rng.normal(size=3),
         classes=np.array([-1, 0, 1]),
+        layers={"mpnet": (12,), "minilm": (2, 6)},
         cv_macro_f1=0.5,
     )
     write_weights(tmp_path / "w.npz", w)
     r = read_weights(tmp_path / "w.npz")
-    a, b = r.adapters["encoder.layer.0.output.dense"]
-    np.testing.assert_allclose(a, w.adapters["encoder.layer.0.output.dense"][0], atol=1e-2)  # stored as float16
-    np.testing.assert_allclose(b, w.adapters["encoder.layer.0.output.dense"][1], atol=1e-2)
-    np.testing.assert_array_equal(r.params["encoder.layer.0.output.LayerNorm.bias"], w.params[next(iter(w.params))])
-    assert r.scale == 2.0 and r.cv_macro_f1 == 0.5 and list(r.classes) == [-1, 0, 1]
+    np.testing.assert_allclose(r.coef, w.coef, rtol=1e-6)
+    np.testing.assert_allclose(r.intercept, w.intercept, rtol=1e-6)
+    assert r.layers == w.layers and list(r.layers) == ["mpnet", "minilm"]  # feature order is the encoders' order
+    assert r.cv_macro_f1 == 0.5 and list(r.classes) == [-1, 0, 1]
+
+
+def test_weights_naming_an_unknown_encoder_are_refused(tmp_path: Path) -> None:
+    w = Weights(np.zeros((3, 2)), np.zeros(3), np.array([-1, 0, 1]), {"mpnet": (1,)}, 0.5)
+    write_weights(tmp_path / "w.npz", w)
+    with np.load(tmp_path / "w.npz") as data:
+        arrays = {("layers:bert" if k == "layers:mpnet" else k): data[k] for k in data.files}
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="unknown encoders"):
+        read_weights(tmp_path / "bad.npz")
 
 
 @pytest.mark.model
-def test_no_adapters_is_the_clustering_embedding() -> None:
-    """With nothing to merge, the classifier's pooled vector is the embedder's own (same tokens, same pooling): the
-    fine-tuned model is the base model plus exactly what the file holds."""
-    import torch
-
-    probe = Weights({}, 1.0, {}, np.eye(3, 384, dtype=np.float32), np.zeros(3, np.float32), np.array([-1, 0, 1]), 0.0)
-    clf = Classifier(probe)
-    model = clf._load()
-    enc = clf._tokenizer(POSITIVE, padding=True, return_tensors="pt")
-    with torch.inference_mode():
-        pooled = sentiment.mean_pool(model(**enc).last_hidden_state, enc["attention_mask"]).numpy()
-    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
-    np.testing.assert_allclose(pooled, default_embedder().embed(POSITIVE), atol=1e-4)
+def test_last_layer_features_are_the_encoders_sentence_embeddings() -> None:
+    """Layer 6 of MiniLM, pooled and normalised, is the clustering embedder's vector (same tokens, same pooling),
+    and layer 12 of mpnet is all-mpnet-base-v2's sentence embedding: unit length, and closer for a paraphrase than
+    for an unrelated headline."""
+    np.testing.assert_allclose(features(POSITIVE, {"minilm": (6,)}), default_embedder().embed(POSITIVE), atol=1e-4)
+    x = features(
+        [POSITIVE[0], "Bitcoin jumps to an all-time high on strong institutional demand", NEGATIVE[1]], {"mpnet": (12,)}
+    )
+    assert x.shape == (3, 768)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    assert x[0] @ x[1] > x[0] @ x[2] + 0.2
 
 
 @pytest.mark.model

