@@ -79,6 +79,9 @@ def test_pieces_without_the_model_are_a_clear_error(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(mpnet, "part_paths", lambda: [tmp_path / "piece.000", tmp_path / "piece.001"])
     with pytest.raises(EmbeddingError, match="cannot be read"):
         mpnet.load_mpnet()
+    monkeypatch.setattr(mpnet, "part_paths", lambda: [tmp_path / "piece.000", tmp_path / "gone.002"])
+    with pytest.raises(EmbeddingError, match="cannot be read"):  # a piece deleted after the lookup
+        mpnet.load_mpnet()
 
 
 def test_the_installed_pieces_are_found_in_order() -> None:

@@ -35,7 +35,13 @@ class SplitFile(io.RawIOBase):
     """Read-only, seekable view of several files as one (the pieces of a split zip), without joining them on disk."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
-        self._files = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed in close()
+        self._files: list[io.BufferedReader] = []
+        try:
+            for p in paths:
+                self._files.append(open(p, "rb"))  # noqa: SIM115 - closed in close()
+        except OSError:
+            self.close()
+            raise
         self._starts = [0]
         for f in self._files:
             self._starts.append(self._starts[-1] + os.fstat(f.fileno()).st_size)
