@@ -50,7 +50,9 @@ class SourcePollReport:
 
 
 @dataclass(frozen=True)
-class _Due:
+class DueSource:
+    """A source the poll stage is about to fetch, with its conditional-GET validators."""
+
     key: str
     type: str
     url: str
@@ -101,11 +103,11 @@ def _sync_sources_once(store: Store, settings: Settings) -> None:
                 row.enabled = False
 
 
-def _due_sources(store: Store, now: datetime, force: bool) -> list[_Due]:
+def _due_sources(store: Store, now: datetime, force: bool) -> list[DueSource]:
     with store.session() as s:
         rows = s.scalars(select(SourceRow).where(SourceRow.enabled.is_(True)).order_by(SourceRow.key))
         return [
-            _Due(r.key, r.type, r.url, r.etag, r.last_modified)
+            DueSource(r.key, r.type, r.url, r.etag, r.last_modified)
             for r in rows
             if force or r.next_poll_at is None or r.next_poll_at <= now
         ]
@@ -255,7 +257,8 @@ def record_poll(
 # ---- the stage -----------------------------------------------------------------------------------------------------
 
 
-def _http_client(settings: Settings) -> httpx.AsyncClient:
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """The feed client: the configured time-out and User-Agent, redirects followed by hand (each hop is checked)."""
     return httpx.AsyncClient(
         timeout=settings.fetch.timeout_seconds,
         headers={"User-Agent": settings.fetch.user_agent},
@@ -264,15 +267,17 @@ def _http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-async def _poll_one(
+async def poll_one(
     store: Store,
     settings: Settings,
     client: httpx.AsyncClient,
-    src: _Due,
+    src: DueSource,
     now: datetime,
     db_lock: asyncio.Lock,
     on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
+    """Fetch, parse and store one source (its own schedule aside), recording the outcome on its row; the poll stage
+    and the editors' "poll now" both come through here. Store writes wait for ``db_lock``."""
     if src.type not in FEED_TYPES:
         result = FetchResult(status="error", error=f"source type {src.type} has no adapter yet; use RSS or ATOM")
         parsed = None
@@ -307,14 +312,14 @@ async def poll_sources(
     if not due:
         return []
     own_client = client is None
-    http = client or _http_client(settings)
+    http = client or http_client(settings)
     limit = asyncio.Semaphore(POLL_CONCURRENCY)
     db_lock = asyncio.Lock()
 
-    async def one(src: _Due) -> SourcePollReport:
+    async def one(src: DueSource) -> SourcePollReport:
         async with limit:
             try:
-                report = await _poll_one(store, settings, http, src, now, db_lock, notify)
+                report = await poll_one(store, settings, http, src, now, db_lock, notify)
             except Exception as exc:  # one source's surprise must not stop the others
                 log.exception("source %s: unexpected failure", src.key)
                 message = f"internal error: {type(exc).__name__}: {exc}"

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
 from ..editorial import EditorialError, NotFound
-from ..poll import SourcePollReport, _Due, _http_client, _poll_one
+from ..poll import DueSource, SourcePollReport, http_client, poll_one
 from ..store.db import Store
 from ..store.tables import SourceRow
 from .schemas import SourceIn
@@ -67,6 +67,6 @@ async def poll_now(store: Store, settings: Settings, key: str) -> SourcePollRepo
         row = s.scalars(select(SourceRow).where(SourceRow.key == key)).first()
         if row is None:
             raise NotFound(f"no source {key!r}")
-        due = _Due(row.key, row.type, row.url, row.etag, row.last_modified)
-    async with _http_client(settings) as client:
-        return await _poll_one(store, settings, client, due, datetime.now(UTC), asyncio.Lock())
+        due = DueSource(row.key, row.type, row.url, row.etag, row.last_modified)
+    async with http_client(settings) as client:
+        return await poll_one(store, settings, client, due, datetime.now(UTC), asyncio.Lock())
