@@ -3,10 +3,11 @@
 A class-balanced multinomial logistic regression (strong L2) on standardised hidden-layer features of
 all-mpnet-base-v2 and all-MiniLM-L6-v2 (``newsroom.sentiment.features``; the method is described in
 ``newsroom/sentiment.py``). The standardisation is folded into the written coefficients. Deterministic: the features
-are a fixed function of the text, the folds are fixed (StratifiedKFold, 5 folds, seeds 0, 1, 2) and the solver is
-deterministic. Prints one JSON line: the cross-validated macro-F1 and accuracy on the dev file (fold seed 0, the
-figure stored beside the weights; and its mean over fold seeds 0-2), the training-set fit of the written weights (read
-back and run through ``newsroom.sentiment``, so the file is checked too), and the time. About 1 minute on 2 cores.
+are a fixed function of the text, computed in float32 even where inference uses bfloat16 (``NEWSROOM_BF16=0``), the
+folds are fixed (StratifiedKFold, 5 folds, seeds 0, 1, 2) and the solver is deterministic. Prints one JSON line: the
+cross-validated macro-F1 and accuracy on the dev file (fold seed 0, the figure stored beside the weights; and its
+mean over fold seeds 0-2), the training-set fit of the written weights (read back and run through
+``newsroom.sentiment``, so the file is checked too), and the time. About 1.5 minutes on 2 cores.
 
     .venv/bin/python scripts/train_sentiment.py [--csv ../shared/corpus/sentiment/cryptolin_dev.csv]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+os.environ["NEWSROOM_BF16"] = "0"  # train on float32 features: the same weights on every CPU
 
 from newsroom.evaluate import read_sentiment_csv  # noqa: E402
 from newsroom.sentiment import (  # noqa: E402

@@ -103,6 +103,30 @@ def test_time_window_and_exact_tiers() -> None:
     assert index.match(copy, np.zeros(emb.dim, dtype=np.float32)).reason == "near-copy"  # type: ignore[union-attr]
 
 
+def test_a_story_stops_joining_on_meaning_three_days_after_it_began() -> None:
+    """Members arriving every 30 hours keep a story inside the 48-hour window forever; past ``max_span_hours`` (72)
+    from its first item it takes no more paraphrases (a later development is a new story with its own article),
+    while a copy of one of its items still joins."""
+    emb = default_embedder()
+    titles = [*STORY, LATE_PARAPHRASE, "Spot bitcoin funds cleared by US securities regulator"]
+    vecs = emb.embed(titles)
+    index = StoryIndex(emb.dim)
+    index.add(0, Doc(title=titles[0], published=T0.timestamp(), source="site-0"), vecs[0])
+    for i, hours in ((1, 30), (2, 60)):
+        doc = Doc(title=titles[i], published=(T0 + timedelta(hours=hours)).timestamp(), source=f"site-{i}")
+        m = index.match(doc, vecs[i])
+        assert m is not None and m.story_id == 0 and m.reason == "similar"
+        index.add(0, doc, vecs[i])
+
+    def at(hours: int, title: str) -> Doc:
+        return Doc(title=title, published=(T0 + timedelta(hours=hours)).timestamp(), source="site-9")
+
+    assert index.match(at(70, titles[3]), vecs[3]) is not None  # still inside 72 h of the first item
+    assert index.match(at(80, titles[3]), vecs[3]) is None  # 80 h: not on meaning
+    copy = index.match(at(80, titles[0] + " - Reuters"), vecs[0])
+    assert copy is not None and copy.reason == "near-copy"
+
+
 def test_cluster_is_order_incremental() -> None:
     emb = default_embedder()
     docs = _docs([STORY[0], OTHER[0], STORY[1], OTHER[1]], T0)

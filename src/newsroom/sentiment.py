@@ -10,9 +10,11 @@ the standardisation is folded into the weights. The weights file (``data/sentime
 classes, the layers, the cross-validated figure; no corpus text; 36 KB) is written reproducibly by
 ``scripts/train_sentiment.py`` from ``../shared/corpus/sentiment/cryptolin_dev.csv`` (about 1.5 minutes).
 
-A headline costs one forward pass of each encoder (on 2 cores about 14 ms in a batch of 256, 50 ms alone; mostly
-mpnet); probabilities are cached per headline, and ``prefetch`` computes a batch ahead of the ``predict`` calls that
-need it. The encoders are loaded on first use (about 4 s and 0.45 GB for mpnet).
+A headline costs one forward pass of each encoder, mostly mpnet: on 2 cores about 3.7 ms in a batch of 256 and 25 ms
+alone under bfloat16 autocast (``embeddings.cpu_autocast``; predictions agree with float32 on 99.9% of the dev file
+and cross-validated macro-F1 moves by < 0.001), 14 and 50 ms in float32. Probabilities are cached per headline, and
+``prefetch`` computes a batch ahead of the ``predict`` calls that need it. The encoders are loaded on first use
+(about 4 s and 0.45 GB for mpnet).
 
 The article's sentiment combines this classifier with the model's own label (``combine``):
 1. the classifier's label when its probability is at least ``CONFIDENT`` (0.55);
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import cached_rows, load_minilm
+from .embeddings import cached_rows, cpu_autocast, load_minilm
 from .mpnet import load_mpnet
 
 log = logging.getLogger(__name__)
@@ -133,14 +135,14 @@ def features(texts: Sequence[str], layers: dict[str, tuple[int, ...]]) -> np.nda
     for name, wanted in layers.items():
         model, tokenizer = _encoder(name)
         rows = []
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_autocast():
             for i in range(0, len(texts), _BATCH):
                 enc = tokenizer(
                     texts[i : i + _BATCH], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
                 )
                 mask = enc["attention_mask"]
                 hidden = model(input_ids=enc["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states
-                pooled = [torch.nn.functional.normalize(mean_pool(hidden[k], mask), dim=1) for k in wanted]
+                pooled = [torch.nn.functional.normalize(mean_pool(hidden[k].float(), mask), dim=1) for k in wanted]
                 rows.append(torch.cat(pooled, dim=1).numpy())
         blocks.append(np.concatenate(rows))
     return np.hstack(blocks).astype(np.float32)

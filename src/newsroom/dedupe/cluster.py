@@ -6,7 +6,9 @@ An item joins, in this order of evidence:
 2. **near-copy**: a story holding an item whose MinHash (word bigrams of headline + teaser) is estimated at
    Jaccard ≥ ``near_copy`` (datasketch LSH), within the time window;
 3. **same event**: the best story by ``cos(item, story centroid) + entity bonus − asset-conflict penalty
-   − same-source penalty`` over the stories active within the time window, when that reaches ``threshold``.
+   − same-source penalty`` over the stories active within the time window that began at most ``max_span_hours``
+   before the item, when that reaches ``threshold``. Without that cap a story whose members keep coming every day
+   never leaves the window and grows without end (later developments then get no article of their own).
    Vectors are centred on the running mean of all items seen (see ``StoryIndex.centred``). A story whose members all
    come from the item's own source is not joined on meaning: a site does not cover one event twice in a day, but it
    does run series ("Most Influential: …", "… – Daily Crypto Recap") whose headlines embed alike. Such a story is
@@ -56,6 +58,7 @@ class Doc:
 @dataclass(frozen=True)
 class ClusterParams:
     window_hours: float = 48.0  # an item joins only stories seen within this many hours of it
+    max_span_hours: float = 72.0  # …and, on meaning, only stories that began at most this many hours before it
     threshold: float = 0.32  # combined similarity (of centred vectors) needed to join on meaning
     centre_after: int = 20  # items seen before vectors are centred on the running mean
     near_copy: float = 0.6  # estimated Jaccard of word bigrams that makes a near-copy
@@ -107,6 +110,7 @@ class StoryIndex:
         # the centroid search runs over dense arrays of the stories that may still be active
         self._mat = np.zeros((256, dim), dtype=np.float32)
         self._last = np.full(256, -np.inf)
+        self._first = np.full(256, -np.inf)
         self._ids = np.zeros(256, dtype=np.int64)
         self._row: dict[int, int] = {}
         self._n = 0
@@ -147,6 +151,7 @@ class StoryIndex:
         if self._n == 0:
             return None
         inactive = np.abs(self._last[: self._n] - doc.published) > window
+        inactive |= doc.published - self._first[: self._n] > self.params.max_span_hours * HOUR
         n_active = self._n - int(np.count_nonzero(inactive))
         if n_active == 0:
             return None
@@ -227,6 +232,7 @@ class StoryIndex:
         norm = float(np.linalg.norm(story.centroid))
         self._mat[row] = story.centroid / max(norm, 1e-9)
         self._last[row] = story.last_seen
+        self._first[row] = story.first_seen
 
     def _compact(self) -> None:
         """Drop stories that fell out of the window from the search arrays; grow them when still full."""
@@ -235,9 +241,11 @@ class StoryIndex:
         size = len(self._ids) if keep.size < len(self._ids) // 2 else len(self._ids) * 2
         mat = np.zeros((size, self.dim), dtype=np.float32)
         last = np.full(size, -np.inf)
+        first = np.full(size, -np.inf)
         ids = np.zeros(size, dtype=np.int64)
         mat[: keep.size], last[: keep.size], ids[: keep.size] = self._mat[keep], self._last[keep], self._ids[keep]
-        self._mat, self._last, self._ids, self._n = mat, last, ids, int(keep.size)
+        first[: keep.size] = self._first[keep]
+        self._mat, self._last, self._first, self._ids, self._n = mat, last, first, ids, int(keep.size)
         self._row = {int(sid): i for i, sid in enumerate(ids[: keep.size])}
 
 
