@@ -66,7 +66,10 @@ def bf16_native() -> bool:
         return False
     import torch
 
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch build without these probes: assume no native bfloat16
+        return False
 
 
 def cpu_autocast() -> AbstractContextManager[Any]:
