@@ -37,15 +37,88 @@ from newsroom.embeddings import HashingEmbedder, MiniLMEmbedder  # noqa: E402
 from newsroom.text import fingerprint  # noqa: E402
 
 ASSETS = ["Bitcoin", "Ether", "Solana", "XRP", "Dogecoin", "Cardano", "Chainlink", "Polkadot", "Avalanche", "Tron"]
-ACTORS = ["BlackRock", "Fidelity", "Coinbase", "Binance", "Kraken", "the SEC", "the CFTC", "MicroStrategy",
-          "Tether", "Circle", "Grayscale", "Robinhood", "JPMorgan", "Ripple Labs", "the ECB"]  # fmt: skip
+COMPANIES = ["BlackRock", "Fidelity", "Coinbase", "Binance", "Kraken", "MicroStrategy", "Tether", "Circle",
+             "Grayscale", "Robinhood", "JPMorgan", "Ripple", "Galaxy Digital", "Bitwise", "VanEck",
+             "Franklin Templeton", "Stripe", "PayPal", "Visa", "Deutsche Bank", "Standard Chartered", "Nomura",
+             "Revolut", "OKX"]  # fmt: skip
+REGULATORS = ["the SEC", "the CFTC", "the FCA", "the ECB", "BaFin", "the DOJ", "the New York AG", "Singapore's MAS"]
+INVESTORS = ["a16z crypto", "Paradigm", "Pantera Capital", "Sequoia", "Coinbase Ventures", "Polychain", "Dragonfly",
+             "Multicoin", "Framework Ventures", "Electric Capital"]  # fmt: skip
+COUNTRIES = ["Brazil", "South Korea", "Japan", "Kenya", "Argentina", "Turkey", "Australia", "Canada", "India", "Poland",
+             "Vietnam", "Nigeria", "Thailand", "the UAE", "Switzerland"]  # fmt: skip
+ISSUES = ["unregistered securities", "market manipulation", "misleading customers", "sanctions violations",
+          "money laundering controls", "insider trading", "custody failures"]  # fmt: skip
+REASONS = ["after ETF inflows", "as traders eye the Fed", "amid regulatory uncertainty", "on heavy volume",
+           "as liquidations mount", "after a jobs report", "as stocks slide", "on whale buying"]  # fmt: skip
+PRODUCTS = ["stablecoin payments", "tokenized deposits", "cross-border settlement", "crypto custody",
+            "an on-chain fund", "a payments card", "staking services", "a tokenized treasury fund"]  # fmt: skip
+TOPICS = ["stablecoin", "crypto tax", "exchange licensing", "anti-money-laundering", "crypto reserve", "CBDC"]
 SYLLABLES = ["zor", "bel", "qua", "nix", "tra", "vo", "len", "dri", "ka", "mon", "sel", "ux", "pha", "ri", "gon"]
-VERBS = [("surges", "jumps", "rallies"), ("falls", "slides", "drops"), ("hits record", "notches all-time high",
-         "reaches new peak"), ("faces probe", "is investigated", "comes under scrutiny"), ("launches fund",
-         "unveils fund", "debuts fund"), ("files lawsuit", "sues", "takes to court")]  # fmt: skip
-TAILS = ["after ETF inflows", "as traders eye the Fed", "amid regulatory uncertainty", "on heavy volume",
-         "following a hack", "ahead of the upgrade", "as liquidations mount", "after earnings"]  # fmt: skip
+# event kind -> paraphrases of one event (slots filled once per event)
+KINDS = {
+    "funding": ["{startup} raises {amount} in a {round} led by {investor}",
+                "{investor} leads {amount} {round} for {startup}",
+                "{startup} closes {amount} {round} with backing from {investor}"],
+    "hack": ["{protocol} exploited for {amount} in {asset} bridge attack",
+             "Attackers drain {amount} from {protocol}",
+             "{protocol} loses {amount} to hackers, pauses deposits"],
+    "listing": ["{exchange} to list {ticker} token next week",
+                "{ticker} jumps {pct}% on {exchange} listing news",
+                "{exchange} adds trading support for {ticker}"],
+    "lawsuit": ["{regulator} sues {company} over {issue}",
+                "{company} faces {regulator} lawsuit alleging {issue}",
+                "{regulator} files complaint against {company}, citing {issue}"],
+    "etf": ["{company} files for spot {asset} ETF",
+            "{company} submits {asset} exchange-traded fund application",
+            "Spot {asset} fund proposed by {company} in new filing"],
+    "price": ["{asset} {move} {pct}% {reason}",
+              "{asset} price {move2} {pct}% {reason}",
+              "{asset} {move} to ${price} {reason}"],
+    "partnership": ["{company} partners with {company2} on {product}",
+                    "{company2} teams up with {company} for {product}",
+                    "{company} and {company2} announce {product} tie-up"],
+    "upgrade": ["{asset} developers set date for {upgrade} upgrade",
+                "{upgrade} upgrade goes live on {asset} network",
+                "{asset} schedules {upgrade} hard fork"],
+    "law": ["{country} passes {topic} law",
+            "Lawmakers in {country} approve {topic} bill",
+            "{country} enacts new {topic} rules"],
+}  # fmt: skip
+MOVES = [("surges", "jumps"), ("falls", "slides"), ("rallies", "climbs"), ("tumbles", "drops")]
 SOURCES = ["coindesk", "cointelegraph", "decrypt", "theblock", "blockworks", "cryptoslate", "bitcoinmagazine"]
+
+
+def _name(rng: random.Random, suffixes: list[str]) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).title() + " " + rng.choice(suffixes)
+
+
+def _slots(rng: random.Random) -> dict[str, str]:
+    """One event's particulars: every template of its kind is filled from the same values."""
+    move, move2 = rng.choice(MOVES)
+    company, company2 = rng.sample(COMPANIES, 2)
+    return {
+        "startup": _name(rng, ["Labs", "Finance", "Network", "Protocol"]),
+        "protocol": _name(rng, ["Finance", "Swap", "Protocol", "Bridge"]),
+        "investor": rng.choice(INVESTORS),
+        "amount": f"${rng.randint(2, 900)} million",
+        "round": rng.choice(["seed round", "Series A", "Series B", "strategic round"]),
+        "asset": rng.choice(ASSETS),
+        "exchange": rng.choice(["Coinbase", "Binance", "Kraken", "OKX", "Bybit", "Upbit", "Bitstamp", "Gemini"]),
+        "ticker": "".join(rng.choice("ABCDEFGHKLMNPRSTUVWXZ") for _ in range(rng.randint(3, 4))),
+        "pct": str(rng.randint(3, 40)),
+        "regulator": rng.choice(REGULATORS),
+        "company": company,
+        "company2": company2,
+        "issue": rng.choice(ISSUES),
+        "move": move,
+        "move2": move2,
+        "reason": rng.choice(REASONS),
+        "price": f"{rng.randint(1, 120)},{rng.randint(0, 999):03d}",
+        "product": rng.choice(PRODUCTS),
+        "upgrade": _name(rng, ["", ""]).strip(),
+        "country": rng.choice(COUNTRIES),
+        "topic": rng.choice(TOPICS),
+    }
 
 
 def generate(n: int, seed: int = 7) -> tuple[list[Doc], list[int]]:
@@ -53,14 +126,13 @@ def generate(n: int, seed: int = 7) -> tuple[list[Doc], list[int]]:
     docs: list[tuple[float, Doc, int]] = []
     event = 0
     t0 = 1_765_000_000.0
-    span = 60 * 86400
+    span = 365 * 86400  # a year of seven sites: about 85 events and 275 items a day
     while len(docs) < n:
         start = t0 + rng.random() * span
-        actor, asset, verbs, tail = rng.choice(ACTORS), rng.choice(ASSETS), rng.choice(VERBS), rng.choice(TAILS)
-        amount = f"${rng.randint(2, 900)} million"
-        name = "".join(rng.choice(SYLLABLES) for _ in range(3)).title()  # the event's own protagonist
-        actor = rng.choice([actor, f"{name} Capital", f"{name} Labs", f"{name} Protocol"])
-        base = f"{asset} {verbs[0]} {tail} as {actor} reports {amount}"
+        templates = KINDS[rng.choice(list(KINDS))]
+        slots = _slots(rng)
+        lead = rng.choice(templates)
+        base = lead.format(**slots)
         for k in range(min(rng.choice([1, 1, 2, 2, 3, 4, 5, 8]), n - len(docs))):
             kind = rng.random()
             if k == 0 or kind < 0.25:
@@ -68,7 +140,7 @@ def generate(n: int, seed: int = 7) -> tuple[list[Doc], list[int]]:
             elif kind < 0.5:
                 title = f"{base} - {rng.choice(SOURCES).title()}"  # near-copy
             else:
-                title = f"{actor} reports {amount}; {asset} {rng.choice(verbs[1:])} {tail}"  # paraphrase
+                title = rng.choice([t for t in templates if t != lead]).format(**slots)  # paraphrase
             source = SOURCES[(k + event) % len(SOURCES)]
             published = start + rng.random() * 6 * 3600
             url = f"https://{source}.example/{event}-{k}"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import select
 
-from newsroom.dedupe.cluster import Doc, StoryIndex, cluster
-from newsroom.dedupe.features import entity_keys, event_keys
+from newsroom.dedupe.cluster import ClusterParams, Doc, StoryIndex, cluster
+from newsroom.dedupe.features import amount_keys, entity_keys, event_keys
 from newsroom.dedupe.metrics import bcubed, pairwise
 from newsroom.embeddings import default_embedder
 from newsroom.store.db import Store
@@ -125,6 +125,41 @@ def test_a_story_stops_joining_on_meaning_three_days_after_it_began() -> None:
     assert index.match(at(80, titles[3]), vecs[3]) is None  # 80 h: not on meaning
     copy = index.match(at(80, titles[0] + " - Reuters"), vecs[0])
     assert copy is not None and copy.reason == "near-copy"
+
+
+def test_amount_keys_name_deal_sized_money_to_two_digits() -> None:
+    assert amount_keys("Sequoia leads $793 million Series B") == amount_keys("Startup raises $790M from Sequoia")
+    assert amount_keys("Hackers drain $40 million from lending protocol") == {"#USD:4.0e+07"}
+    # a price and a percentage move with the hour of the report; a deal-sized outflow is kept
+    assert amount_keys("Bitcoin slides 5.5% to $89,500 as ETF outflows hit $1.2bn") == {"#USD:1.2e+09"}
+    assert amount_keys("Whale moves 10,000 BTC to an exchange") == frozenset()
+
+
+def test_two_funding_rounds_with_different_amounts_stay_apart() -> None:
+    """Look-alike headlines of two raises on one day embed close; their amounts tell them apart, while another
+    site's report of the same raise (the same amount, rounded its own way) still joins."""
+    emb = default_embedder()
+    at = T0.timestamp()
+    background = [*OTHER, ONE_SHARED_WORD, "Coinbase adds support for new token", "Kenya passes crypto tax law"] * 5
+    first = "Kestrel Labs raises $40 million in Series A led by Paradigm"
+    same_raise = "Paradigm leads $40M Series A round for Kestrel Labs"
+    other_raise = "Orbis Finance raises $25 million in Series A led by Sequoia"
+    vecs = emb.embed([*background, first, same_raise, other_raise])
+
+    def index_with_first(params: ClusterParams) -> StoryIndex:
+        index = StoryIndex(emb.dim, params)
+        for i, (title, vec) in enumerate(zip(background, vecs, strict=False)):
+            index.add(100 + i, Doc(title=title, published=at - 3600, source=f"bg-{i}"), vec)
+        index.add(0, Doc(title=first, published=at, source="site-a"), vecs[-3])
+        return index
+
+    index = index_with_first(ClusterParams())
+    joined = index.match(Doc(title=same_raise, published=at + 600, source="site-b"), vecs[-2])
+    assert joined is not None and joined.story_id == 0
+    other = Doc(title=other_raise, published=at + 900, source="site-c")
+    assert index.match(other, vecs[-1]) is None
+    # without the amount rule the two raises would be one story
+    assert index_with_first(ClusterParams(amount_conflict=0.0)).match(other, vecs[-1]) is not None
 
 
 def test_cluster_is_order_incremental() -> None:

@@ -6,7 +6,7 @@ An item joins, in this order of evidence:
 2. **near-copy**: a story holding an item whose MinHash (word bigrams of headline + teaser) is estimated at
    Jaccard ≥ ``near_copy`` (datasketch LSH), within the time window;
 3. **same event**: the best story by ``cos(item, story centroid) + entity bonus − asset-conflict penalty
-   − same-source penalty`` over the stories active within the time window that began at most ``max_span_hours``
+   − amount-conflict penalty − same-source penalty`` over the stories active within the time window that began at most ``max_span_hours``
    before the item, when that reaches ``threshold``. Without that cap a story whose members keep coming every day
    never leaves the window and grows without end (later developments then get no article of their own).
    Vectors are centred on the running mean of all items seen (see ``StoryIndex.centred``). A story whose members all
@@ -19,7 +19,8 @@ not with its single nearest member: that is what stops single-link chaining (A�
 near C collapse into one). The entity bonus counts the item's named-entity keys (capitalised names) that a fair share
 of the story's members carry; an asset counts once (``$BTC``, not also "bitcoin") and domain words ("crypto",
 "blockchain") not at all, since in a crypto feed nearly every headline shares them. A conflict is both sides naming
-allow-listed assets with none in common.
+allow-listed assets with none in common; an amount conflict, both naming deal-sized money amounts (≥ $1 million,
+two significant digits) with none in common: two raises or two hacks of one day read alike, but their amounts differ.
 
 Figures and the choice of ``threshold`` (dev file only): README, "Stories and offline classification".
 """
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from datasketch import MinHashLSH
 
-from .features import NUM_PERM, entity_keys, event_keys, minhash
+from .features import NUM_PERM, amount_keys, entity_keys, event_keys, minhash
 
 HOUR = 3600.0
 
@@ -65,6 +66,7 @@ class ClusterParams:
     entity_bonus: float = 0.04  # per shared entity key…
     entity_bonus_cap: float = 0.12  # …up to this much
     asset_conflict: float = 0.10  # penalty when both name allow-listed assets and share none
+    amount_conflict: float = 0.20  # penalty when both name deal-sized money amounts and share none
     same_source: float = 0.05  # penalty when the story already holds an item of the item's source
     top_k: int = 8  # stories checked in full after the centroid search
 
@@ -85,8 +87,15 @@ class StoryState:
         return float(sum(1 for k in keys if self.keys.get(k, 0) >= need))
 
     def assets(self) -> set[str]:
+        return self._common("$")
+
+    def amounts(self) -> set[str]:
+        return self._common("#")
+
+    def _common(self, prefix: str) -> set[str]:
+        """The keys with ``prefix`` that at least a quarter of the members carry (at least one member)."""
         need = max(1.0, self.count / 4)
-        return {k for k, c in self.keys.items() if k.startswith("$") and c >= need}
+        return {k for k, c in self.keys.items() if k.startswith(prefix) and c >= need}
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,7 @@ class StoryIndex:
         keys = entity_keys(doc.title)
         item_assets = {k for k in keys if k.startswith("$")}
         named = event_keys(keys)
+        item_amounts = amount_keys(doc.title)
         best: Match | None = None
         for j in top:
             story = self.stories[int(self._ids[j])]
@@ -176,6 +186,9 @@ class StoryIndex:
             story_assets = story.assets()
             if item_assets and story_assets and not item_assets & story_assets:
                 score -= self.params.asset_conflict
+            story_amounts = story.amounts()
+            if item_amounts and story_amounts and not item_amounts & story_amounts:
+                score -= self.params.amount_conflict
             if score >= self.params.threshold and (best is None or score > best.score):
                 best = Match(story.story_id, "similar", score)
         return best
@@ -195,7 +208,7 @@ class StoryIndex:
             story.count += 1
             story.first_seen = min(story.first_seen, doc.published)
             story.last_seen = max(story.last_seen, doc.published)
-        story.keys.update(entity_keys(doc.title))
+        story.keys.update(entity_keys(doc.title) | amount_keys(doc.title))
         if doc.source:
             story.sources.add(doc.source)
         self._index_doc(story_id, doc)

@@ -9,6 +9,7 @@ import numpy as np
 from datasketch import MinHash
 
 from ..assets import MAJOR_ASSETS, detect_assets
+from ..guards.numbers import quantities
 
 NUM_PERM = 64
 _WORD = re.compile(r"[\w$][\w'’.-]*[\w]|[\w]", re.UNICODE)
@@ -195,6 +196,24 @@ def event_keys(keys: frozenset[str]) -> frozenset[str]:
     """The entity keys that can tie a headline to an event: each asset once (its "$" key, not also its name), no
     domain words ("crypto", "blockchain")."""
     return frozenset(k for k in keys if k not in _DOMAIN_WORDS)
+
+
+DEAL_SIZE = 1e6  # money amounts from here up name a deal, a raise, a loss: prices and fees stay below
+
+
+def amount_keys(text: str) -> frozenset[str]:
+    """Keys for the deal-sized money amounts a headline names (``$793 million`` -> ``#USD:7.9e+08``), to two
+    significant digits so that one site's rounding (``$790 million``) is the same key. Two reports of one funding
+    round or one hack cite one amount; two rounds on one day rarely do. Percentages and prices move with the hour of
+    the report and are left out."""
+    keys = set()
+    for q in quantities(text, "en"):
+        if q.unit is None or q.unit == "%":
+            continue
+        for value in q.values:
+            if value >= DEAL_SIZE:
+                keys.add(f"#{q.unit}:{value:.1e}")
+    return frozenset(keys)
 
 
 def shingles(text: str, n: int = 2) -> list[bytes]:
