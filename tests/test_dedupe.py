@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from newsroom.dedupe.cluster import ClusterParams, Doc, StoryIndex, cluster
@@ -167,6 +169,46 @@ def test_cluster_is_order_incremental() -> None:
     docs = _docs([STORY[0], OTHER[0], STORY[1], OTHER[1]], T0)
     labels = cluster(docs, emb.embed([d.title for d in docs]))
     assert labels[0] == labels[2] and len(set(labels)) == 3
+
+
+class CountingEmbedder:
+    """The real embedder, counting the headlines it is asked for."""
+
+    def __init__(self) -> None:
+        self.inner = default_embedder()
+        self.dim = self.inner.dim
+        self.asked: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.asked += texts
+        return self.inner.embed(texts)
+
+
+def test_copies_are_not_embedded_and_move_no_centroid() -> None:
+    at = T0.timestamp()
+    docs = [
+        Doc(title=STORY[0], url="https://a.example/1", fingerprint="f1", published=at, source="a"),
+        Doc(title=STORY[0], url="https://b.example/1", fingerprint="f1", published=at + 60, source="b"),  # same text
+        Doc(title=STORY[0] + " - Reuters", url="https://c.example/1", published=at + 120, source="c"),  # near-copy
+        Doc(title=OTHER[0], url="https://a.example/2", published=at + 180, source="a"),
+        Doc(title=STORY[1], url="https://d.example/1", published=at + 240, source="d"),  # a paraphrase
+        Doc(title=STORY[0], url="https://a.example/1", published=at + 300, source="a"),  # the first link again
+    ]
+    counting = CountingEmbedder()
+    labels = cluster(docs, counting, chunk=4)  # a copy and its original in one chunk, and across chunks
+    assert labels == [0, 0, 0, 1, 0, 0]
+    assert counting.asked == [STORY[0], OTHER[0], STORY[1]]  # the three copies were never embedded
+    assert labels == cluster(docs, default_embedder().embed([d.title for d in docs]))  # as with every vector given
+
+    index = StoryIndex(default_embedder().dim)
+    vec = default_embedder().embed([STORY[0]])[0]
+    index.add(0, docs[0], vec)
+    before = index.stories[0].centroid.copy()
+    assert index.copy_match(docs[2]) is not None
+    state = index.add(0, docs[2], None)
+    assert state.count == 2 and np.array_equal(state.centroid, before)
+    with pytest.raises(ValueError, match="needs a vector"):
+        index.add(9, docs[3], None)
 
 
 def _item(source: str, n: int, title: str, at: datetime, summary: str = "") -> ItemRow:

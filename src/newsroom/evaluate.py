@@ -121,8 +121,7 @@ def eval_sentiment(path: Path) -> dict[str, Any]:
 def eval_dedupe(path: Path, embedder: Embedder | None = None, params: ClusterParams | None = None) -> dict[str, Any]:
     docs, gold = read_dedupe_csv(path)
     started = time.perf_counter()
-    vectors = (embedder or default_embedder()).embed([d.title for d in docs])
-    pred = cluster(docs, vectors, params)
+    pred = cluster(docs, embedder or default_embedder(), params)
     seconds = time.perf_counter() - started
     pp, pr, pf = pairwise(pred, gold)
     bp, br, bf = bcubed(pred, gold)

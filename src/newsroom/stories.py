@@ -131,13 +131,17 @@ def assign_story(
     if not same_event:
         return _assign_exact(session, item)
     embedder = embedder or default_embedder()
-    vector = embedder.embed([item.title])[0]
     index = story_index(session, item.published_at, embedder)
     doc = item_doc(item)
     exact = find_match(session, item)
     story_id = exact.story_id if exact is not None else None
     if story_id is None:
-        found = index.match(doc, vector)
+        copy = index.copy_match(doc)
+        story_id = copy.story_id if copy else None
+    vector = None  # a copy moves no centroid (dedupe/cluster.py): it needs no embedding
+    if story_id is None:
+        vector = embedder.embed([item.title])[0]
+        found = index.similar(doc, vector)
         story_id = found.story_id if found else None
     if story_id is None:
         now = utcnow()

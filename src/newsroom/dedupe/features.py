@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
@@ -227,8 +228,10 @@ def shingles(text: str, n: int = 2) -> list[bytes]:
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
 
 
+@lru_cache(maxsize=8192)
 def minhash(text: str) -> MinHash | None:
-    """A MinHash of the text's word bigrams (None for a text with no content words)."""
+    """A MinHash of the text's word bigrams (None for a text with no content words). Cached: matching an item and
+    indexing it both need it; callers never change the object."""
     grams = shingles(text)
     if not grams:
         return None
