@@ -17,7 +17,7 @@ An item joins, in this order of evidence:
 
 A copy (tiers 1–2) repeats a member: it counts for the story's heat but moves neither the centroid nor the running mean,
 so it never needs embedding (``cluster`` given an embedder embeds only the rest; on the benchmark's stream that is about
-70% of the items). The centroid is the mean of the other members' embeddings, so an item is compared with what the story
+63% of the items). The centroid is the mean of the other members' embeddings, so an item is compared with what the story
 is about as a whole, not with its single nearest member: that is what stops single-link chaining (A≈B, B≈C, so A, C and
 everything near C collapse into one). The entity bonus counts the item's named-entity keys (capitalised names) that a
 fair share of the story's members carry; an asset counts once (``$BTC``, not also "bitcoin") and domain words ("crypto",
