@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from newsroom.dedupe.cluster import ClusterParams, Doc, StoryIndex, cluster
-from newsroom.dedupe.features import amount_keys, entity_keys, event_keys
+from newsroom.dedupe.features import amount_keys, entity_keys, event_keys, minhash
 from newsroom.dedupe.metrics import bcubed, pairwise
 from newsroom.embeddings import default_embedder
 from newsroom.store.db import Store
@@ -182,6 +182,21 @@ class CountingEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.asked += texts
         return self.inner.embed(texts)
+
+
+def test_a_near_miss_of_the_lsh_bands_is_not_a_near_copy() -> None:
+    """MinHash LSH returns candidates by band collisions, some below the Jaccard bar: the estimate is checked."""
+    emb = default_embedder()
+    turkey = Doc(title="Turkey enacts new exchange licensing rules", published=T0.timestamp(), source="a")
+    japan = Doc(title="Japan enacts new exchange licensing rules", published=T0.timestamp() + 600, source="b")
+    index = StoryIndex(emb.dim)
+    index.add(0, turkey, emb.embed([turkey.title])[0])
+    mh = minhash(japan.basis)
+    assert mh is not None and index._lsh.query(mh)  # a band collision: LSH offers the other country's law…
+    assert mh.jaccard(minhash(turkey.basis)) < index.params.near_copy  # …whose estimated Jaccard is below 0.6
+    assert index.copy_match(japan) is None
+    copy = Doc(title=turkey.title + " - Reuters", published=T0.timestamp() + 900, source="c")
+    assert index.copy_match(copy) is not None
 
 
 def test_copies_are_not_embedded_and_move_no_centroid() -> None:

@@ -4,7 +4,8 @@ re-clustered. Pure, in memory; ``stories.py`` loads the recent stories from the 
 An item joins, in this order of evidence:
 1. **exact**: a story holding the same canonical URL or the same exact fingerprint (any time);
 2. **near-copy**: a story holding an item whose MinHash (word bigrams of headline + teaser) is estimated at
-   Jaccard ≥ ``near_copy`` (datasketch LSH), within the time window;
+   Jaccard ≥ ``near_copy``, within the time window (datasketch LSH proposes candidates; its bands also let near
+   misses through, so each estimate is checked);
 3. **same event**: the best story by ``cos(item, story centroid) + entity bonus − asset-conflict penalty
    − amount-conflict penalty − same-source penalty`` over the stories active within the time window that began
    at most ``max_span_hours`` before the item, when that reaches ``threshold``. Without that cap a story whose
@@ -17,7 +18,7 @@ An item joins, in this order of evidence:
 
 A copy (tiers 1–2) repeats a member: it counts for the story's heat but moves neither the centroid nor the running mean,
 so it never needs embedding (``cluster`` given an embedder embeds only the rest; on the benchmark's stream that is about
-63% of the items). The centroid is the mean of the other members' embeddings, so an item is compared with what the story
+62% of the items). The centroid is the mean of the other members' embeddings, so an item is compared with what the story
 is about as a whole, not with its single nearest member: that is what stops single-link chaining (A≈B, B≈C, so A, C and
 everything near C collapse into one). The entity bonus counts the item's named-entity keys (capitalised names) that a
 fair share of the story's members carry; an asset counts once (``$BTC``, not also "bitcoin") and domain words ("crypto",
@@ -31,11 +32,11 @@ Figures and the choice of ``threshold`` (dev file only): README, "Stories and of
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 
 import numpy as np
-from datasketch import MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from ..embeddings import Embedder
 from .features import NUM_PERM, amount_keys, entity_keys, event_keys, minhash
@@ -120,6 +121,7 @@ class StoryIndex:
         self._by_fp: dict[str, int] = {}
         self._lsh = MinHashLSH(threshold=self.params.near_copy, num_perm=NUM_PERM)
         self._lsh_n = 0
+        self._minhashes: dict[str, MinHash] = {}  # LSH key -> its MinHash, to check a candidate's estimate
         # the centroid search runs over dense arrays of the stories that may still be active
         self._mat = np.zeros((256, dim), dtype=np.float32)
         self._last = np.full(256, -np.inf)
@@ -164,7 +166,11 @@ class StoryIndex:
         if mh is not None and self._lsh_n:
             for key in self._lsh.query(mh):
                 story = self.stories.get(int(str(key).split(":", 1)[0]))
-                if story is not None and abs(doc.published - story.last_seen) <= window:
+                if (
+                    story is not None
+                    and abs(doc.published - story.last_seen) <= window
+                    and mh.jaccard(self._minhashes[key]) >= self.params.near_copy  # LSH bands also pass near misses
+                ):
                     return Match(story.story_id, "near-copy", 1.0)
         return None
 
@@ -184,9 +190,8 @@ class StoryIndex:
         sims[inactive] = -np.inf
         k = min(self.params.top_k, n_active)
         top = np.argpartition(-sims, k - 1)[:k]
-        keys = entity_keys(doc.title)
-        item_assets = {k for k in keys if k.startswith("$")}
-        named = event_keys(keys)
+        item_assets = _assets(doc)
+        named = event_keys(entity_keys(doc.title))
         item_amounts = amount_keys(doc.title)
         best: Match | None = None
         for j in top:
@@ -197,11 +202,9 @@ class StoryIndex:
                     continue  # a one-source story: its own site joins it only as a copy (tiers 1-2)
                 score -= self.params.same_source  # a site rarely covers one event twice, but it happens
             score += min(self.params.entity_bonus_cap, self.params.entity_bonus * story.shared_keys(named))
-            story_assets = story.assets()
-            if item_assets and story_assets and not item_assets & story_assets:
+            if _conflict(item_assets, story.assets()):
                 score -= self.params.asset_conflict
-            story_amounts = story.amounts()
-            if item_amounts and story_amounts and not item_amounts & story_amounts:
+            if _conflict(item_amounts, story.amounts()):
                 score -= self.params.amount_conflict
             if score >= self.params.threshold and (best is None or score > best.score):
                 best = Match(story.story_id, "similar", score)
@@ -250,7 +253,9 @@ class StoryIndex:
             self._by_fp.setdefault(doc.fingerprint, story_id)
         mh = minhash(doc.basis)
         if mh is not None:
-            self._lsh.insert(f"{story_id}:{self._lsh_n}", mh, check_duplication=False)
+            key = f"{story_id}:{self._lsh_n}"
+            self._lsh.insert(key, mh, check_duplication=False)
+            self._minhashes[key] = mh
             self._lsh_n += 1
         self._latest = max(self._latest, doc.published)
 
@@ -283,18 +288,32 @@ class StoryIndex:
         self._row = {int(sid): i for i, sid in enumerate(ids[: keep.size])}
 
 
+def _conflict(mine: Set[str], theirs: Set[str]) -> bool:
+    """Both sides name assets (or amounts) and share none."""
+    return bool(mine) and bool(theirs) and not mine & theirs
+
+
+def _assets(doc: Doc) -> set[str]:
+    return {k for k in entity_keys(doc.title) if k.startswith("$")}
+
+
+def _near_copy(doc: Doc, mh: MinHash, other: Doc, window: float, bar: float) -> bool:
+    """``copy_match``'s near-copy test against one earlier document instead of its story."""
+    return abs(doc.published - other.published) <= window and mh.jaccard(minhash(other.basis)) >= bar
+
+
 def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     """The positions in ``part`` that will join as copies, foreseen before any of them is added: copies of the
     index's stories, and copies of an earlier document of ``part`` itself (same URL or fingerprint, near-copy). A
     wrong guess costs time only: ``cluster`` embeds a missed copy in vain, or an unforeseen non-copy on its own."""
-    window = index.params.window_hours * HOUR
+    window, bar = index.params.window_hours * HOUR, index.params.near_copy
     urls: set[str] = set()
     fps: set[str] = set()
     lsh = MinHashLSH(threshold=index.params.near_copy, num_perm=NUM_PERM)
     copies = set()
     for i, doc in enumerate(part):
         mh = minhash(doc.basis)
-        near = mh is not None and any(abs(doc.published - part[int(j)].published) <= window for j in lsh.query(mh))
+        near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in lsh.query(mh))
         if (
             (doc.url and doc.url in urls)
             or (doc.fingerprint and doc.fingerprint in fps)

@@ -174,6 +174,7 @@ def content_words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=8192)
 def entity_keys(text: str) -> frozenset[str]:
     """Keys naming who/what a headline is about: allow-listed assets and capitalised words that are not
     sentence-openers (lower-cased). A crude named-entity signal: overlap raises a match, it never forces one."""
@@ -202,6 +203,7 @@ def event_keys(keys: frozenset[str]) -> frozenset[str]:
 DEAL_SIZE = 1e6  # money amounts from here up name a deal, a raise, a loss: prices and fees stay below
 
 
+@lru_cache(maxsize=8192)
 def amount_keys(text: str) -> frozenset[str]:
     """Keys for the deal-sized money amounts a headline names (``$793 million`` -> ``#USD:7.9e+08``), to two
     significant digits so that one site's rounding (``$790 million``) is the same key. Two reports of one funding
