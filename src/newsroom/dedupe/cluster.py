@@ -190,8 +190,9 @@ class StoryIndex:
         sims[inactive] = -np.inf
         k = min(self.params.top_k, n_active)
         top = np.argpartition(-sims, k - 1)[:k]
-        item_assets = _assets(doc)
-        named = event_keys(entity_keys(doc.title))
+        keys = entity_keys(doc.title)
+        item_assets = {k for k in keys if k.startswith("$")}
+        named = event_keys(keys)
         item_amounts = amount_keys(doc.title)
         best: Match | None = None
         for j in top:
@@ -291,10 +292,6 @@ class StoryIndex:
 def _conflict(mine: Set[str], theirs: Set[str]) -> bool:
     """Both sides name assets (or amounts) and share none."""
     return bool(mine) and bool(theirs) and not mine & theirs
-
-
-def _assets(doc: Doc) -> set[str]:
-    return {k for k in entity_keys(doc.title) if k.startswith("$")}
 
 
 def _near_copy(doc: Doc, mh: MinHash, other: Doc, window: float, bar: float) -> bool:
