@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .config import Settings
+from .guards.injection import neutralise_item
 from .models import FeedItem
 from .sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
 from .store.db import Store
@@ -137,7 +138,8 @@ def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, sam
         existing.update(
             s.scalars(select(ItemRow.external_id).where(ItemRow.source_key == key, ItemRow.external_id.in_(chunk)))
         )
-    fresh = sorted((i for i in items if i.external_id not in existing), key=lambda i: i.published_at)
+    # feed content is data: passages addressed to a model are cut from every field before it is stored
+    fresh = sorted((neutralise_item(i) for i in items if i.external_id not in existing), key=lambda i: i.published_at)
     if same_event and fresh:
         prefetch_vectors([i.title for i in fresh])  # one batch instead of one model call per item
     new = 0

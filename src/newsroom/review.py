@@ -111,6 +111,7 @@ def write_context(settings: Settings, title: str, text: str, extras: str) -> Gua
         max_ngram_overlap=g.max_ngram_overlap,
         min_words=g.min_words,
         extra_grounding=extras,
+        faithfulness=g.faithfulness,
     )
 
 
