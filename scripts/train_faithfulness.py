@@ -5,8 +5,9 @@
 Grouped 5-fold cross-validation by source article (no article's summaries in both train and test): in each fold a
 logistic regression is fitted on the training folds and its threshold chosen there, so that the fact reasons
 (grounding OR the scorer) flag at most ``--faithful-flagged`` of the training folds' faithful summaries; the held-out
-fold is then scored. Prints the out-of-fold figures (the ones the README quotes), then fits on every line and writes
-``src/newsroom/data/faithfulness.json``. Deterministic: same file, same weights.
+fold is then scored. Prints the out-of-fold figures (the ones the README quotes; also written to
+``bench/results/faithfulness_cv.json``), then fits on every line and writes ``src/newsroom/data/faithfulness.json``.
+Deterministic: same file, same weights.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from newsroom.guards.numbers import check_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "newsroom" / "data" / "faithfulness.json"
+CV_OUT = ROOT / "bench" / "results" / "faithfulness_cv.json"  # the out-of-fold figures, which bench/guards.py shows
 
 
 def load(path: Path) -> list[dict]:
@@ -109,8 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         w = fit(x[train], y[train], g[train], args.faithful_flagged)
         oof[test] = g[test] | (predict(w, x[test]) >= w["threshold"])
     print(f"{len(rows)} lines, {len(set(groups))} source articles, {args.folds}-fold grouped CV (out-of-fold):")
-    report("grounding only", g, y, rows)
-    report("grounding + scorer", oof, y, rows)
+    cv = {
+        "file": str(args.jsonl.name),
+        "n": len(rows),
+        "folds": args.folds,
+        "grounding_only": report("grounding only", g, y, rows),
+        "grounding_and_scorer": report("grounding + scorer", oof, y, rows),
+    }
+    CV_OUT.parent.mkdir(parents=True, exist_ok=True)
+    CV_OUT.write_text(json.dumps(cv, indent=2) + "\n", encoding="utf-8")
     if not args.dry_run:
         weights = fit(x, y, g, args.faithful_flagged)
         args.out.write_text(json.dumps(weights, indent=1) + "\n", encoding="utf-8")

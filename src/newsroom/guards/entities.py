@@ -17,6 +17,7 @@ acronym or a Latin name (``Посол США``) is not part of a name. Pure func
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -327,12 +328,18 @@ class SourceIndex:
         for group in ASSET_ALIASES:
             if group & self.words:
                 self.words |= group
-        self.skeletons: set[str] = set()
+        self._folded = folded
+
+    @functools.cached_property
+    def skeletons(self) -> set[str]:
+        """Transliteration skeletons of the source's words: built on the first cross-script lookup only."""
+        out: set[str] = set()
         for w in self.words:
-            self.skeletons |= {s for s in skeletons(w) if len(s) >= 2}
-        for a, b in itertools.pairwise(folded):  # names written as one word in Cyrillic: Кейптаун
+            out |= {s for s in skeletons(w) if len(s) >= 2}
+        for a, b in itertools.pairwise(self._folded):  # names written as one word in Cyrillic: Кейптаун
             if _is_latin(a) and _is_latin(b):
-                self.skeletons |= {s for s in skeletons(a + b) if len(s) >= 3}
+                out |= {s for s in skeletons(a + b) if len(s) >= 3}
+        return out
 
     def has(self, word: str) -> bool:
         f = _fold(word)
@@ -408,11 +415,17 @@ def _known(word: str, lang: str) -> bool:
     return any(simplemma.is_known(word, lang=x) or simplemma.is_known(word.lower(), lang=x) for x in langs)
 
 
+def _german(word: str) -> bool:
+    import simplemma
+
+    return bool(simplemma.is_known(word, lang="de") or simplemma.is_known(word.capitalize(), lang="de"))
+
+
 def _compound(word: str, depth: int) -> bool:
     """A German compound of known words, with or without a linking s (Zustellungszeitraum, Impfstoffversorgung)."""
     for i in range(3, len(word) - 2):
         head, tail = word[:i], word[i:].capitalize()
-        if not (_known(head, "de") or (head.endswith("s") and _known(head[:-1], "de"))):
+        if not (_german(head) or (head.endswith("s") and _german(head[:-1]))):  # Coinbase: no German compound
             continue
         if _known(tail, "de") or (depth > 1 and _compound(tail, depth - 1)):
             return True

@@ -259,6 +259,7 @@ def word_quantities(text: str) -> list[Quantity]:
     return [Quantity(str(v), frozenset({v}), None, 0.0) for v in sorted(values)]
 
 
+_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)](?=\s)")  # "1." opening a line numbers a list; it states nothing
 _HH_MM = re.compile(r"([01]?\d|2[0-3])[.:]([0-5]\d)")
 
 
@@ -283,7 +284,7 @@ def check_numbers(fields: Fields, ctx: GuardContext) -> list[Finding]:
     )
     out = []
     for name, text in fields:
-        for q in quantities(text, ctx.lang):
+        for q in quantities(_LIST_MARKER.sub(" ", text), ctx.lang):
             if not grounded(q, source) and not _clock_grounded(q, source):
                 unit = f" ({q.unit})" if q.unit else ""
                 out.append(Finding("ungrounded-number", name, f"{q.text}{unit} is not in the source"))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -28,8 +28,10 @@ from pydantic import BaseModel
 
 from .. import sentiment
 from ..config import Settings
-from ..guards import GuardContext, Report, check_article, neutralise
+from ..guards import Finding, GuardContext, Report, check_article, neutralise
+from ..guards import article_fields as guard_fields
 from ..guards.injection import clean_categories
+from ..guards.judge import judge as judge_article
 from ..headings import LANGUAGE_NAMES
 from ..llm.base import LLMError, Prompt, Provider, Result
 from ..llm.prompts import clip, template
@@ -67,12 +69,21 @@ async def generate_guarded(
     check: Callable[[T], Report],
     *,
     retry: bool,
+    judge: Callable[[T], Awaitable[list[Finding]]] | None = None,
 ) -> tuple[Result[T], Report]:
     """Generate, check, and (when ``retry``) regenerate once with the reasons. Returns the reply kept and its report.
 
+    ``judge`` (the model-based faithfulness judge, one call) runs only on a reply the offline guards passed.
     A retry that fails outright (LLMError) keeps the first reply and its report: the article becomes a draft."""
+
+    async def checked(value: T) -> Report:
+        report = check(value)
+        if report.ok and judge is not None:
+            report.findings += await judge(value)
+        return report
+
     first = await provider.generate(prompt, schema)
-    report = check(first.value)
+    report = await checked(first.value)
     if report.ok or not retry:
         return first, report
     log.info("%s: guards failed (%s); retrying once", prompt.stage, "; ".join(report.reasons(limit=3)))
@@ -81,7 +92,7 @@ async def generate_guarded(
     except LLMError as exc:
         log.warning("%s: the retry failed (%s); keeping the first reply as a draft", prompt.stage, exc)
         return first, report
-    return second, check(second.value)
+    return second, await checked(second.value)
 
 
 def draft_reasons(report: Report | None, *, publishable: bool, review: str, pivot_draft: bool = False) -> list[str]:
@@ -135,13 +146,22 @@ def article_checker(ctx: GuardContext) -> Callable[[ArticleText], Report]:
     return check
 
 
-async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check):  # type: ignore[no-untyped-def]
-    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on)."""
+async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check, source=None):  # type: ignore[no-untyped-def]
+    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on), and by the
+    model-based judge against ``source`` when ``guards.judge`` is on and the model is a real one."""
     if not settings.guards.enabled:
         return await provider.generate(prompt, schema), None
     # no retry for a model that is never published (the embedded base model): see the module's docstring
     retry = settings.guards.retry and provider.publishable
-    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry)
+    judge = None
+    if settings.guards.judge and provider.publishable and source is not None:
+        max_claims = settings.guards.judge_max_claims
+
+        async def judge(value: T) -> list[Finding]:
+            text = ArticleText.model_validate(value.model_dump(include=set(ArticleText.model_fields)))
+            return await judge_article(provider, guard_fields(text), source, max_claims)
+
+    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry, judge=judge)
 
 
 # ---- the write itself ----------------------------------------------------------------------------------------------
@@ -202,7 +222,7 @@ async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContex
         extras = grounding_extras(ctx.source.name, lead.published_at, categories)
         return article_checker(write_context(settings, headline, text, extras))
 
-    return await guarded(settings, provider, prompt, WrittenArticle, check)
+    return await guarded(settings, provider, prompt, WrittenArticle, check, source=f"{headline}\n\n{text}")
 
 
 def pivot_row(
