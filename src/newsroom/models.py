@@ -59,7 +59,8 @@ MAX_TAGS = 12
 MAX_TAG_CHARS = 30
 # UPPERCASE asset symbols, names and topics: letters first, then letters, digits and a few joiners. The schema asks
 # the model for ASCII; valid_tag also accepts other scripts (a Ukrainian feed's categories).
-TAG_PATTERN = r"^[A-Z][A-Z0-9 .&'/+-]*$"
+# The pattern bounds its own length: llama.cpp's grammar converter ignores maxLength beside a pattern.
+TAG_PATTERN = rf"^[A-Z][A-Z0-9 .&'/+-]{{0,{MAX_TAG_CHARS - 1}}}$"
 _TAG_SHAPE = re.compile(r"[^\W\d_][\w .&'/+-]*")
 
 
