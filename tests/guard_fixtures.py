@@ -105,3 +105,21 @@ def as_reply(article: dict[str, Any]) -> Any:
     from newsroom.devtools.scripted_llm import ScriptedReply
 
     return ScriptedReply.ok(json.dumps(article, ensure_ascii=False))
+
+
+def run_pipeline_once(settings: Any, store: Any) -> None:
+    """One pipeline run against the configured (scripted) provider, closed afterwards."""
+    import asyncio
+
+    from newsroom.llm import make_provider
+    from newsroom.pipeline import CallBuffer, Pipeline
+
+    async def go() -> None:
+        calls = CallBuffer()
+        provider = make_provider(settings.llm, calls)
+        try:
+            await Pipeline(settings, store, provider, calls).run_once()
+        finally:
+            await provider.aclose()
+
+    asyncio.run(go())

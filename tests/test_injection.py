@@ -10,7 +10,6 @@ number is ungrounded and the article stays a draft. The benign set is news sente
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -19,12 +18,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from guard_fixtures import FAITHFUL_EN, SOURCE_TEXT, SOURCE_TITLE, WRITTEN_EXTRAS, as_reply, variant
+from guard_fixtures import FAITHFUL_EN, SOURCE_TEXT, SOURCE_TITLE, WRITTEN_EXTRAS, as_reply, run_pipeline_once, variant
 from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig
 from newsroom.devtools.scripted_llm import RunningServer, start_scripted_server
 from newsroom.guards.injection import PLACEHOLDER, clean_author, clean_categories, neutralise
-from newsroom.llm import make_provider
-from newsroom.pipeline import CallBuffer, Pipeline
 from newsroom.sources.feeds import parse_feed
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ItemRow
@@ -172,15 +169,7 @@ def test_an_injected_claim_is_never_published(
         publish=PublishConfig(content_dir=tmp_path / "content"),
     )
 
-    async def go() -> None:
-        calls = CallBuffer()
-        provider = make_provider(settings.llm, calls)
-        try:
-            await Pipeline(settings, sqlite_store, provider, calls).run_once()
-        finally:
-            await provider.aclose()
-
-    asyncio.run(go())
+    run_pipeline_once(settings, sqlite_store)
     assert llm.llm.bodies, "the pipeline never called the model"
     user = llm.llm.bodies[0]["messages"][-1]["content"]
     assert not PAYLOAD.search(user), "the injected claim reached the model"

@@ -11,14 +11,14 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from guard_fixtures import FAITHFUL_EN, SOURCE, WRITTEN_EXTRAS, as_reply, feed_xml, variant
+from guard_fixtures import FAITHFUL_EN, SOURCE, WRITTEN_EXTRAS, as_reply, feed_xml, run_pipeline_once, variant
 from newsroom.config import FetchConfig, GuardsConfig, LLMConfig, PublishConfig, Settings, SourceConfig
 from newsroom.devtools.scripted_llm import ScriptedReply, start_scripted_server
 from newsroom.guards import article_fields
 from newsroom.guards.judge import judge
 from newsroom.llm import make_provider
 from newsroom.models import ArticleText
-from newsroom.pipeline import CallBuffer, Pipeline
+from newsroom.pipeline import CallBuffer
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow
@@ -94,15 +94,7 @@ def test_judge_in_the_pipeline_is_counted_in_stats(tmp_path: Path, sqlite_store:
         guards=GuardsConfig(judge=True),
     )
 
-    async def go() -> None:
-        calls = CallBuffer()
-        provider = make_provider(settings.llm, calls)
-        try:
-            await Pipeline(settings, sqlite_store, provider, calls).run_once()
-        finally:
-            await provider.aclose()
-
-    asyncio.run(go())
+    run_pipeline_once(settings, sqlite_store)
     stages = ["judge" if "faithfulness" in b["messages"][0]["content"] else "write" for b in llm.llm.bodies]
     assert stages == ["write", "judge", "write", "judge"]  # judged, rewritten with the reasons, judged again
     with sqlite_store.session() as s:
