@@ -286,7 +286,9 @@ class Pipeline:
         return write_prompt(
             language=self.settings.pivot_language,
             categories=self.settings.taxonomy,
-            source_name=source.name,
+            # a source in another language is still written in the pivot language, from its own text
+            source_name=source.name
+            + (f" (text in {lead.language})" if lead.language not in (None, self.settings.pivot_language) else ""),
             headline=headline,
             text=text,
             source_categories=list(lead.categories or []),
