@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,3 +78,60 @@ def source_row(store: Store, key: str) -> SourceRow:
         row = s.scalars(select(SourceRow).where(SourceRow.key == key)).one()
         s.expunge(row)
         return row
+
+
+def api_articles(corpus: Path) -> list[dict[str, Any]]:
+    """The corpus records as the API returns them (one per ID, newest first)."""
+    folder = corpus / "api"
+    with (folder / "coindesk_data_categories.csv").open(encoding="utf-8") as f:
+        category_ids = {r["NAME"]: int(r["ID"]) for r in csv.DictReader(f)}
+    with (folder / "coindesk_data_articles_body.csv").open(encoding="utf-8") as f:
+        bodies = {r["ID"]: r["BODY"] for r in csv.DictReader(f)}
+    out: dict[int, dict[str, Any]] = {}
+    with (folder / "coindesk_data_articles.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            cats = [c.strip() for c in r["CATEGORIES"].split(",") if c.strip()]
+            out[int(r["ID"])] = {
+                "TYPE": "121",
+                "ID": int(r["ID"]),
+                "GUID": r["GUID"],
+                "PUBLISHED_ON": int(r["PUBLISHED_ON"]),
+                "PUBLISHED_ON_NS": None,
+                "IMAGE_URL": r["IMAGE_URL"],
+                "TITLE": r["TITLE"],
+                "SUBTITLE": r["SUBTITLE"],
+                "AUTHORS": r["AUTHORS"],
+                "URL": r["URL"],
+                "SOURCE_ID": 5,
+                "BODY": bodies.get(r["ID"], ""),
+                "KEYWORDS": r["KEYWORDS"],
+                "LANG": r["LANG"],
+                "UPVOTES": int(r["UPVOTES"]),
+                "DOWNVOTES": int(r["DOWNVOTES"]),
+                "SCORE": int(r["SCORE"]),
+                "SENTIMENT": r["SENTIMENT"],
+                "STATUS": r["STATUS"],
+                "CREATED_ON": int(r["CREATED_ON"]),
+                "UPDATED_ON": int(r["UPDATED_ON"] or r["CREATED_ON"]),
+                "SOURCE_DATA": {
+                    "TYPE": "120",
+                    "ID": 5,
+                    "SOURCE_KEY": r["SOURCE_KEY"],
+                    "NAME": r["SOURCE_NAME"],
+                    "IMAGE_URL": "https://resources.cryptocompare.com/news/5/default.png",
+                    "URL": "https://www.coindesk.com/arc/outboundfeeds/rss/",
+                    "LANG": "EN",
+                    "SOURCE_TYPE": "RSS",
+                    "LAUNCH_DATE": 1367884800,
+                    "SORT_ORDER": 0,
+                    "BENCHMARK_SCORE": 66,
+                    "STATUS": "ACTIVE",
+                    "LAST_UPDATED_TS": int(r["CREATED_ON"]),
+                    "CREATED_ON": 1657730110,
+                    "UPDATED_ON": 1719411583,
+                },
+                "CATEGORY_DATA": [
+                    {"TYPE": "122", "ID": category_ids.get(c, 0), "NAME": c, "CATEGORY": c} for c in cats
+                ],
+            }
+    return sorted(out.values(), key=lambda a: (a["PUBLISHED_ON"], a["ID"]), reverse=True)
