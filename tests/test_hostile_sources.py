@@ -4,6 +4,7 @@ in backoff says how to poll it anyway, and a config change resets its backoff.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,3 +188,21 @@ def test_poll_says_how_to_poll_backed_off_sources(tmp_path: Path, server: HTTPSe
     second = runner.invoke(app, ["poll", "--config", str(cfg)])
     assert second.exit_code == 0
     assert "1 source(s) are backed off" in second.output and "--force" in second.output and "feed" in second.output
+
+
+def test_stats_counts_skipped_entries_per_source(tmp_path: Path, server: HTTPServer) -> None:
+    body = rss(item("g-1", "The same guid again", "https://e.com/again"), item(None, "No id", None)).encode()
+    url = serve(server, "/feed.xml", Scripted(body, content_type="application/rss+xml"))
+    cfg = tmp_path / "newsroom.toml"
+    cfg.write_text(
+        f'database_url = "sqlite:///{tmp_path / "n.db"}"\n[fetch]\nallow_private_networks = true\n'
+        f'[[sources]]\nkey = "feed"\nname = "Feed"\nurl = "{url}"\nlanguage = "en"\n'
+    )
+    runner = CliRunner()
+    polled = runner.invoke(app, ["poll", "--config", str(cfg)])
+    assert polled.exit_code == 0 and "duplicate-id 1, no-id 1" in polled.output
+    stats = runner.invoke(app, ["stats", "--json", "--config", str(cfg)])
+    (feed,) = json.loads(stats.stdout)["sources"]
+    assert feed["skipped"] == {"duplicate-id": 1, "no-id": 1} and feed["items"] == 2
+    table = runner.invoke(app, ["stats", "--config", str(cfg)])
+    assert "duplicate-id 1, no-id 1" in table.output

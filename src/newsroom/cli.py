@@ -220,6 +220,14 @@ def stats(
         out.print(d)
         for a in data["drafts"][:10]:
             out.print(f"  draft {a['lang']}/{a['slug']}: " + "; ".join(a["reasons"][:3]), markup=False, highlight=False)
+    src = Table(title="sources")
+    for col in ("source", "status", "items", "errors in a row", "skipped entries (total, by reason)"):
+        src.add_column(col, justify="right" if col in ("items", "errors in a row") else "left")
+    for row in data["sources"]:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(row["skipped"].items()))
+        key = f"{row['key']} (via {row['via']})" if row["via"] else row["key"]
+        src.add_row(key, row["status"] or "-", str(row["items"]), str(row["errors_in_a_row"]), skipped)
+    out.print(src)
     if data["story_errors"]:
         out.print("[red]stories with errors:[/]")
         for e in data["story_errors"]:
