@@ -51,11 +51,13 @@ class LinesAdapter:
     """A toy kind: each line of a text file is an item (what a third-party package would ship)."""
 
     async def poll(self, spec, ctx):
-        response = await ctx.client.get(spec.url)
+        response = await ctx.get(spec.url)  # the guarded GET every adapter gets
+        if response.status != "ok":
+            return Batch.failed(response.error)
         items = [
             FeedItem(source_key=spec.key, external_id=f"line-{n}", url=f"https://e.com/{n}", title=line,
                      published_at=datetime(2025, 12, 12, n, tzinfo=UTC))
-            for n, line in enumerate(response.text.splitlines(), 1)
+            for n, line in enumerate(response.body.decode().splitlines(), 1)
         ]
         return Batch(status="ok", items=items, cursor=spec.options.get("tag"))
 '''
@@ -87,6 +89,9 @@ async def test_an_installed_package_adds_a_source_kind(plugin_package: None, sto
     assert report.status == "ok" and report.new_items == 2
     assert [i.title for i in stored(store, "lines")] == ["first line", "second line"]
     assert source_row(store, "lines").cursor == "t1"  # the adapter's cursor is kept for its next poll
+    strict = settings_for({"key": "lines", "url": url, "type": "LINES"}, fetch={"allow_private_networks": False})
+    (refused,) = await poll_sources(store, strict, now=NOW, force=True)
+    assert refused.status == "error" and "loopback" in (refused.error or "")  # ctx.get guards a plugin's requests
 
 
 def test_without_the_package_the_kind_is_unknown() -> None:

@@ -3,9 +3,10 @@
 An adapter is small: given a :class:`SourceSpec` (the source's config and its stored cursor/validators) and a
 :class:`FetchContext` (the HTTP client, the fetch policy, the fetch time), it returns a :class:`Batch`: the items it
 found, the entries it had to skip (each with a reason), the new validators or cursor, or an error. It never raises for
-a network, HTTP or content problem. Everything every source needs afterwards (hostile text stripped, links and titles
-bounded, implausible dates handled, duplicates and the per-poll limit counted) happens once, in
-:func:`newsroom.sources.normalise.finalise`, whatever the adapter.
+a network, HTTP or content problem, and makes its requests through ``ctx.get`` (the private-network guard,
+``fetch.allow_hosts``, the size cap and the deadline on every hop). Everything every source needs afterwards
+(hostile text stripped, links and titles bounded, implausible dates handled, duplicates and the per-poll limit
+counted) happens once, in :func:`newsroom.sources.normalise.finalise`, whatever the adapter.
 
 Adapters are found by source ``type`` through the ``newsroom.sources`` entry-point group, so an installed package
 adds a source kind with one line of its ``pyproject.toml``::
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # config validates source types against this registry: no imp
     import httpx
 
     from ..config import FetchConfig
+    from .feeds import FetchResult
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,23 @@ class FetchContext:
     fetch: FetchConfig
     now: datetime  # the fetch time: stands in for missing dates, bounds future ones
     max_items: int  # settings.max_items_per_source: an adapter that pages may stop there
+
+    async def get(
+        self,
+        url: str,
+        *,
+        accept: str = "*/*",
+        headers: dict[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult:
+        """GET ``url`` the way every source request goes: the private-network guard and ``fetch.allow_hosts`` on
+        every redirect hop, the size cap, the deadline, conditional headers. Never raises (see feeds.fetch_feed)."""
+        from .feeds import fetch_feed
+
+        return await fetch_feed(
+            self.client, url, etag=etag, last_modified=last_modified, fetch=self.fetch, accept=accept, headers=headers
+        )
 
 
 @dataclass

@@ -34,7 +34,7 @@ from ..models import FeedItem, SourceRef
 from ..text import html_to_text
 from ..urls import canonical_url
 from .base import Batch, EntryLog, FetchContext, SourceSpec
-from .feeds import FetchResult, fetch_feed
+from .feeds import FetchResult
 
 PAGE_LIMIT = 100  # the API's largest page
 DEFAULT_MAX_PAGES = 5
@@ -184,10 +184,7 @@ class CoinDeskAdapter:
         for _page in range(max_pages if cursor else 1):
             page_params = {**params, **({"to_ts": str(to_ts)} if to_ts is not None else {})}
             url = str(httpx.URL(spec.url).copy_merge_params(page_params))
-            result = await fetch_feed(
-                ctx.client, url, etag=None, last_modified=None, fetch=ctx.fetch, accept="application/json",
-                headers=headers,
-            )  # fmt: skip
+            result = await ctx.get(url, accept="application/json", headers=headers)
             if result.status != "ok":
                 if batch.items:  # what the earlier pages gave is kept; the cursor stays, so the rest comes next time
                     batch.warning = f"stopped paging: {_failure(result, key_env).error}"

@@ -18,7 +18,7 @@ from ..text import html_to_text
 from ..urls import canonical_url
 from .base import Batch, EntryLog, FetchContext, SourceSpec
 from .encoding import decode_document
-from .feeds import external_id, fetch_feed
+from .feeds import external_id
 from .normalise import parse_date
 from .rss import failed, not_modified
 
@@ -85,9 +85,7 @@ def parse_json_feed(data: bytes, *, source_key: str, base: str, now: datetime, l
 
 class JsonFeedAdapter:
     async def poll(self, spec: SourceSpec, ctx: FetchContext) -> Batch:
-        result = await fetch_feed(
-            ctx.client, spec.url, etag=spec.etag, last_modified=spec.last_modified, fetch=ctx.fetch, accept=ACCEPT
-        )
+        result = await ctx.get(spec.url, accept=ACCEPT, etag=spec.etag, last_modified=spec.last_modified)
         if result.status == "error":
             return failed(result)
         if result.status == "not_modified":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from .base import Batch, FetchContext, SourceSpec
-from .feeds import FetchResult, fetch_feed, parse_feed
+from .feeds import ACCEPT, FetchResult, parse_feed
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -34,9 +34,7 @@ class FeedAdapter:
     """RSS 2.0, RSS 1.0 and Atom through feedparser."""
 
     async def poll(self, spec: SourceSpec, ctx: FetchContext) -> Batch:
-        result = await fetch_feed(
-            ctx.client, spec.url, etag=spec.etag, last_modified=spec.last_modified, fetch=ctx.fetch
-        )
+        result = await ctx.get(spec.url, accept=ACCEPT, etag=spec.etag, last_modified=spec.last_modified)
         if result.status == "error":
             return failed(result)
         if result.status == "not_modified":

@@ -18,7 +18,7 @@ from ..models import FeedItem
 from ..text import html_to_text
 from ..urls import canonical_url
 from .base import Batch, EntryLog, FetchContext, SourceSpec
-from .feeds import clean_xml, external_id, fetch_feed
+from .feeds import clean_xml, external_id
 from .normalise import parse_date
 from .rss import failed, not_modified
 
@@ -86,9 +86,7 @@ def parse_sitemap(data: bytes, *, source_key: str, now: datetime, log: EntryLog)
 
 class SitemapAdapter:
     async def poll(self, spec: SourceSpec, ctx: FetchContext) -> Batch:
-        result = await fetch_feed(
-            ctx.client, spec.url, etag=spec.etag, last_modified=spec.last_modified, fetch=ctx.fetch, accept=ACCEPT
-        )
+        result = await ctx.get(spec.url, accept=ACCEPT, etag=spec.etag, last_modified=spec.last_modified)
         if result.status == "error":
             return failed(result)
         if result.status == "not_modified":
@@ -105,7 +103,7 @@ class SitemapAdapter:
         newest_first = sorted(found, key=lambda c: c[0].timestamp() if c[0] else 0.0, reverse=True)
         problems: list[str] = []
         for _lastmod, loc in newest_first[:limit]:
-            child = await fetch_feed(ctx.client, loc, etag=None, last_modified=None, fetch=ctx.fetch, accept=ACCEPT)
+            child = await ctx.get(loc, accept=ACCEPT)
             if child.status != "ok":
                 problems.append(f"{loc}: {child.error}")
                 continue
