@@ -27,7 +27,7 @@ def anyio_backend() -> str:
 
 
 def test_every_builtin_kind_has_an_adapter() -> None:
-    for kind in ("RSS", "ATOM", "API", "SITEMAP", "JSONFEED"):
+    for kind in ("RSS", "ATOM", "API", "SITEMAP", "JSONFEED", "TELEGRAM"):
         assert kind in source_kinds()
         assert isinstance(adapter_for(kind), SourceAdapter)
     assert adapter_for("rss") is adapter_for("RSS")

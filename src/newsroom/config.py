@@ -37,7 +37,8 @@ class SourceConfig(_Strict):
     name: str
     url: str
     type: str = Field(
-        default="RSS", description="source kind: RSS, ATOM, API (CoinDesk Data), SITEMAP, JSONFEED, or an installed one"
+        default="RSS",
+        description="source kind: RSS, ATOM, API (CoinDesk Data), SITEMAP, JSONFEED, TELEGRAM, or an installed one",
     )
     enabled: bool = True
     interval_minutes: float = Field(default=10, gt=0)
@@ -50,7 +51,9 @@ class SourceConfig(_Strict):
     source_keys: list[str] = Field(default_factory=list, description="API: only these publishers (SOURCE_KEY)")
     categories: list[str] = Field(default_factory=list, description="API: only items in these categories")
     exclude_categories: list[str] = Field(default_factory=list, description="API: no items in these categories")
-    max_pages: int = Field(default=5, ge=1, le=100, description="API/sitemap index: pages read per poll at most")
+    max_pages: int = Field(
+        default=5, ge=1, le=100, description="API, sitemap index, Telegram: pages read per poll at most"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="settings of an installed (third-party) kind")
 
     @field_validator("type")

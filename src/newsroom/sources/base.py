@@ -47,6 +47,7 @@ BUILTIN_ADAPTERS = {
     "API": "newsroom.sources.coindesk_api:CoinDeskAdapter",
     "SITEMAP": "newsroom.sources.sitemap:SitemapAdapter",
     "JSONFEED": "newsroom.sources.jsonfeed:JsonFeedAdapter",
+    "TELEGRAM": "newsroom.sources.telegram:TelegramAdapter",
 }
 MAX_SKIP_SAMPLES = 20  # skipped entries whose reason is kept on the source row, per poll
 

@@ -150,7 +150,7 @@ class SourceIn(BaseModel):
     key: str = Field(pattern=KEY_RE.pattern, description="lowercase letters, digits, '-' and '_'")
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(pattern=r"^https?://[^\s/]+\S*$", max_length=2000)
-    type: str = Field(default="RSS", description="RSS, ATOM, API, SITEMAP, JSONFEED or an installed kind")
+    type: str = Field(default="RSS", description="RSS, ATOM, API, SITEMAP, JSONFEED, TELEGRAM or an installed kind")
     interval_minutes: float = Field(default=10, gt=0, le=7 * 24 * 60, alias="intervalMinutes")
     weight: float = Field(default=1.0, ge=0, le=10)
     language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
