@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from werkzeug import Request, Response
 
-from newsroom.poll import poll_sources
+from newsroom.stages.poll import poll_sources
 from newsroom.store.db import Store
 from newsroom.store.tables import StoryRow
 from source_support import api_articles, http_server, serve, server, settings_for, source_row, stored

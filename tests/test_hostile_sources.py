@@ -13,9 +13,9 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from newsroom.cli import app
-from newsroom.poll import poll_sources
 from newsroom.sources.encoding import decode_document
 from newsroom.sources.normalise import MAX_TITLE_CHARS
+from newsroom.stages.poll import poll_sources
 from newsroom.store.db import Store
 from source_support import NOW, Scripted, http_server, serve, server, settings_for, source_row, stored
 

@@ -15,8 +15,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from newsroom.models import FeedItem
-from newsroom.poll import poll_sources
 from newsroom.sources.feeds import parse_feed
+from newsroom.stages.poll import poll_sources
 from newsroom.store.db import Store
 from source_support import NOW, Scripted, http_server, serve, server, settings_for, source_row, stored
 

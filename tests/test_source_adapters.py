@@ -11,9 +11,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from newsroom.config import ConfigError, SourceConfig, load_settings
-from newsroom.poll import poll_sources
 from newsroom.sources import base
 from newsroom.sources.base import SourceAdapter, adapter_for, source_kinds
+from newsroom.stages.poll import poll_sources
 from newsroom.store.db import Store
 from source_support import NOW, Scripted, http_server, serve, server, settings_for, source_row, stored
 

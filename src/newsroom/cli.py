@@ -92,7 +92,7 @@ def init(
 @app.command()
 def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="poll even sources not due")] = False):
     """Fetch due sources and store new items; no model calls."""
-    from .poll import poll_sources
+    from .stages.poll import poll_sources
 
     settings = _settings(config)
     store = _store(settings)
@@ -107,7 +107,7 @@ def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="pol
 
 def _force_hint(store: Store, reports) -> None:  # type: ignore[no-untyped-def]
     """When nothing was polled because every source waits out an error backoff, say so and how to poll anyway."""
-    from .poll import backed_off
+    from .stages.poll import backed_off
 
     if reports:
         return
@@ -330,7 +330,8 @@ def _progress() -> Progress:
 
 def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
     from .llm import make_provider
-    from .pipeline import CallBuffer, Pipeline
+    from .llm.usage import CallBuffer
+    from .pipeline import Pipeline
 
     calls = CallBuffer()
     try:

@@ -22,14 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .config import Settings
-from .models import FeedItem
-from .sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
-from .sources.normalise import finalise
-from .store.db import Store
-from .store.tables import ItemRow, SourceRow
+from ..config import Settings
+from ..models import FeedItem
+from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
+from ..sources.normalise import finalise
+from ..store.db import Store
+from ..store.tables import ItemRow, SourceRow
+from ..text import fingerprint
 from .stories import assign_story, prefetch_vectors
-from .text import fingerprint
 
 log = logging.getLogger(__name__)
 
