@@ -14,6 +14,7 @@ from newsroom.config import ConfigError, SourceConfig, load_settings
 from newsroom.sources import base
 from newsroom.sources.base import SourceAdapter, adapter_for, source_kinds
 from newsroom.stages.poll import poll_sources
+from newsroom.stages.write import source_label
 from newsroom.store.db import Store
 from source_support import NOW, Scripted, http_server, serve, server, settings_for, source_row, stored
 
@@ -98,3 +99,8 @@ def test_without_the_package_the_kind_is_unknown() -> None:
     assert "LINES" not in source_kinds()
     with pytest.raises(ValueError, match="unknown source type"):
         SourceConfig(key="x", name="X", url="https://e.com/", type="LINES")
+
+
+def test_the_write_prompt_names_a_foreign_source_language() -> None:
+    assert source_label("Forklog", "uk", "en") == "Forklog (text in uk)"
+    assert source_label("CoinDesk", "en", "en") == source_label("CoinDesk", None, "en") == "CoinDesk"
