@@ -24,7 +24,9 @@ from sqlalchemy import event, func, select
 from werkzeug import Request, Response
 
 from newsroom.config import FetchConfig, Settings, SourceConfig
-from newsroom.sources.feeds import FetchResult, fetch_feed, parse_feed
+from newsroom.sources.base import Batch
+from newsroom.sources.feeds import fetch_feed, parse_feed
+from newsroom.sources.normalise import finalise
 from newsroom.stages import poll
 from newsroom.stages.poll import SourcePollReport, backoff_delay, poll_sources, record_poll, sync_sources
 from newsroom.store.db import Store
@@ -349,7 +351,7 @@ def test_concurrent_pollers_store_each_item_once(store: Store, corpus: Path) -> 
     settings = make_settings({"coindesk": "https://www.coindesk.com/arc/outboundfeeds/rss/"})
     sync_sources(store, settings)
     parsed = parse_feed(corpus_bytes(corpus, "coindesk"), source_key="coindesk", now=NOW)
-    result = FetchResult(status="ok", body=b"", http_status=200)
+    batch = finalise(Batch(status="ok", items=parsed.items, http_status=200), language="en", now=NOW, max_items=100)
     barrier = threading.Barrier(2, timeout=10)
     stores = [store, Store(store.url)]
     for st in stores:
@@ -363,9 +365,7 @@ def test_concurrent_pollers_store_each_item_once(store: Store, corpus: Path) -> 
 
     reports: list[SourcePollReport] = []
     threads = [
-        threading.Thread(
-            target=lambda st=st: reports.append(record_poll(st, settings, "coindesk", result, parsed, NOW))
-        )
+        threading.Thread(target=lambda st=st: reports.append(record_poll(st, settings, "coindesk", batch, NOW)))
         for st in stores
     ]
     for t in threads:

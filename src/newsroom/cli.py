@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -72,13 +73,19 @@ def init(
     path: Annotated[Path, typer.Argument(help="where to write the starter config")] = Path("newsroom.toml"),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
 ) -> None:
-    """Write a starter newsroom.toml: seven public crypto feeds, languages en (pivot) and uk, the embedded model."""
+    """Write a starter newsroom.toml: seven public crypto feeds, the CoinDesk Data API preset (off until its key is
+    set), languages en (pivot) and uk, the embedded model."""
     if path.exists() and not force:
         raise _fail(f"{path} exists; pass --force to overwrite it")
     starter = resources.files("newsroom.data").joinpath("newsroom.example.toml").read_text(encoding="utf-8")
     path.write_text(starter, encoding="utf-8")
     settings = load_settings(path)
-    out.print(f"wrote {path}: {len(settings.sources)} sources, languages {', '.join(settings.languages)}")
+    enabled = [src for src in settings.sources if src.enabled]
+    off = ", ".join(src.key for src in settings.sources if not src.enabled)
+    out.print(
+        f"wrote {path}: {len(enabled)} sources{f' (and {off}, off until enabled)' if off else ''},"
+        f" languages {', '.join(settings.languages)}"
+    )
     out.print("next: `newsroom run` (or `newsroom run --watch` to keep polling)")
 
 
@@ -95,6 +102,23 @@ def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="pol
             poll_sources(store, settings, force=force, on_source_done=lambda r: progress.advance(task))
         )
     _print_poll(reports)
+    _force_hint(store, reports)
+
+
+def _force_hint(store: Store, reports) -> None:  # type: ignore[no-untyped-def]
+    """When nothing was polled because every source waits out an error backoff, say so and how to poll anyway."""
+    from .stages.poll import backed_off
+
+    if reports:
+        return
+    waiting = backed_off(store, datetime.now(UTC))
+    if waiting:
+        first = min(r.next_poll_at for r in waiting if r.next_poll_at is not None)
+        console.print(
+            f"[yellow]{len(waiting)} source(s) are backed off after errors[/] (next poll {first:%H:%M} UTC): "
+            f"{', '.join(r.key for r in waiting[:5])}. `--force` polls them now; fixing a source's config also"
+            " resets its backoff."
+        )
 
 
 @app.command()
@@ -111,6 +135,7 @@ def run(
         while True:
             summary = _run_round(settings, store, force=force)
             _print_summary(summary, settings)
+            _force_hint(store, summary.polled)
             if not watch:
                 break
             console.print(f"next round in {every:.0f} s (Ctrl-C to stop)")
@@ -195,6 +220,14 @@ def stats(
         out.print(d)
         for a in data["drafts"][:10]:
             out.print(f"  draft {a['lang']}/{a['slug']}: " + "; ".join(a["reasons"][:3]), markup=False, highlight=False)
+    src = Table(title="sources")
+    for col in ("source", "status", "items", "errors in a row", "skipped entries (total, by reason)"):
+        src.add_column(col, justify="right" if col in ("items", "errors in a row") else "left")
+    for row in data["sources"]:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(row["skipped"].items()))
+        key = f"{row['key']} (via {row['via']})" if row["via"] else row["key"]
+        src.add_row(key, row["status"] or "-", str(row["items"]), str(row["errors_in_a_row"]), skipped)
+    out.print(src)
     if data["story_errors"]:
         out.print("[red]stories with errors:[/]")
         for e in data["story_errors"]:
@@ -331,10 +364,11 @@ def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
 
 def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
     t = Table(title="sources")
-    for col in ("source", "status", "new items", "error"):
+    for col in ("source", "status", "new items", "skipped", "error"):
         t.add_column(col)
     for r in reports:
-        t.add_row(r.key, r.status, str(r.new_items), (r.error or "")[:80])
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
+        t.add_row(r.key, r.status, str(r.new_items), skipped, (r.error or "")[:80])
     out.print(t)
 
 

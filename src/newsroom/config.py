@@ -36,10 +36,47 @@ class SourceConfig(_Strict):
     key: str = Field(description="stable machine name: lowercase letters, digits, '-' and '_'")
     name: str
     url: str
-    type: Literal["RSS", "ATOM", "API"] = "RSS"
+    type: str = Field(
+        default="RSS",
+        description="source kind: RSS, ATOM, API (CoinDesk Data), SITEMAP, JSONFEED, TELEGRAM, or an installed one",
+    )
     enabled: bool = True
     interval_minutes: float = Field(default=10, gt=0)
     weight: float = Field(default=1.0, ge=0, le=10, description="editorial weight of the source, used by scoring")
+    language: str | None = Field(
+        default=None, description="language of the source's text (BCP 47); default: as the source says, else detected"
+    )
+    # the API (CoinDesk Data news) and other kinds that take a key or filters
+    api_key_env: str | None = Field(default=None, description="environment variable holding the source's API key")
+    source_keys: list[str] = Field(default_factory=list, description="API: only these publishers (SOURCE_KEY)")
+    categories: list[str] = Field(default_factory=list, description="API: only items in these categories")
+    exclude_categories: list[str] = Field(default_factory=list, description="API: no items in these categories")
+    max_pages: int = Field(
+        default=5, ge=1, le=100, description="API, sitemap index, Telegram: pages read per poll at most"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="settings of an installed (third-party) kind")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        from .sources.base import source_kinds
+
+        v = v.strip().upper()
+        if v not in source_kinds():
+            raise ValueError(f"unknown source type {v!r}; installed: {', '.join(source_kinds())}")
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$", v):
+            raise ValueError("must be a BCP 47 language tag such as en, uk or pt-BR")
+        return v.lower() if v else v
+
+    def adapter_options(self) -> dict[str, Any]:
+        """What the adapter needs beyond key, type and URL (kept on the source row; a change resets its backoff)."""
+        keys = ("language", "api_key_env", "source_keys", "categories", "exclude_categories", "max_pages")
+        return {**self.options, **{k: getattr(self, k) for k in keys if getattr(self, k) not in (None, [])}}
 
     @field_validator("key")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +15,12 @@ class Sentiment(StrEnum):
     POSITIVE = "POSITIVE"
     NEUTRAL = "NEUTRAL"
     NEGATIVE = "NEGATIVE"
+
+
+class SourceRef(BaseModel):
+    name: str
+    key: str
+    type: str
 
 
 class FeedItem(BaseModel):
@@ -28,6 +35,13 @@ class FeedItem(BaseModel):
     categories: list[str] = Field(default_factory=list)
     author: str | None = None
     published_at: datetime = Field(description="timezone-aware UTC")
+    language: str | None = Field(default=None, description="language of the text (BCP 47) when the source says")
+    signals: dict[str, Any] = Field(
+        default_factory=dict, description="what the source itself says about the item (the API's sentiment) and flags"
+    )
+    publisher: SourceRef | None = Field(
+        default=None, description="the real publisher when a source relays others (the API's SOURCE_DATA)"
+    )
 
     @property
     def text(self) -> str:
@@ -85,12 +99,6 @@ class CoverImage(BaseModel):
     thumb: str
     small_s3: str
     credit: dict[str, str] | None = None
-
-
-class SourceRef(BaseModel):
-    name: str
-    key: str
-    type: str
 
 
 class ArticleDoc(BaseModel):

@@ -150,6 +150,12 @@ def source_text(item: ItemRow) -> str:
     return item.content if len(item.content) > len(item.summary) else item.summary
 
 
+def source_label(name: str, language: str | None, pivot: str) -> str:
+    """The source as the write prompt names it; a source in another language says so (the article is still written
+    in the pivot language, from the source's own text)."""
+    return f"{name} (text in {language})" if language not in (None, pivot) else name
+
+
 def write_prompt(
     *,
     language: str,
@@ -188,7 +194,7 @@ async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContex
     prompt = write_prompt(
         language=settings.pivot_language,
         categories=settings.taxonomy,
-        source_name=ctx.source.name,
+        source_name=source_label(ctx.source.name, lead.language, settings.pivot_language),
         headline=headline,
         text=text,
         source_categories=categories,

@@ -125,6 +125,8 @@ def stats(session: Session) -> dict[str, Any]:
             "error": s.last_error,
             "errors_in_a_row": s.error_count,
             "items": s.items_seen,
+            "skipped": s.skip_counts or {},  # entries not stored by reason ("flagged:…": kept but repaired)
+            "via": s.parent,
         }
         for s in session.scalars(select(SourceRow).order_by(SourceRow.key))
     ]

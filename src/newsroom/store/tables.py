@@ -71,6 +71,15 @@ class SourceRow(Base):
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str] = mapped_column(String(16), default="config", server_default="config")  # config | editor
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # an editor disabled it
+    # adapter settings from the config (api_key_env, filters, language…); what the adapter resumes from (the API's
+    # newest item seen); the relay source that created this row (a publisher the API relays; never polled itself)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    parent: Mapped[str | None] = mapped_column(String(64), default=None)
+    # entries not stored (reason -> total since the source was added; "flagged:<reason>" for repaired ones) and the
+    # last poll's counts with a few samples: {"skipped": {...}, "flagged": {...}, "samples": [...]}
+    skip_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    last_skips: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ItemRow(Base):
@@ -95,6 +104,8 @@ class ItemRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     fingerprint: Mapped[str] = mapped_column(String(64))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), default=None)
+    language: Mapped[str | None] = mapped_column(String(16), default=None)  # configured, stated or detected
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # the source's own (API sentiment)
 
     story: Mapped[StoryRow | None] = relationship(back_populates="items", foreign_keys=[story_id])
 

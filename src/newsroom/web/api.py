@@ -111,6 +111,10 @@ def source_out(r: SourceRow) -> SourceOut:
         error_count=r.error_count or 0,
         items_seen=r.items_seen or 0,
         healthy=bool(r.enabled and r.last_status in ("ok", "not_modified") and not r.error_count),
+        language=(r.options or {}).get("language"),
+        parent=r.parent,
+        skipped_entries=r.skip_counts or {},
+        last_skips=r.last_skips,
     )
 
 

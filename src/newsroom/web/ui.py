@@ -409,7 +409,10 @@ def sources_page(request: Request, c: Ctx, s: UiSession) -> HTMLResponse:
 @router.post("/sources")
 async def add_source(request: Request, c: Ctx, s: UiPost) -> Response:
     form = await request.form()
-    data = {k: form.get(k) for k in ("key", "name", "url", "type")}
+    data: dict[str, object] = {k: form.get(k) for k in ("key", "name", "url", "type")}
+    for field, alias in (("language", "language"), ("api_key_env", "apiKeyEnv")):
+        if str(form.get(field) or "").strip():  # optional: the language of a non-English source, an API key's variable
+            data[alias] = str(form.get(field)).strip()
     try:
         interval = float(str(form.get("interval_minutes") or 10))
         source_actions.add_source(c.store, SourceIn.model_validate({**data, "intervalMinutes": interval}))
