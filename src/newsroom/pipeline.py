@@ -31,6 +31,7 @@ from .llm.base import CallRecord, LLMError, Provider
 from .models import ArticleDoc, ArticleText, CoverImage, SourceRef, WrittenArticle
 from .poll import SourcePollReport, poll_sources
 from .prompts import translate_prompt, write_prompt
+from .publish.deliver import TargetReport, deliver
 from .publish.filesystem import FilesystemTarget
 from .signals import article_fields
 from .slugs import story_slug
@@ -53,6 +54,7 @@ class RunSummary:
     written: Counter[str] = field(default_factory=Counter)  # articles created or updated, per language
     published: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    deliveries: list[TargetReport] = field(default_factory=list)  # per publish target (publish.targets)
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -139,6 +141,7 @@ class Pipeline:
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
         summary.published += self.publish_pending()
+        summary.deliveries = await asyncio.to_thread(deliver, self.store, self.settings)
         summary.model_calls = self.calls.total - calls_before
         summary.tokens_in = self.calls.tokens_in - t_in
         summary.tokens_out = self.calls.tokens_out - t_out
@@ -380,7 +383,7 @@ class Pipeline:
             locked=False,
             draft=bool(reasons),
             draft_reasons=reasons,
-            cover_image=placeholder_cover(self.settings.publish.cover_base_url, slug).model_dump(exclude_none=True),
+            cover_image=placeholder_cover(self.settings.cover_url_base(), slug).model_dump(exclude_none=True),
             image_query=w.image_query,
             model=model,
             version=1,

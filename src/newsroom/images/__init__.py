@@ -27,8 +27,8 @@ __all__ = ["CoverError", "CoverProvider", "CoverRequest", "Illustrator", "make_c
 
 def make_cover_provider(settings: Settings, client: httpx.AsyncClient | None = None) -> CoverProvider | None:
     cfg = settings.images
-    covers_dir = settings.publish.content_dir / "covers"
-    base = settings.publish.cover_base_url
+    covers_dir = settings.publish.covers_folder()
+    base = settings.cover_url_base()
     if cfg.provider == "none":
         return None
     if cfg.provider == "unsplash":
@@ -53,12 +53,10 @@ class Illustrator:
         self.settings = settings
         self.primary = make_cover_provider(settings, client)
         cfg = settings.images
-        self.card = CardProvider(
-            settings.publish.content_dir / "covers", settings.publish.cover_base_url, cfg.card_brand
-        )
+        self.card = CardProvider(settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand)
 
     async def cover(self, request: CoverRequest) -> CoverImage:
-        placeholder = placeholder_cover(self.settings.publish.cover_base_url, request.slug)
+        placeholder = placeholder_cover(self.settings.cover_url_base(), request.slug)
         if self.primary is None:
             return placeholder
         chain = [self.primary] if self.primary.name == "card" else [self.primary, self.card]

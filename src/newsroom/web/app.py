@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
@@ -48,6 +49,17 @@ def _check_article_url(template: str) -> None:
         ) from None
 
 
+def covers_mount(settings: Settings) -> str | None:
+    """The URL path the cover files are served at (``/covers``), or None when covers live on another host."""
+    base = settings.cover_url_base()
+    parts = urlsplit(base)
+    own = settings.web.public_url and urlsplit(settings.web.public_url).netloc == parts.netloc
+    if parts.netloc and not own:
+        return None
+    path = parts.path.rstrip("/")
+    return path if path.startswith("/") and path not in ("/", "/api", "/feeds", "/ui", "/static") else None
+
+
 def create_app(
     settings: Settings, store: Store | None = None, *, provider_factory: ProviderFactory | None = None
 ) -> FastAPI:
@@ -74,6 +86,9 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    covers_path = covers_mount(settings)
+    if covers_path:  # the cover files, at the URLs the articles, the API and the JSON Feed give
+        app.mount(covers_path, StaticFiles(directory=settings.publish.covers_folder(), check_dir=False), name="covers")
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
