@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
@@ -60,6 +61,24 @@ def covers_mount(settings: Settings) -> str | None:
     return path if path.startswith("/") and path not in ("/", "/api", "/feeds", "/ui", "/static") else None
 
 
+def _public_reads_in_openapi(app: FastAPI, settings: Settings) -> None:
+    """Reads take the token or the session cookie (web/deps.py declares both); while ``web.public_read`` is on they
+    need neither, which OpenAPI says with an empty security requirement."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = make()
+        if settings.web.public_read:
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    security = operation.get("security") if isinstance(operation, dict) else None
+                    if security and {"sessionCookie": []} in security and {} not in security:
+                        security.append({})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     settings: Settings, store: Store | None = None, *, provider_factory: ProviderFactory | None = None
 ) -> FastAPI:
@@ -89,6 +108,8 @@ def create_app(
     covers_path = covers_mount(settings)
     if covers_path:  # the cover files, at the URLs the articles, the API and the JSON Feed give
         app.mount(covers_path, StaticFiles(directory=settings.publish.covers_folder(), check_dir=False), name="covers")
+
+    _public_reads_in_openapi(app, settings)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
