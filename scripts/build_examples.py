@@ -47,7 +47,8 @@ from newsroom.config import (
 )
 from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.llm import make_provider
-from newsroom.pipeline import CallBuffer, Pipeline
+from newsroom.llm.usage import CallBuffer
+from newsroom.pipeline import Pipeline
 from newsroom.publish import schema
 from newsroom.store.db import Store
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 
 from ..config import Settings
+from ..stages.publish import article_doc
 from ..store.db import Store
 from ..store.tables import ArticleRow, DeliveryRow, ItemRow, SourceRow, StoryRow, TargetStateRow
 from .targets import Change, PublishTarget, TargetError, make_targets
@@ -37,8 +38,6 @@ class TargetReport:
 def pending_changes(store: Store, target: str) -> list[Change]:
     """What ``target`` lacks: every article in the content folder at a version it does not hold, and every article
     it holds that is gone."""
-    from ..pipeline import article_doc  # the pipeline imports this package
-
     with store.session() as s:
         held = {d.article_id: d for d in s.scalars(select(DeliveryRow).where(DeliveryRow.target == target))}
         rows = s.execute(

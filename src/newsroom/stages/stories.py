@@ -20,10 +20,10 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .dedupe.cluster import ClusterParams, Doc, StoryIndex, StoryState
-from .embeddings import Embedder, default_embedder
-from .store.tables import ItemRow, StoryRow, utcnow
-from .text import EMPTY_FINGERPRINT
+from ..dedupe.cluster import ClusterParams, Doc, StoryIndex, StoryState
+from ..embeddings import Embedder, default_embedder
+from ..store.tables import ItemRow, StoryRow, utcnow
+from ..text import EMPTY_FINGERPRINT
 
 _INDEX_KEY = "newsroom.story_index"
 MAX_ENTITY_KEYS = 64
