@@ -32,10 +32,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_http_url(v: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", v):
+        raise ValueError("must be an http:// or https:// URL")
+    return v
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+
+
 class SourceConfig(_Strict):
     key: str = Field(description="stable machine name: lowercase letters, digits, '-' and '_'")
     name: str
-    url: str
+    url: HttpUrl
     type: Literal["RSS", "ATOM", "API"] = "RSS"
     enabled: bool = True
     interval_minutes: float = Field(default=10, gt=0)
@@ -46,13 +55,6 @@ class SourceConfig(_Strict):
     def _key_shape(cls, v: str) -> str:
         if not KEY_RE.match(v):
             raise ValueError("must be lowercase letters, digits, '-' or '_' (at most 64 characters)")
-        return v
-
-    @field_validator("url")
-    @classmethod
-    def _url_shape(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError("must be an http:// or https:// URL")
         return v
 
 
@@ -165,19 +167,12 @@ class WebhookTargetConfig(_Strict):
 
     kind: Literal["webhook"]
     name: str
-    url: str
+    url: HttpUrl
     secret_env: str | None = Field(default=None, description="environment variable with the HMAC-SHA256 secret")
     include_files: bool = Field(default=True, description="send each article's Markdown file in the payload")
     max_retries: int = Field(default=4, ge=0, le=10)
     backoff_seconds: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles each time")
     timeout_seconds: float = Field(default=15, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _url_shape(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError("must be an http:// or https:// URL")
-        return v
 
 
 TargetConfig = Annotated[FolderTargetConfig | GitTargetConfig | WebhookTargetConfig, Field(discriminator="kind")]
