@@ -1,4 +1,4 @@
-"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve."""
+"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve, schema, deliver."""
 
 from __future__ import annotations
 
@@ -259,6 +259,52 @@ def serve(
     uvicorn.run(application, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
 
 
+@app.command()
+def schema(
+    kind: Annotated[
+        str, typer.Argument(help="json (JSON Schema 2020-12), astro (src/content.config.ts), nuxt (content.config.ts)")
+    ] = "json",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of standard output")] = None,
+) -> None:
+    """The article frontmatter's schema, or a site generator's collection definition made from it."""
+    from .publish import schema as fm
+
+    makers = {
+        "json": lambda: json.dumps(fm.json_schema(), indent=2, ensure_ascii=False) + "\n",
+        "astro": fm.astro_config,
+        "nuxt": fm.nuxt_config,
+    }
+    if kind not in makers:
+        raise _fail(f"unknown schema kind {kind!r}; use one of {sorted(makers)}")
+    text = makers[kind]()
+    if out_file is None:
+        print(text, end="")
+    else:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out_file}")
+
+
+@app.command()
+def deliver(config: ConfigOpt = None) -> None:
+    """Send every publish target (publish.targets: folder, git, webhook) what it lacks; retries failed ones."""
+    from .publish.deliver import deliver as deliver_all
+
+    settings = _settings(config)
+    if not settings.publish.targets:
+        raise _fail("no publish targets configured ([[publish.targets]] in the config)")
+    reports = deliver_all(_store(settings), settings)
+    _print_deliveries(reports)
+    if any(r.error for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_deliveries(reports) -> None:  # type: ignore[no-untyped-def]
+    for r in reports:
+        status = f"[red]failed: {r.error}[/]" if r.error else "[green]ok[/]"
+        out.print(f"target {r.target}: {r.written} written, {r.removed} removed, {status}")
+
+
 @eval_app.command("guards")
 def eval_guards(
     jsonl: Annotated[Path, typer.Option("--jsonl", help='lines of {"source": …, "article": …, "lang": …}')],
@@ -390,6 +436,7 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     out.print(t)
     for f in summary.failures:
         console.print(f"[red]failed:[/] {f}")
+    _print_deliveries(summary.deliveries)
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .headings import SUPPORTED_LANGUAGES
@@ -30,6 +30,15 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _check_http_url(v: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", v):
+        raise ValueError("must be an http:// or https:// URL")
+    return v
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 
 
 class SourceConfig(_Strict):
@@ -85,13 +94,6 @@ class SourceConfig(_Strict):
             raise ValueError("must be lowercase letters, digits, '-' or '_' (at most 64 characters)")
         return v
 
-    @field_validator("url")
-    @classmethod
-    def _url_shape(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError("must be an http:// or https:// URL")
-        return v
-
 
 class FetchConfig(_Strict):
     timeout_seconds: float = Field(default=20, gt=0)
@@ -142,23 +144,106 @@ class StoriesConfig(_Strict):
     )
 
 
+def _check_path_template(v: str) -> str:
+    try:
+        rendered = v.format(lang="en", slug="x", date="2025-01-01", key="k")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"unknown placeholder or bad braces ({exc}); use {{lang}} {{slug}} {{date}} {{key}}") from None
+    if rendered.startswith("/") or ".." in Path(rendered).parts:
+        raise ValueError("must be a relative path inside the content folder")
+    return v
+
+
+def _check_relative(v: Path) -> Path:
+    if v.is_absolute() or ".." in v.parts:
+        raise ValueError("must be a relative path inside the target's folder")
+    return v
+
+
+PathTemplate = Annotated[
+    str, AfterValidator(_check_path_template), Field(description="placeholders: {lang} {slug} {date} {key}")
+]
+SubPath = Annotated[Path, AfterValidator(_check_relative)]
+
+
+class FolderTargetConfig(_Strict):
+    """Another folder that receives every published file (e.g. a site checkout next to the main content folder)."""
+
+    kind: Literal["folder"]
+    name: str = Field(description="stable name: the delivery state of the target is recorded under it")
+    dir: Path = Field(description="the site's root folder")
+    content_subdir: SubPath = Field(default=Path("content"), description="article files, relative to dir")
+    covers_subdir: SubPath = Field(default=Path("public/covers"), description="cover files, relative to dir")
+    path_template: PathTemplate = "{lang}/{slug}.md"
+
+
+class GitTargetConfig(_Strict):
+    """A git repository: each batch is one commit, pushed to ``remote``/``branch`` (never forced)."""
+
+    kind: Literal["git"]
+    name: str
+    repo_dir: Path = Field(description="the local working clone (cloned from remote_url when missing)")
+    remote_url: str | None = Field(default=None, description="URL to clone from and push to when repo_dir is new")
+    remote: str = "origin"
+    branch: str = "main"
+    content_subdir: SubPath = Path("content")
+    covers_subdir: SubPath = Path("public/covers")
+    path_template: PathTemplate = "{lang}/{slug}.md"
+    author_name: str = "Newsroom"
+    author_email: str = "newsroom@localhost"
+    token_env: str | None = Field(
+        default=None, description="environment variable with an HTTPS token (sent as Basic auth, never stored)"
+    )
+    username: str = Field(default="x-access-token", description="user name sent with the token")
+    push_retries: int = Field(default=3, ge=0, le=10, description="fetch + rebase + push again after a rejection")
+    timeout_seconds: float = Field(default=120, gt=0)
+
+
+class WebhookTargetConfig(_Strict):
+    """A build hook: a signed JSON POST after each batch (header ``X-Newsroom-Signature: sha256=<hex HMAC>``)."""
+
+    kind: Literal["webhook"]
+    name: str
+    url: HttpUrl
+    secret_env: str | None = Field(default=None, description="environment variable with the HMAC-SHA256 secret")
+    include_files: bool = Field(default=True, description="send each article's Markdown file in the payload")
+    max_retries: int = Field(default=4, ge=0, le=10)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles each time")
+    timeout_seconds: float = Field(default=15, gt=0)
+
+
+TargetConfig = Annotated[FolderTargetConfig | GitTargetConfig | WebhookTargetConfig, Field(discriminator="kind")]
+
+
 class PublishConfig(_Strict):
     content_dir: Path = Path("content")
-    path_template: str = Field(default="{lang}/{slug}.md", description="placeholders: {lang} {slug} {date} {key}")
-    cover_base_url: str = Field(default="/covers", description="prefix of generated cover card URLs")
+    path_template: PathTemplate = "{lang}/{slug}.md"
+    covers_dir: Path | None = Field(
+        default=None,
+        description="where cover files are written: the site's static folder (e.g. public/covers); "
+        "default: a covers folder beside content_dir",
+    )
+    cover_base_url: str = Field(default="/covers", description="URL path (or absolute URL) of the covers folder")
+    site_url: str | None = Field(
+        default=None, description="the site's base URL: cover URLs become absolute (default: web.public_url)"
+    )
+    targets: list[TargetConfig] = Field(
+        default_factory=list, description="more places each batch goes: folder, git or webhook ([[publish.targets]])"
+    )
 
-    @field_validator("path_template")
-    @classmethod
-    def _template_ok(cls, v: str) -> str:
-        try:
-            rendered = v.format(lang="en", slug="x", date="2025-01-01", key="k")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"unknown placeholder or bad braces ({exc}); use {{lang}} {{slug}} {{date}} {{key}}"
-            ) from None
-        if rendered.startswith("/") or ".." in Path(rendered).parts:
-            raise ValueError("must be a relative path inside content_dir")
-        return v
+    def covers_folder(self) -> Path:
+        return self.covers_dir if self.covers_dir is not None else self.content_dir.parent / "covers"
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> PublishConfig:
+        names = [t.name for t in self.targets]
+        for name in names:
+            if not KEY_RE.match(name):
+                raise ValueError(f"target name {name!r}: use lowercase letters, digits, '-' or '_'")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"publish target names must be unique; repeated: {dupes}")
+        return self
 
 
 class ExtractConfig(_Strict):
@@ -295,6 +380,15 @@ class Settings(BaseSettings):
             raise ValueError(f"source keys must be unique; repeated: {dupes}")
         return self
 
+    def cover_url_base(self) -> str:
+        """Prefix of cover URLs: ``publish.cover_base_url``, made absolute with ``publish.site_url`` (else
+        ``web.public_url``) when it is a path, so the URLs work wherever the file or a feed is read."""
+        base = self.publish.cover_base_url.rstrip("/")
+        site = self.publish.site_url or self.web.public_url
+        if site and base.startswith("/"):
+            return site.rstrip("/") + base
+        return base
+
     @property
     def extra_languages(self) -> list[str]:
         return [lang for lang in self.languages if lang != self.pivot_language]
@@ -364,8 +458,15 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         settings.config_path = cfg_path.resolve()
         base = cfg_path.resolve().parent
         settings.database_url = resolve_sqlite_url(settings.database_url, base)
-        if not settings.publish.content_dir.is_absolute():
-            settings.publish.content_dir = base / settings.publish.content_dir
+        pub = settings.publish
+        if not pub.content_dir.is_absolute():
+            pub.content_dir = base / pub.content_dir
+        if pub.covers_dir is not None and not pub.covers_dir.is_absolute():
+            pub.covers_dir = base / pub.covers_dir
+        for target in pub.targets:
+            folder = "dir" if isinstance(target, FolderTargetConfig) else "repo_dir"
+            if isinstance(target, FolderTargetConfig | GitTargetConfig) and not getattr(target, folder).is_absolute():
+                setattr(target, folder, base / getattr(target, folder))
     return settings
 
 

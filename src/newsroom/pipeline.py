@@ -22,6 +22,7 @@ import httpx
 from .config import Settings
 from .llm.base import Provider
 from .llm.usage import CallBuffer
+from .publish.deliver import TargetReport, deliver
 from .stages import publish, write
 from .stages.extract import page_client
 from .stages.job import StageEnv, run_story
@@ -39,6 +40,7 @@ class RunSummary:
     written: Counter[str] = field(default_factory=Counter)  # articles created or updated, per language
     published: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    deliveries: list[TargetReport] = field(default_factory=list)  # per publish target (publish.targets)
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -98,6 +100,7 @@ class Pipeline:
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
         summary.published += self.publish_pending()
+        summary.deliveries = await asyncio.to_thread(deliver, self.store, self.settings)
         summary.model_calls = self.calls.total - calls_before
         summary.tokens_in = self.calls.tokens_in - t_in
         summary.tokens_out = self.calls.tokens_out - t_out

@@ -59,20 +59,23 @@ class FilesystemTarget:
         self.content_dir = Path(content_dir)
         self.path_template = path_template
 
-    def path_for(self, doc: ArticleDoc) -> Path:
-        """Where ``doc`` lives; PathEscapeError when that would be outside ``content_dir``.
+    def relative_path(self, doc: ArticleDoc) -> str:
+        """``doc``'s path inside the content folder (``/``-separated).
 
         ``{date}`` is the publishedAt date (UTC, YYYY-MM-DD); ``{key}`` the source key.
         """
         published = doc.published_at
         day = (published.astimezone(UTC) if published.tzinfo else published).date().isoformat()
-        relative = self.path_template.format(
+        return self.path_template.format(
             lang=_segment("lang", doc.lang),
             slug=_segment("slug", doc.slug),
             date=day,
             key=_segment("key", doc.source.key),
         )
-        return self._inside(self.content_dir / relative)
+
+    def path_for(self, doc: ArticleDoc) -> Path:
+        """Where ``doc`` lives; PathEscapeError when that would be outside ``content_dir``."""
+        return self._inside(self.content_dir / self.relative_path(doc))
 
     def _inside(self, path: Path) -> Path:
         root = self.content_dir.resolve()

@@ -40,12 +40,10 @@ class Illustrator:
         self.settings = settings
         self.primary = make_cover_provider(settings, client)
         cfg = settings.images
-        self.card = CardProvider(
-            settings.publish.content_dir / "covers", settings.publish.cover_base_url, cfg.card_brand
-        )
+        self.card = CardProvider(settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand)
 
     async def cover(self, request: CoverRequest) -> CoverImage:
-        placeholder = placeholder_cover(self.settings.publish.cover_base_url, request.slug)
+        placeholder = placeholder_cover(self.settings.cover_url_base(), request.slug)
         if self.primary is None:
             return placeholder
         chain = [self.primary] if self.primary.name == "card" else [self.primary, self.card]

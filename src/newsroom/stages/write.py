@@ -251,7 +251,7 @@ def pivot_row(
         locked=False,
         draft=bool(reasons),
         draft_reasons=reasons,
-        cover_image=placeholder_cover(settings.publish.cover_base_url, slug).model_dump(exclude_none=True),
+        cover_image=placeholder_cover(settings.cover_url_base(), slug).model_dump(exclude_none=True),
         image_query=w.image_query,
         model=model,
         version=1,

@@ -200,3 +200,31 @@ class RevokedSessionRow(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class DeliveryRow(Base):
+    """What one publish target (``publish.targets``) holds of one article: the version delivered and its path there.
+
+    No foreign key: when an article is deleted, its row here is what tells the target to delete the file too."""
+
+    __tablename__ = "deliveries"
+
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lang: Mapped[str] = mapped_column(String(16))
+    slug: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TargetStateRow(Base):
+    """The last delivery attempt of a publish target: when it last succeeded, and the error if it failed."""
+
+    __tablename__ = "target_states"
+
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -256,6 +256,9 @@ def list_sources(c: Ctx) -> list[SourceOut]:
 # ---- writes (admin token) ------------------------------------------------------------------------------------------
 
 Admin = [Depends(require_admin)]
+AllLanguages = Annotated[
+    bool, Query(alias="allLanguages", description="act on every language of the article's story at once")
+]
 
 
 def _after(c: WebContext, request: Request, lang: str, slug: str) -> ArticleDetail:
@@ -284,9 +287,11 @@ def delete_article(c: Ctx, lang: Lang, slug: Slug) -> None:
     dependencies=Admin,
     tags=["edit"],
 )
-def publish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> ArticleDetail:
+def publish_article(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, all_languages: AllLanguages = False
+) -> ArticleDetail:
     """Approve: draft → false (the guard reasons are cleared), file re-written."""
-    c.editor.set_draft(c.editor.find(lang, slug), False)
+    c.editor.set_draft(c.editor.find(lang, slug), False, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -297,8 +302,11 @@ def publish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> Article
     dependencies=Admin,
     tags=["edit"],
 )
-def unpublish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> ArticleDetail:
-    c.editor.set_draft(c.editor.find(lang, slug), True)
+def unpublish_article(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, all_languages: AllLanguages = False
+) -> ArticleDetail:
+    """Back to draft: draft → true, file re-written."""
+    c.editor.set_draft(c.editor.find(lang, slug), True, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -309,8 +317,11 @@ def unpublish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> Artic
     dependencies=Admin,
     tags=["edit"],
 )
-def set_sticky(request: Request, c: Ctx, lang: Lang, slug: Slug, body: StickyIn) -> ArticleDetail:
-    c.editor.set_sticky(c.editor.find(lang, slug), body.sticky_weight)
+def set_sticky(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, body: StickyIn, all_languages: AllLanguages = False
+) -> ArticleDetail:
+    """Pin weight (0 = not pinned)."""
+    c.editor.set_sticky(c.editor.find(lang, slug), body.sticky_weight, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import httpx
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, field_validator
@@ -11,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from ..config import KEY_RE
 from ..models import Sentiment
+from ..publish.schema import CoverImageSchema, Frontmatter
 
 
 class _Out(BaseModel):
@@ -45,7 +45,7 @@ class ArticleSummary(_Out):
     sentiment: str
     score: int
     draft: bool
-    cover_image: dict[str, Any]
+    cover_image: CoverImageSchema
     ai: AiOut
     source_url: str
     story_id: int
@@ -55,7 +55,7 @@ class ArticleSummary(_Out):
 class ArticleDetail(ArticleSummary):
     draft_reasons: list[str]
     locked: bool
-    frontmatter: dict[str, Any] = Field(description="the file's frontmatter, keys in the file's order")
+    frontmatter: Frontmatter = Field(description="the file's frontmatter, keys in the file's order")
     markdown: str = Field(description="the Markdown body of the file")
     html: str = Field(description="the body rendered to sanitised HTML")
     translations: dict[str, str] = Field(description="language → API URL of the story's other articles")

@@ -280,15 +280,20 @@ def _refused(request: Request, c: WebContext, s: Session, article_id: int, exc: 
     return page(request, "article.html", exc.status, session=s, error=str(exc), **_article_context(c, article_id))
 
 
+async def _all_languages(request: Request) -> bool:
+    """The form's "all languages of the story" box."""
+    return (await request.form()).get("all_languages") == "yes"
+
+
 @router.post("/articles/{article_id}/publish")
-def publish(c: Ctx, s: UiPost, article_id: int) -> Response:
-    c.editor.set_draft(article_id, False)
+async def publish(request: Request, c: Ctx, s: UiPost, article_id: int) -> Response:
+    c.editor.set_draft(article_id, False, all_languages=await _all_languages(request))
     return redirect(f"/ui/articles/{article_id}", "published")
 
 
 @router.post("/articles/{article_id}/unpublish")
-def unpublish(c: Ctx, s: UiPost, article_id: int) -> Response:
-    c.editor.set_draft(article_id, True)
+async def unpublish(request: Request, c: Ctx, s: UiPost, article_id: int) -> Response:
+    c.editor.set_draft(article_id, True, all_languages=await _all_languages(request))
     return redirect(f"/ui/articles/{article_id}", "unpublished")
 
 
@@ -297,7 +302,7 @@ async def sticky(request: Request, c: Ctx, s: UiPost, article_id: int) -> Respon
     form = await request.form()
     try:
         weight = int(str(form.get("sticky_weight", "")).strip())
-        c.editor.set_sticky(article_id, weight)
+        c.editor.set_sticky(article_id, weight, all_languages=form.get("all_languages") == "yes")
     except ValueError:
         return _refused(request, c, s, article_id, EditorialError("the pin weight must be a whole number 0–1000"))
     except EditorialError as exc:
