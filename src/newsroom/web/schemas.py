@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import httpx
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, field_validator
