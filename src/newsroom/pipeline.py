@@ -86,6 +86,7 @@ class Pipeline:
         started = time.perf_counter()
         summary = RunSummary()
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
+        await asyncio.to_thread(publish.reconcile, self.store, self.env.target)  # what a crash left on disk
         stored = asyncio.Event()
         polling = asyncio.create_task(
             poll_sources(

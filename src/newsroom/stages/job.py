@@ -49,6 +49,8 @@ class StageEnv:
 
     @classmethod
     def build(cls, settings: Settings, store: Store, provider: Provider, calls: CallBuffer) -> StageEnv:
+        if calls.store is None:
+            calls.store = store  # every attempt gets its "started" row before the request (llm/usage.py)
         return cls(
             settings,
             store,
@@ -79,7 +81,7 @@ async def run_story(
     try:
         if pivot is None:
             await fill_full_text(env.store, env.settings, [ctx.lead], env.pages, robots=env.robots)
-            pivot = await write_pivot(env.settings, env.provider, ctx)
+            pivot = await write_pivot(env.settings, env.store, env.provider, ctx)
             await illustrate(env.illustrator, pivot)
             result.published.append(await publish_new(env.store, env.target, env.calls, pivot, ctx))
             result.written.append(pivot_lang)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import select, update
 
 from .. import sentiment
 from ..config import Settings
@@ -35,6 +36,7 @@ from ..llm.prompts import clip, template
 from ..models import ArticleText, WrittenArticle
 from ..signals import article_fields
 from ..slugs import story_slug
+from ..store.db import Store
 from ..store.queries import StoryContext
 from ..store.tables import ArticleRow, ItemRow, StoryRow
 from .illustrate import placeholder_cover
@@ -209,6 +211,19 @@ async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContex
     return await guarded(settings, provider, prompt, WrittenArticle, check)
 
 
+def fix_slug(store: Store, ctx: StoryContext) -> str:
+    """The story's slug, chosen from its lead's headline and stored before the model is called, so that a rerun
+    after a crash (whose model may title the story differently) writes the same file. The first stored one wins."""
+    if ctx.story.slug:
+        return ctx.story.slug
+    lead = ctx.lead
+    slug = story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
+    with store.session() as s:
+        s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
+        ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
+    return ctx.story.slug
+
+
 def pivot_row(
     settings: Settings,
     story: StoryRow,
@@ -222,7 +237,7 @@ def pivot_row(
 ) -> ArticleRow:
     """The unsaved pivot-language article of ``story``: the model's text, the fields the offline classifiers decide."""
     now = datetime.now(UTC)
-    slug = story_slug(w.title, f"{lead.source_key}:{lead.external_id}")
+    slug = story.slug or story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
     reasons = draft_reasons(report, publishable=publishable, review=settings.review)
     return ArticleRow(
         story_id=story.id,
@@ -261,8 +276,9 @@ def pivot_row(
     )
 
 
-async def write_pivot(settings: Settings, provider: Provider, ctx: StoryContext) -> ArticleRow:
-    """The write stage for one story: the guarded call, then its pivot row (unsaved)."""
+async def write_pivot(settings: Settings, store: Store, provider: Provider, ctx: StoryContext) -> ArticleRow:
+    """The write stage for one story: its slug fixed, the guarded call, then its pivot row (unsaved)."""
+    await asyncio.to_thread(fix_slug, store, ctx)
     written, report = await write_guarded(settings, provider, ctx)
     # the offline classifiers run torch: off the event loop (it releases the GIL, so a second core helps)
     return await asyncio.to_thread(

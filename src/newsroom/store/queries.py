@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..llm.base import CallRecord
@@ -65,21 +65,25 @@ def unpublished_article_ids(session: Session) -> list[int]:
 
 
 def add_calls(session: Session, records: Iterable[tuple[CallRecord, int | None]]) -> None:
-    session.add_all(
-        ModelCallRow(
-            stage=r.stage,
-            provider=r.provider,
-            model=r.model,
-            tokens_in=r.tokens_in,
-            tokens_out=r.tokens_out,
-            latency_ms=r.latency_ms,
-            cost=r.cost,
-            outcome=r.outcome,
-            error=r.error,
-            story_id=story_id,
-        )
-        for r, story_id in records
-    )
+    """Store call records; a record whose ``call_key`` has a row already (its ``started`` row) completes that row."""
+    for r, story_id in records:
+        values = {
+            "stage": r.stage,
+            "provider": r.provider,
+            "model": r.model,
+            "tokens_in": r.tokens_in,
+            "tokens_out": r.tokens_out,
+            "latency_ms": r.latency_ms,
+            "cost": r.cost,
+            "outcome": r.outcome,
+            "error": r.error,
+            "story_id": story_id,
+        }
+        if r.call_key is not None and r.outcome != "started":
+            done = session.execute(update(ModelCallRow).where(ModelCallRow.call_key == r.call_key).values(**values))
+            if done.rowcount:  # type: ignore[attr-defined]
+                continue
+        session.add(ModelCallRow(call_key=r.call_key, **values))
 
 
 def stats(session: Session) -> dict[str, Any]:

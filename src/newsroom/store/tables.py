@@ -119,6 +119,7 @@ class StoryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | failed
+    slug: Mapped[str | None] = mapped_column(String(200), default=None)  # fixed before the write call
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
@@ -176,7 +177,10 @@ class ArticleRow(Base):
 
 class ModelCallRow(Base):
     __tablename__ = "model_calls"
-    __table_args__ = (Index("ix_model_calls_stage", "stage"),)
+    __table_args__ = (
+        Index("ix_model_calls_stage", "stage"),
+        Index("ix_model_calls_call_key", "call_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -190,6 +194,8 @@ class ModelCallRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     story_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # one HTTP attempt's id: its row is inserted as outcome "started" before the request, completed after it
+    call_key: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class RevokedSessionRow(Base):

@@ -1,7 +1,7 @@
 """sites: what each publish target (folder, git, webhook) holds, and its last attempt
 
 Revision ID: 0020
-Revises: 0004
+Revises: 0015
 Create Date: 2026-11-26 03:30:00
 
 A target that fails is retried later with exactly what it lacks; the targets that succeeded are not written again.
