@@ -55,6 +55,16 @@ def _settings(config: Path | None) -> Settings:
         raise _fail(str(exc)) from None
 
 
+def _reload(config: Path | None, settings: Settings) -> Settings:
+    """The config as it is now (``run --watch`` takes a raised budget or a new source at the next round); the
+    settings in use when the file became invalid."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        logging.getLogger("newsroom").error("config not reloaded, keeping the previous one: %s", exc)
+        return settings
+
+
 def _store(settings: Settings) -> Store:
     try:
         return Store(settings.database_url)
@@ -116,6 +126,7 @@ def run(
             console.print(f"next round in {every:.0f} s (Ctrl-C to stop)")
             time.sleep(every)
             force = False
+            settings = _reload(config, settings)
     except KeyboardInterrupt:
         console.print("stopped")
     if not watch and summary.failures:
@@ -155,12 +166,14 @@ def stats(
     config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False
 ) -> None:
     """Items, stories, articles per language and status, model tokens by stage."""
+    from .llm.budget import Budget
     from .store import queries
 
     settings = _settings(config)
     store = _store(settings)
     with store.session() as s:
         data = queries.stats(s)
+    data["budget"] = Budget(settings.budget, store).status()
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -186,6 +199,7 @@ def stats(
             f"{v['cost']:.4f}",
         )
     out.print(u)
+    _print_budget(data["budget"])
     if data.get("draft_reasons"):
         d = Table(title="why articles are drafts (guard reason codes)")
         d.add_column("reason")
@@ -338,6 +352,23 @@ def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
     out.print(t)
 
 
+def _print_budget(budget: dict) -> None:  # type: ignore[type-arg]
+    if not budget["caps"]:
+        out.print("daily budget: none set ([budget] in the config)")
+        return
+    b = Table(title=f"daily budget, {budget['day']} (UTC)")
+    for col in ("cap", "limit", "spent", "left"):
+        b.add_column(col, justify="left" if col == "cap" else "right")
+    for c in budget["caps"]:
+        b.add_row(f"{c['scope']} {c['unit']}", f"{c['limit']:g}", f"{c['spent']:g}", f"{c['left']:g}")
+    out.print(b)
+    if budget["paused"]:
+        out.print(
+            f"[bold yellow]writing paused[/] for {', '.join(budget['paused_stages'])}: the daily budget is reached; "
+            f"it resumes at {budget['resets_at']} or when the cap is raised"
+        )
+
+
 def _print_summary(summary: RunSummary, settings: Settings) -> None:
     if summary.polled:
         _print_poll(summary.polled)
@@ -356,6 +387,8 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     out.print(t)
     for f in summary.failures:
         console.print(f"[red]failed:[/] {f}")
+    if summary.paused:
+        console.print(f"[yellow]paused:[/] {summary.paused}", markup=True, highlight=False)
 
 
 def main() -> None:

@@ -28,6 +28,10 @@ class CallBuffer:
         self.tokens_in += record.tokens_in
         self.tokens_out += record.tokens_out
 
+    def pending(self) -> list[CallRecord]:
+        """The records not stored yet (what the budget adds to the stored call log)."""
+        return [r for r, _ in self._pending]
+
     def take(self, story_id: int | None = None) -> list[tuple[CallRecord, int | None]]:
         """Remove and return the buffered records of one story (or all, when ``story_id`` is None)."""
         if story_id is None:
