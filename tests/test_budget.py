@@ -25,6 +25,7 @@ from newsroom.config import (
     load_settings,
 )
 from newsroom.devtools.scripted_llm import RunningServer, start_scripted_server
+from newsroom.editorial import BudgetPaused, Editor
 from newsroom.llm import make_provider
 from newsroom.llm.budget import Budget, BudgetReached, Cap, blocking, caps
 from newsroom.llm.usage import CallBuffer
@@ -121,6 +122,14 @@ def test_total_cap_reached_mid_run_pauses_then_resumes_when_raised(
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["budget"]["paused"] is True
     assert "writing paused" in CliRunner().invoke(app, ["stats", "--config", str(cfg)]).stdout
+
+    # an editor's regeneration is held by the same budget (HTTP 503 budget_reached through the API)
+    editor = Editor(capped, store, lambda calls: make_provider(capped.llm, calls))
+    with store.session() as s:
+        article_id = s.scalar(select(ArticleRow.id))
+    with pytest.raises(BudgetPaused, match="daily budget reached"):
+        asyncio.run(editor.regenerate(article_id))
+    assert llm.llm.stats()["requests"] == 1
 
     # a second run at the same cap spends nothing: polling goes on, no model call
     assert _run(capped, store).model_calls == 0
