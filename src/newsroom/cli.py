@@ -113,10 +113,20 @@ def run(
     watch: Annotated[bool, typer.Option("--watch", help="keep polling; process new stories as they come")] = False,
     every: Annotated[float, typer.Option(help="seconds between rounds with --watch")] = 60.0,
     force: Annotated[bool, typer.Option(help="poll every source now, due or not")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus /metrics on this port (default: [metrics] port)")
+    ] = None,
 ) -> None:
     """Poll, write, translate and publish."""
     settings = _settings(config)
     store = _store(settings)
+    if metrics_port is not None or settings.metrics.port is not None:
+        from .metrics import serve_metrics
+
+        try:
+            serve_metrics(store, settings, metrics_port)
+        except OSError as exc:
+            raise _fail(f"metrics port: {exc}") from None
     try:
         while True:
             summary = _run_round(settings, store, force=force)
