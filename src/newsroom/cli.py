@@ -12,35 +12,25 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .config import ConfigError, Settings, load_settings
 from .llm.base import LLMError
+from .logs import LogFormat, LogLines, setup_logging
 from .pipeline import RunSummary
 from .store.db import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
 eval_app = typer.Typer(no_args_is_help=True, help="Reproducible evaluations on files you give it (last line: JSON).")
 app.add_typer(eval_app, name="eval")
-console = Console(stderr=True, soft_wrap=True)
+_STDERR = Console(stderr=True, soft_wrap=True)
+console = _STDERR  # where notes, errors and progress go; with --log-format json, lines of the JSON log
 out = Console(soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="config file (default: $NEWSROOM_CONFIG or ./newsroom.toml)")
 ]
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=verbose)],
-        force=True,
-    )
-    for noisy in ("httpx", "httpcore", "openai", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -73,8 +63,16 @@ def _store(settings: Settings) -> Store:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
-    _setup_logging(verbose)
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="debug logging (every HTTP and model call too)")
+    ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text (for people) or json (one object per line)")
+    ] = "text",
+) -> None:
+    global console
+    console = setup_logging(log_format, verbose, _STDERR)
 
 
 @app.command()
@@ -247,7 +245,15 @@ def serve(
     console.print(f"serving on http://{bind_host}:{bind_port}/ (API docs at /docs, editor at /ui/)")
     if token is None:
         console.print("[yellow]no admin token set (NEWSROOM_ADMIN_TOKEN or web.admin_token): the editor is closed[/]")
-    uvicorn.run(application, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
+    json_logs = isinstance(console.file, LogLines)  # --log-format json: uvicorn's lines through the JSON handler
+    uvicorn.run(
+        application,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        proxy_headers=False,
+        **({"log_config": None} if json_logs else {}),
+    )
 
 
 @eval_app.command("guards")
