@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -33,7 +35,10 @@ from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ModelCallRow, StoryRow
-from web_support import make_settings, serve_feeds
+from newsroom.web import create_app
+from web_support import TOKEN, make_settings, serve_feeds
+
+HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture
@@ -122,6 +127,17 @@ def test_total_cap_reached_mid_run_pauses_then_resumes_when_raised(
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["budget"]["paused"] is True
     assert "writing paused" in CliRunner().invoke(app, ["stats", "--config", str(cfg)]).stdout
+
+    # the dashboard and /metrics say so too
+    with TestClient(create_app(capped, store), base_url="https://testserver") as client:
+        form = client.get("/ui/login", headers=HTML).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]  # type: ignore[index]
+        client.post("/ui/login", data={"token": TOKEN, "next": "/ui/", "csrf_token": csrf})
+        dash = client.get("/ui/dashboard", headers=HTML).text
+        assert 'id="budget-paused"' in dash and "Daily budget" in dash and dash.count("<svg") == 4
+        metrics = client.get("/metrics").text
+    assert 'newsroom_budget_paused{stage="write"} 1.0' in metrics
+    assert 'newsroom_budget_left{scope="total",unit="tokens"} 0.0' in metrics
 
     # an editor's regeneration is held by the same budget (HTTP 503 budget_reached through the API)
     editor = Editor(capped, store, lambda calls: make_provider(capped.llm, calls))
