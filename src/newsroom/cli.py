@@ -13,35 +13,25 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .config import ConfigError, Settings, load_settings
 from .llm.base import LLMError
+from .logs import LogFormat, LogLines, setup_logging
 from .pipeline import RunSummary
 from .store.db import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
 eval_app = typer.Typer(no_args_is_help=True, help="Reproducible evaluations on files you give it (last line: JSON).")
 app.add_typer(eval_app, name="eval")
-console = Console(stderr=True, soft_wrap=True)
+_STDERR = Console(stderr=True, soft_wrap=True)
+console = _STDERR  # where notes, errors and progress go; with --log-format json, lines of the JSON log
 out = Console(soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="config file (default: $NEWSROOM_CONFIG or ./newsroom.toml)")
 ]
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=verbose)],
-        force=True,
-    )
-    for noisy in ("httpx", "httpcore", "openai", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -56,6 +46,16 @@ def _settings(config: Path | None) -> Settings:
         raise _fail(str(exc)) from None
 
 
+def _reload(config: Path | None, settings: Settings) -> Settings:
+    """The config as it is now (``run --watch`` takes a raised budget or a new source at the next round); the
+    settings in use when the file became invalid."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        logging.getLogger("newsroom").error("config not reloaded, keeping the previous one: %s", exc)
+        return settings
+
+
 def _store(settings: Settings) -> Store:
     try:
         return Store(settings.database_url)
@@ -64,8 +64,16 @@ def _store(settings: Settings) -> Store:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
-    _setup_logging(verbose)
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="debug logging (every HTTP and model call too)")
+    ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text (for people) or json (one object per line)")
+    ] = "text",
+) -> None:
+    global console
+    console = setup_logging(log_format, verbose, _STDERR)
 
 
 @app.command()
@@ -127,10 +135,20 @@ def run(
     watch: Annotated[bool, typer.Option("--watch", help="keep polling; process new stories as they come")] = False,
     every: Annotated[float, typer.Option(help="seconds between rounds with --watch")] = 60.0,
     force: Annotated[bool, typer.Option(help="poll every source now, due or not")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus /metrics on this port (default: [metrics] port)")
+    ] = None,
 ) -> None:
     """Poll, write, translate and publish."""
     settings = _settings(config)
     store = _store(settings)
+    if metrics_port is not None or settings.metrics.port is not None:
+        from .metrics import serve_metrics
+
+        try:
+            serve_metrics(store, settings, metrics_port)
+        except OSError as exc:
+            raise _fail(f"metrics port: {exc}") from None
     try:
         while True:
             summary = _run_round(settings, store, force=force)
@@ -141,6 +159,7 @@ def run(
             console.print(f"next round in {every:.0f} s (Ctrl-C to stop)")
             time.sleep(every)
             force = False
+            settings = _reload(config, settings)
     except KeyboardInterrupt:
         console.print("stopped")
     if not watch and summary.failures:
@@ -180,12 +199,14 @@ def stats(
     config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False
 ) -> None:
     """Items, stories, articles per language and status, model tokens by stage."""
+    from .llm.budget import Budget
     from .store import queries
 
     settings = _settings(config)
     store = _store(settings)
     with store.session() as s:
         data = queries.stats(s)
+    data["budget"] = Budget(settings.budget, store).status()
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -211,6 +232,7 @@ def stats(
             f"{v['cost']:.4f}",
         )
     out.print(u)
+    _print_budget(data["budget"])
     if data.get("draft_reasons"):
         d = Table(title="why articles are drafts (guard reason codes)")
         d.add_column("reason")
@@ -256,7 +278,15 @@ def serve(
     console.print(f"serving on http://{bind_host}:{bind_port}/ (API docs at /docs, editor at /ui/)")
     if token is None:
         console.print("[yellow]no admin token set (NEWSROOM_ADMIN_TOKEN or web.admin_token): the editor is closed[/]")
-    uvicorn.run(application, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
+    json_logs = isinstance(console.file, LogLines)  # --log-format json: uvicorn's lines through the JSON handler
+    uvicorn.run(
+        application,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        proxy_headers=False,
+        **({"log_config": None} if json_logs else {}),
+    )
 
 
 @app.command()
@@ -418,6 +448,23 @@ def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
     out.print(t)
 
 
+def _print_budget(budget: dict) -> None:  # type: ignore[type-arg]
+    if not budget["caps"]:
+        out.print("daily budget: none set ([budget] in the config)")
+        return
+    b = Table(title=f"daily budget, {budget['day']} (UTC)")
+    for col in ("cap", "limit", "spent", "left"):
+        b.add_column(col, justify="left" if col == "cap" else "right")
+    for c in budget["caps"]:
+        b.add_row(f"{c['scope']} {c['unit']}", f"{c['limit']:g}", f"{c['spent']:g}", f"{c['left']:g}")
+    out.print(b)
+    if budget["paused"]:
+        out.print(
+            f"[bold yellow]writing paused[/] for {', '.join(budget['paused_stages'])}: the daily budget is reached; "
+            f"it resumes at {budget['resets_at']} or when the cap is raised"
+        )
+
+
 def _print_summary(summary: RunSummary, settings: Settings) -> None:
     if summary.polled:
         _print_poll(summary.polled)
@@ -437,6 +484,8 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     for f in summary.failures:
         console.print(f"[red]failed:[/] {f}")
     _print_deliveries(summary.deliveries)
+    if summary.paused:
+        console.print(f"[yellow]paused:[/] {summary.paused}", markup=True, highlight=False)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from .headings import SUPPORTED_LANGUAGES
 
 DEFAULT_CONFIG_FILE = "newsroom.toml"
 _file_data: ContextVar[dict[str, Any]] = ContextVar("newsroom_config_file_data", default={})  # noqa: B039
+MODEL_STAGES = ("write", "translate")  # the ``Prompt.stage`` of every model call
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -303,6 +304,37 @@ class WebConfig(_Strict):
     feed_size: int = Field(default=50, ge=1, le=500)
 
 
+class BudgetConfig(_Strict):
+    """Daily caps (per UTC day) on model spending, checked before every model call; 0 means no cap.
+
+    At a cap writing pauses: no new model calls, stories stay pending (not failed), polling goes on; it resumes the
+    next UTC day or as soon as the cap is raised. Cost is what ``llm.cost_per_1k_input``/``_output`` price."""
+
+    daily_tokens: int = Field(default=0, ge=0, description="tokens in + out per UTC day, all stages together")
+    daily_cost: float = Field(default=0, ge=0, description="cost per UTC day, all stages together")
+    stage_tokens: dict[str, int] = Field(
+        default_factory=dict, description="per-stage token caps, e.g. {write = 200000, translate = 400000}"
+    )
+    stage_cost: dict[str, float] = Field(default_factory=dict, description="per-stage cost caps")
+
+    @field_validator("stage_tokens", "stage_cost")
+    @classmethod
+    def _stages(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(MODEL_STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; model calls are made by {list(MODEL_STAGES)}")
+        if any(x < 0 for x in v.values()):
+            raise ValueError("caps must be >= 0 (0: no cap)")
+        return v
+
+
+class MetricsConfig(_Strict):
+    """Prometheus metrics of worker processes (``newsroom worker``, ``run --watch``); ``serve`` has ``/metrics``."""
+
+    host: str = Field(default="127.0.0.1", description="interface of the worker's metrics server")
+    port: int | None = Field(default=None, ge=1, le=65535, description="port of the worker's metrics server; none: off")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -340,6 +372,8 @@ class Settings(BaseSettings):
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     review: Literal["auto", "always"] = Field(
         default="auto", description="auto: articles that pass the guards go live; always: every article is a draft"
     )

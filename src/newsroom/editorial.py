@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .llm.base import LLMError, Provider
+from .llm.budget import Budget, BudgetReached, with_budget
 from .llm.usage import CallBuffer
 from .models import ArticleText, Section, Sentiment
 from .publish.deliver import deliver
@@ -36,6 +37,7 @@ from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
 
 __all__ = [
     "ArticleChanges",
+    "BudgetPaused",
     "Editor",
     "EditorialError",
     "Locked",
@@ -72,6 +74,13 @@ class Invalid(EditorialError):
 class ModelFailed(EditorialError):
     status = 502
     code = "model_failed"
+
+
+class BudgetPaused(EditorialError):
+    """The daily budget ([budget]) is reached: no model call until it is raised or the UTC day turns."""
+
+    status = 503
+    code = "budget_reached"
 
 
 class ArticleChanges(BaseModel):
@@ -267,7 +276,8 @@ class Editor:
             ctx = queries.story_contexts(s, [row.story_id])[0]
             lang = row.lang
         calls = CallBuffer()
-        provider = self.provider_factory(calls)
+        budget = Budget(self.settings.budget, self.store, calls)
+        provider = with_budget(self.provider_factory(calls), budget, self.settings.llm.concurrency)
         pivot_lang = self.settings.pivot_language
         fresh: dict[int, ArticleRow] = {}
         try:
@@ -295,6 +305,9 @@ class Editor:
         except LLMError as exc:
             self._log_calls(calls)
             raise ModelFailed(f"the model failed: {exc.outcome}: {exc}") from None
+        except BudgetReached as exc:
+            self._log_calls(calls)
+            raise BudgetPaused(str(exc)) from None
         finally:
             await provider.aclose()
         done = self._apply(article_id, fresh, calls)

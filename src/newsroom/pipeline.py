@@ -41,6 +41,7 @@ class RunSummary:
     published: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     deliveries: list[TargetReport] = field(default_factory=list)  # per publish target (publish.targets)
+    paused: str | None = None  # the daily budget stopped writing: why (stories stay pending)
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -189,6 +190,8 @@ class Pipeline:
         summary.published += result.published
         if result.error is not None:
             summary.failures.append(f"story {story_id}: {result.error}")
+        if result.paused is not None:
+            summary.paused = result.paused
         if on_story:
             on_story("failed" if result.error is not None else "done", story_id)
 

@@ -45,6 +45,9 @@ class CallBuffer:
 
         with self.store.session() as s:
             add_calls(s, [(record, current_story.get())])
+    def pending(self) -> list[CallRecord]:
+        """The records not stored yet (what the budget adds to the stored call log)."""
+        return [r for r, _ in self._pending]
 
     def take(self, story_id: int | None = None) -> list[tuple[CallRecord, int | None]]:
         """Remove and return the buffered records of one story (or all, when ``story_id`` is None)."""

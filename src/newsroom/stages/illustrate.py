@@ -51,7 +51,7 @@ class Illustrator:
             try:
                 return await provider.cover(request)
             except (CoverError, OSError, ValueError) as exc:
-                log.info("cover for %s from %s: %s", request.slug, provider.name, exc)
+                log.debug("cover for %s from %s: %s", request.slug, provider.name, exc)
         return placeholder
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -160,3 +161,17 @@ def draft_stats(session: Session, recent: int = 20) -> dict[str, Any]:
         if len(latest) < recent:
             latest.append({"id": article_id, "lang": lang, "slug": slug, "reasons": list(reasons or [])})
     return {"draft_reasons": dict(sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))), "drafts": latest}
+
+
+def spend_since(session: Session, since: datetime) -> dict[str, tuple[int, float]]:
+    """Tokens (in + out) and cost of the model calls logged since ``since``, per stage (the budget's input)."""
+    rows = session.execute(
+        select(
+            ModelCallRow.stage,
+            func.coalesce(func.sum(ModelCallRow.tokens_in + ModelCallRow.tokens_out), 0),
+            func.coalesce(func.sum(ModelCallRow.cost), 0.0),
+        )
+        .where(ModelCallRow.created_at >= since)
+        .group_by(ModelCallRow.stage)
+    )
+    return {stage: (int(tokens), float(cost)) for stage, tokens, cost in rows}

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from ..editorial import ArticleChanges, EditorialError, article_fields
+from ..llm.budget import Budget
 from ..models import ArticleText, Sentiment
 from ..publish.markdown import render_body
 from . import charts
@@ -469,6 +470,7 @@ def dashboard(request: Request, c: Ctx, s: UiSession) -> HTMLResponse:
         days, sentiment = wq.sentiment_per_day(db, pivot, days=30, now=now)
         tdays, tokens = wq.tokens_per_day_by_stage(db, days=30, now=now)
         totals = wq.counts(db)
+    budget = Budget(c.settings.budget, c.store).status()
     sentiment_colors = {"POSITIVE": "#16a34a", "NEUTRAL": "#9ca3af", "NEGATIVE": "#dc2626"}
     svgs = [
         charts.stacked_bars(
@@ -492,6 +494,15 @@ def dashboard(request: Request, c: Ctx, s: UiSession) -> HTMLResponse:
             label_every=3,
         ),
     ]
+    if budget["caps"]:
+        rows = [(f"{cap['scope']} {cap['unit']}", cap["spent"], cap["limit"]) for cap in budget["caps"]]
+        svgs.insert(0, charts.meters(f"Daily budget, {budget['day']} (UTC)", rows))
     return page(
-        request, "dashboard.html", session=s, charts=svgs, totals=totals, sentiments=[x.value for x in Sentiment]
+        request,
+        "dashboard.html",
+        session=s,
+        charts=svgs,
+        totals=totals,
+        budget=budget,
+        sentiments=[x.value for x in Sentiment],
     )
