@@ -39,6 +39,7 @@ class RunSummary:
     written: Counter[str] = field(default_factory=Counter)  # articles created or updated, per language
     published: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "story N: reason" for each story select skipped
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -185,6 +186,8 @@ class Pipeline:
         summary.published += result.published
         if result.error is not None:
             summary.failures.append(f"story {story_id}: {result.error}")
+        if result.skipped is not None:
+            summary.skipped.append(f"story {story_id}: {result.skipped}")
         if on_story:
             on_story("failed" if result.error is not None else "done", story_id)
 
