@@ -356,6 +356,7 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     t.add_row("new items", str(summary.new_items))
     t.add_row("stories processed", str(summary.stories))
     t.add_row("stories skipped (select; see `newsroom stats`)", str(len(summary.skipped)))
+    t.add_row("stories updated (new sources or facts)", str(summary.updated))
     for lang in settings.languages:
         t.add_row(f"articles written ({lang})", str(summary.written.get(lang, 0)))
     t.add_row("files published", str(len(summary.published)))

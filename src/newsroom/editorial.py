@@ -27,7 +27,7 @@ from .models import ArticleText, Section, Sentiment
 from .publish.filesystem import FilesystemTarget
 from .stages.publish import article_doc
 from .stages.translate import translate_row
-from .stages.write import pivot_row, write_guarded
+from .stages.write import other_sources, pivot_row, write_guarded
 from .store import queries
 from .store.db import Store
 from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
@@ -114,7 +114,19 @@ class ArticleChanges(BaseModel):
 
 
 _TEXT_FIELDS = ("title", "description", "overview", "sections", "why_it_matters", "from_the_author", "market_impact")
-_REGENERATED = ("title", "description", "text", "category", "tags", "sentiment", "score", "draft", "draft_reasons")
+_REGENERATED = (
+    "title",
+    "description",
+    "text",
+    "category",
+    "tags",
+    "sentiment",
+    "score",
+    "draft",
+    "draft_reasons",
+    "sources",
+    "importance",
+)
 
 
 def _now() -> datetime:
@@ -263,6 +275,7 @@ class Editor:
                     written.model,
                     report,
                     publishable=provider.publishable,
+                    sources=other_sources(ctx),
                 )
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():

@@ -93,6 +93,11 @@ class SourceRef(BaseModel):
     type: str
 
 
+class SourceLink(BaseModel):
+    name: str
+    url: str
+
+
 class ArticleDoc(BaseModel):
     """Everything needed to render one article file (frontmatter + body) in one language."""
 
@@ -115,4 +120,5 @@ class ArticleDoc(BaseModel):
     model: str | None = None
     slug: str
     source_url: str
+    sources: list[SourceLink] = Field(default_factory=list, description="the other sources the article is written from")
     text: ArticleText

@@ -26,6 +26,7 @@ from .stages import publish, write
 from .stages.extract import page_client
 from .stages.job import StageEnv, run_story
 from .stages.poll import SourcePollReport, poll_sources
+from .stages.update import update_stories
 from .store import queries
 from .store.db import Store
 
@@ -40,6 +41,7 @@ class RunSummary:
     published: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "story N: reason" for each story select skipped
+    updated: int = 0  # written stories whose articles a new member changed (score or rewrite; stages/update.py)
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -98,6 +100,7 @@ class Pipeline:
         )
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
+        summary.updated = sum(1 for r in await update_stories(self.env) if r.rescored or r.rewritten)
         summary.published += self.publish_pending()
         summary.model_calls = self.calls.total - calls_before
         summary.tokens_in = self.calls.tokens_in - t_in

@@ -73,7 +73,8 @@ def frontmatter_data(doc: ArticleDoc) -> dict[str, Any]:
     """The ordered frontmatter mapping of one article: the seed's keys in the seed's order, then the additive ones.
 
     Optional parts appear only when they carry a value: ``coverImage.credit``, ``ai.model``, and the additive
-    top-level keys ``slug`` and ``sourceUrl`` (empty means absent, so a file of the seed's exact shape can still be
+    top-level keys ``slug``, ``sourceUrl`` and ``sources`` (the story's other sources: a list of name and url)
+    (empty means absent, so a file of the seed's exact shape can still be
     produced).
     """
     cover: dict[str, Any] = {size: getattr(doc.cover_image, size) for size in COVER_SIZES}
@@ -103,6 +104,8 @@ def frontmatter_data(doc: ArticleDoc) -> dict[str, Any]:
         data["slug"] = doc.slug
     if doc.source_url:
         data["sourceUrl"] = doc.source_url
+    if doc.sources:
+        data["sources"] = [{"name": x.name, "url": x.url} for x in doc.sources]
     return data
 
 
