@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -129,6 +130,9 @@ def test_corpus_prnewswire_skipped_crypto_kept(
     assert len(prn) >= 19 and all(r is not None for r in prn), prn
     assert {r.split(":")[0] for r in prn if r} <= {"off-beat", "item-type"}
     kept = sum(r is None for r in crypto)
+    codes = Counter(r.split(":")[0] for r in prn if r)
+    print(f"\nselect, corpus feeds: PR Newswire {len(prn) - prn.count(None)}/{len(prn)} stories skipped {dict(codes)};"
+          f" crypto feeds {kept}/{len(crypto)} kept")  # fmt: skip
     assert len(crypto) >= 120 and kept / len(crypto) >= 0.9, (kept, len(crypto))
     with store.session() as s:
         data = queries.stats(s)
