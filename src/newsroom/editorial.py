@@ -27,7 +27,7 @@ from .models import ArticleText, Section, Sentiment
 from .publish.filesystem import FilesystemTarget
 from .stages.publish import article_doc
 from .stages.translate import translate_row
-from .stages.write import other_sources, pivot_row, write_guarded
+from .stages.write import write_pivot
 from .store import queries
 from .store.db import Store
 from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
@@ -266,17 +266,7 @@ class Editor:
         try:
             if lang == pivot_lang:
                 # the write stage's own guarded write: same prompt, same quality guards, same draft rules
-                written, report = await write_guarded(self.settings, provider, ctx)
-                pivot = pivot_row(
-                    self.settings,
-                    ctx.story,
-                    ctx.lead,
-                    written.value,
-                    written.model,
-                    report,
-                    publishable=provider.publishable,
-                    sources=other_sources(ctx),
-                )
+                pivot = await write_pivot(self.settings, provider, ctx)
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():
                     if other.lang != pivot_lang and not other.locked:

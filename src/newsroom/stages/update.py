@@ -36,7 +36,7 @@ from ..store import queries
 from ..store.tables import ArticleRow, ItemRow, StoryRow
 from .job import StageEnv
 from .translate import translate_row
-from .write import other_sources, pivot_row, source_text, write_guarded
+from .write import source_text, write_pivot
 
 log = logging.getLogger(__name__)
 
@@ -224,18 +224,7 @@ async def update_story(env: StageEnv, story_id: int, now: datetime | None = None
 async def _rewrite(env: StageEnv, ctx: queries.StoryContext, pivot: ArticleRow) -> dict[int, ArticleRow]:
     """The pivot written again from every member, and its unlocked translations: unsaved rows by article id."""
     settings, provider = env.settings, env.provider
-    written, report = await write_guarded(settings, provider, ctx)
-    new_pivot = pivot_row(
-        settings,
-        ctx.story,
-        ctx.lead,
-        written.value,
-        written.model,
-        report,
-        publishable=provider.publishable,
-        source_weight=ctx.source.weight,
-        sources=other_sources(ctx),
-    )
+    new_pivot = await write_pivot(settings, provider, ctx)
     new_pivot.slug, new_pivot.story_id = pivot.slug, pivot.story_id
     fresh = {pivot.id: new_pivot}
     for other in ctx.articles.values():
