@@ -250,6 +250,15 @@ def stats(
         key = f"{row['key']} (via {row['via']})" if row["via"] else row["key"]
         src.add_row(key, row["status"] or "-", str(row["items"]), str(row["errors_in_a_row"]), skipped)
     out.print(src)
+    if data.get("skip_reasons"):
+        k = Table(title="stories skipped by select (reason codes; `newsroom` API/UI: write anyway)")
+        k.add_column("reason")
+        k.add_column("stories", justify="right")
+        for code, n in data["skip_reasons"].items():
+            k.add_row(code, str(n))
+        out.print(k)
+        for st in data["skipped"][:10]:
+            out.print(f"  skipped story {st['story']} ({st['source']}): {st['reason']}", markup=False, highlight=False)
     if data["story_errors"]:
         out.print("[red]stories with errors:[/]")
         for e in data["story_errors"]:
@@ -473,6 +482,8 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     t.add_column("count", justify="right")
     t.add_row("new items", str(summary.new_items))
     t.add_row("stories processed", str(summary.stories))
+    t.add_row("stories skipped (select; see `newsroom stats`)", str(len(summary.skipped)))
+    t.add_row("stories updated (new sources or facts)", str(summary.updated))
     for lang in settings.languages:
         t.add_row(f"articles written ({lang})", str(summary.written.get(lang, 0)))
     t.add_row("files published", str(len(summary.published)))

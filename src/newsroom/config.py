@@ -143,6 +143,50 @@ class StoriesConfig(_Strict):
         description="join items about the same event across sources (embeddings); false: only the same link, the "
         "same text or a near-copy join a story",
     )
+    max_updates: int = Field(
+        default=3, ge=0, le=100, description="at most this many rewrites of a written story as it develops (0: none)"
+    )
+    update_interval_minutes: float = Field(
+        default=30, ge=0, description="a written story is rewritten at most once within this many minutes"
+    )
+    update_source_counts: list[int] = Field(
+        default_factory=lambda: [3, 5],
+        description="crossing one of these numbers of distinct sources rewrites the article (besides new facts)",
+    )
+
+
+ITEM_TYPES = ("price-prediction", "technical-analysis", "market-wrap", "live-blog", "newsletter", "sponsored")
+ItemType = Literal["price-prediction", "technical-analysis", "market-wrap", "live-blog", "newsletter", "sponsored"]
+
+
+class SelectConfig(_Strict):
+    """Which stories get an article (newsroom.stages.select); every skipped story is stored with its reason."""
+
+    enabled: bool = Field(default=True, description="false: every story is written")
+    min_relevance: int = Field(
+        default=1, ge=0, description="beat terms (crypto assets and vocabulary) a story must name; 0: any topic"
+    )
+    beat_terms: list[str] = Field(
+        default_factory=list, description="words or phrases that count as on the beat, besides the built-in crypto ones"
+    )
+    skip_types: list[ItemType] = Field(
+        default_factory=lambda: ["sponsored"],
+        description=f"item types not written: any of {', '.join(ITEM_TYPES)}",
+    )
+    allow_sources: list[str] = Field(
+        default_factory=list, description="source keys whose stories skip the relevance and item-type checks"
+    )
+    deny_sources: list[str] = Field(default_factory=list, description="source keys whose stories are never written")
+    allow_keywords: list[str] = Field(
+        default_factory=list, description="a story whose headline or text has one of these counts as on the beat"
+    )
+    deny_keywords: list[str] = Field(
+        default_factory=list, description="a story whose headline has one of these is skipped (case-insensitive)"
+    )
+    min_score: int = Field(
+        default=0, ge=0, le=100, description="skip stories whose expected score (before writing) is below this"
+    )
+    daily_budget: int = Field(default=0, ge=0, description="at most this many new articles per UTC day (0: no limit)")
 
 
 def _check_path_template(v: str) -> str:
@@ -368,6 +412,7 @@ class Settings(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     stories: StoriesConfig = Field(default_factory=StoriesConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)

@@ -30,7 +30,7 @@ from .publish.deliver import deliver
 from .publish.filesystem import FilesystemTarget
 from .stages.publish import article_doc
 from .stages.translate import translate_row
-from .stages.write import pivot_row, write_guarded
+from .stages.write import write_pivot
 from .store import queries
 from .store.db import Store
 from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
@@ -125,7 +125,19 @@ class ArticleChanges(BaseModel):
 
 
 _TEXT_FIELDS = ("title", "description", "overview", "sections", "why_it_matters", "from_the_author", "market_impact")
-_REGENERATED = ("title", "description", "text", "category", "tags", "sentiment", "score", "draft", "draft_reasons")
+_REGENERATED = (
+    "title",
+    "description",
+    "text",
+    "category",
+    "tags",
+    "sentiment",
+    "score",
+    "draft",
+    "draft_reasons",
+    "sources",
+    "importance",
+)
 
 
 def _now() -> datetime:
@@ -283,16 +295,7 @@ class Editor:
         try:
             if lang == pivot_lang:
                 # the write stage's own guarded write: same prompt, same quality guards, same draft rules
-                written, report = await write_guarded(self.settings, provider, ctx)
-                pivot = pivot_row(
-                    self.settings,
-                    ctx.story,
-                    ctx.lead,
-                    written.value,
-                    written.model,
-                    report,
-                    publishable=provider.publishable,
-                )
+                pivot = await write_pivot(self.settings, provider, ctx)
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():
                     if other.lang != pivot_lang and not other.locked:

@@ -101,6 +101,11 @@ class CoverImage(BaseModel):
     credit: dict[str, str] | None = None
 
 
+class SourceLink(BaseModel):
+    name: str
+    url: str
+
+
 class ArticleDoc(BaseModel):
     """Everything needed to render one article file (frontmatter + body) in one language."""
 
@@ -123,4 +128,5 @@ class ArticleDoc(BaseModel):
     model: str | None = None
     slug: str
     source_url: str
+    sources: list[SourceLink] = Field(default_factory=list, description="the other sources the article is written from")
     text: ArticleText

@@ -27,6 +27,7 @@ from .stages import publish, write
 from .stages.extract import page_client
 from .stages.job import StageEnv, run_story
 from .stages.poll import SourcePollReport, poll_sources
+from .stages.update import update_stories
 from .store import queries
 from .store.db import Store
 
@@ -42,6 +43,8 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)
     deliveries: list[TargetReport] = field(default_factory=list)  # per publish target (publish.targets)
     paused: str | None = None  # the daily budget stopped writing: why (stories stay pending)
+    skipped: list[str] = field(default_factory=list)  # "story N: reason" for each story select skipped
+    updated: int = 0  # written stories whose articles a new member changed (score or rewrite; stages/update.py)
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -101,6 +104,7 @@ class Pipeline:
         )
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
+        summary.updated = sum(1 for r in await update_stories(self.env) if r.rescored or r.rewritten)
         summary.published += self.publish_pending()
         summary.deliveries = await asyncio.to_thread(deliver, self.store, self.settings)
         summary.model_calls = self.calls.total - calls_before
@@ -192,6 +196,8 @@ class Pipeline:
             summary.failures.append(f"story {story_id}: {result.error}")
         if result.paused is not None:
             summary.paused = result.paused
+        if result.skipped is not None:
+            summary.skipped.append(f"story {story_id}: {result.skipped}")
         if on_story:
             on_story("failed" if result.error is not None else "done", story_id)
 

@@ -45,6 +45,7 @@ class CallBuffer:
 
         with self.store.session() as s:
             add_calls(s, [(record, current_story.get())])
+
     def pending(self) -> list[CallRecord]:
         """The records not stored yet (what the budget adds to the stored call log)."""
         return [r for r, _ in self._pending]

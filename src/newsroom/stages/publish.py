@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from ..llm.usage import CallBuffer
-from ..models import ArticleDoc, ArticleText, CoverImage, SourceRef
+from ..models import ArticleDoc, ArticleText, CoverImage, SourceLink, SourceRef
 from ..publish.filesystem import FilesystemTarget
 from ..store import queries
 from ..store.db import Store
@@ -50,6 +50,7 @@ def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> Articl
         model=article.model,
         slug=article.slug,
         source_url=lead.url,
+        sources=[SourceLink.model_validate(x) for x in article.sources or []],
         text=ArticleText.model_validate(article.text),
     )
 

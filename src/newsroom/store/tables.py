@@ -118,7 +118,7 @@ class StoryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
-    status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | failed
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | failed | skipped
     slug: Mapped[str | None] = mapped_column(String(200), default=None)  # fixed before the write call
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -131,6 +131,14 @@ class StoryRow(Base):
     entity_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     first_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    # select and updates (stages/select.py, stages/update.py)
+    skip_reason: Mapped[str | None] = mapped_column(Text, default=None)  # why select skipped it ("code: detail")
+    select_bypass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # "write anyway"
+    selected_at: Mapped[datetime | None] = mapped_column(default=None)  # select let it through (daily budget)
+    written_through: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # newest member written
+    score_sources: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # sources the score counts
+    update_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_update_at: Mapped[datetime | None] = mapped_column(default=None)
 
     items: Mapped[list[ItemRow]] = relationship(back_populates="story", foreign_keys=[ItemRow.story_id])
     articles: Mapped[list[ArticleRow]] = relationship(back_populates="story", cascade="all, delete-orphan")
@@ -168,6 +176,8 @@ class ArticleRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_version: Mapped[int] = mapped_column(Integer, default=0)
     path: Mapped[str | None] = mapped_column(Text, default=None)
+    sources: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")  # other sources
+    importance: Mapped[int | None] = mapped_column(Integer, default=None)  # the model's judgement at write time
     published_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

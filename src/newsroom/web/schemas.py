@@ -90,7 +90,9 @@ class StoryArticleOut(_Out):
 
 class StoryOut(_Out):
     id: int
-    status: str
+    status: str = Field(description="new | written | failed | skipped (by select: see skipReason)")
+    skip_reason: str | None = Field(default=None, description="why select skipped it: 'code: detail'")
+    select_bypass: bool = Field(default=False, description="an editor asked for the article anyway")
     source_count: int
     created_at: datetime
     updated_at: datetime

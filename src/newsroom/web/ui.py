@@ -24,6 +24,7 @@ from ..editorial import ArticleChanges, EditorialError, article_fields
 from ..llm.budget import Budget
 from ..models import ArticleText, Sentiment
 from ..publish.markdown import render_body
+from ..stages.select import write_anyway
 from . import charts
 from . import queries as wq
 from . import sources as source_actions
@@ -58,6 +59,7 @@ DONE = {
     "source_paused": "Source disabled.",
     "source_enabled": "Source enabled.",
     "polled": "Polled.",
+    "write_anyway": "Queued: the next pipeline run writes this story (select is bypassed).",
     "signed_out": "Signed out.",
 }
 
@@ -456,6 +458,26 @@ def enable_source(c: Ctx, s: UiPost, key: str) -> Response:
 async def poll_source(c: Ctx, s: UiPost, key: str) -> Response:
     await source_actions.poll_now(c.store, c.settings, key)
     return redirect("/ui/sources", "polled")
+
+
+# ---- skipped stories ---------------------------------------------------------------------------------------------
+
+
+@router.get("/skipped")
+def skipped_page(request: Request, c: Ctx, s: UiSession, cursor: str | None = None) -> HTMLResponse:
+    """The stories select skipped, each with its reason and a "write anyway" button."""
+    with c.store.session() as db:
+        try:
+            views, nxt = wq.list_stories(db, limit=50, cursor=cursor, status="skipped")
+        except ValueError:
+            views, nxt = wq.list_stories(db, limit=50, status="skipped")
+    return page(request, "skipped.html", session=s, stories=views, next_cursor=nxt)
+
+
+@router.post("/stories/{story_id}/write")
+def write_story_anyway(c: Ctx, s: UiPost, story_id: int) -> Response:
+    write_anyway(c.store, story_id)
+    return redirect("/ui/skipped", "write_anyway")
 
 
 # ---- dashboard -----------------------------------------------------------------------------------------------------
