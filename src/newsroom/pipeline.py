@@ -97,6 +97,7 @@ class Pipeline:
         )
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
+        await self.env.illustrator.drain()  # cover cards are drawn off the critical path: the run ends once they are
         summary.published += self.publish_pending()
         summary.model_calls = self.calls.total - calls_before
         summary.tokens_in = self.calls.tokens_in - t_in
