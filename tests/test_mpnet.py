@@ -42,9 +42,9 @@ def test_a_zip_split_into_pieces_opens_as_one(tmp_path: Path) -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("all-mpnet-base-v2/model.bin", payload)
     data = buffer.getvalue()
-    with mpnet.SplitFile(_split(data, [len(data) // 3, 2 * len(data) // 3], tmp_path)) as f, zipfile.ZipFile(f) as z:
-        with z.open("all-mpnet-base-v2/model.bin") as member:
-            assert bytes(mpnet._exactly(member, len(payload))) == payload
+    pieces = _split(data, [len(data) // 3, 2 * len(data) // 3], tmp_path)
+    with mpnet.SplitFile(pieces) as f, zipfile.ZipFile(f) as z, z.open("all-mpnet-base-v2/model.bin") as member:
+        assert bytes(mpnet._exactly(member, len(payload))) == payload
 
 
 def test_tensors_are_read_as_safetensors_writes_them() -> None:
@@ -66,7 +66,7 @@ def test_tensors_are_read_as_safetensors_writes_them() -> None:
     halved = mpnet._tensors(io.BytesIO(data), in_bf16=True)
     assert halved["layer.0.attn.q.weight"].dtype == torch.bfloat16 and halved["a.weight"].dtype == torch.float32
     assert torch.equal(halved["layer.0.attn.q.weight"], state["layer.0.attn.q.weight"].to(torch.bfloat16))
-    with pytest.raises(ValueError, match="ends .* early"):
+    with pytest.raises(ValueError, match=r"ends \d+ bytes early"):
         mpnet._tensors(io.BytesIO(data[:-3]), in_bf16=False)
 
 
