@@ -1,7 +1,7 @@
 """Benchmark: the cost of one cover card (five sizes) the old way and the way ``images/card.py`` draws it now.
 
 old: drawn once at 2400 px, each smaller size LANCZOS-resized from it, RGB PNG at zlib level 3.
-new: each size drawn at its own size, a 64-colour palette PNG at zlib level 1 (``card.write_card``).
+new: each size drawn at its own size in palette indices, a palette PNG at zlib level 1 (``card.write_card``).
 
     .venv/bin/python bench/cards.py            # 20 cards each way
 
@@ -30,7 +30,7 @@ TITLE = "Harbor Labs moves $120 million in bitcoin as traders wait for a fuller 
 
 
 def old_way(title: str, folder: Path) -> None:
-    img = render_card(title, "NEWSROOM", "markets")
+    img = render_card(title, "NEWSROOM", "markets").convert("RGB")
     folder.mkdir(parents=True, exist_ok=True)
     for name, size in CARD_SIZES.items():
         resized = img if img.size == size else ImageOps.fit(img, size, Image.Resampling.LANCZOS)
