@@ -68,7 +68,7 @@ BAND = 51  # the band at the bottom: a fifth of the way to white
 
 def _palette(base: tuple[int, int, int]) -> list[int]:
     ramp = [round(c + (255 - c) * i / WHITE) for i in range(WHITE + 1) for c in base]
-    return ramp + [250, 204, 21]
+    return [*ramp, 250, 204, 21]
 
 
 def render_card(title: str, brand: str, key: str, size: tuple[int, int] = CARD_SIZES["raw"]) -> Image.Image:
