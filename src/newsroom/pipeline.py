@@ -105,6 +105,7 @@ class Pipeline:
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
         summary.updated = sum(1 for r in await update_stories(self.env) if r.rescored or r.rewritten)
+        await self.env.illustrator.drain()  # cover cards are drawn off the critical path: the run ends once they are
         summary.published += self.publish_pending()
         summary.deliveries = await asyncio.to_thread(deliver, self.store, self.settings)
         summary.model_calls = self.calls.total - calls_before

@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .grounded import grounded_article
+
 DEFAULT_MODEL = "scripted"
 _WORDS = (
     "scripted",
@@ -227,10 +229,17 @@ class ScriptedLLM:
     """The scripted server's state and its Starlette app. Thread-safe to script and inspect from tests."""
 
     def __init__(
-        self, *, latency_ms: float = 250.0, model: str = DEFAULT_MODEL, reject_json_schema: bool = False
+        self,
+        *,
+        latency_ms: float = 250.0,
+        model: str = DEFAULT_MODEL,
+        reject_json_schema: bool = False,
+        grounded: bool = False,
     ) -> None:
         self.latency_s = latency_ms / 1000
         self.model = model
+        # article requests get text that passes the guards, in the language asked for (devtools/grounded.py)
+        self.grounded = grounded
         # behave like `python -m llama_cpp.server`: refuse response_format json_schema with HTTP 500
         self.reject_json_schema = reject_json_schema
         self._lock = threading.Lock()
@@ -352,7 +361,7 @@ class ScriptedLLM:
         fmt = body.get("response_format")
         if self.reject_json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             return _error(500, "json_schema response_format is not supported (scripted, like llama_cpp.server)")
-        content = reply.content if reply.content is not None else self._instance_text(schema_from_request(body))
+        content = reply.content if reply.content is not None else self._default_content(body)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages") or [] if isinstance(m, dict))
         usage = {
             "prompt_tokens": prompt_chars // 4 + 1,
@@ -377,6 +386,19 @@ class ScriptedLLM:
             },
             headers=reply.headers,
         )
+
+    def _default_content(self, body: dict[str, Any]) -> str:
+        schema = schema_from_request(body)
+        if self.grounded and schema is not None:
+            roles = {
+                m.get("role"): str(m.get("content", "")) for m in body.get("messages") or [] if isinstance(m, dict)
+            }
+            article = grounded_article(
+                roles.get("system", ""), roles.get("user", ""), json.loads(self._instance_text(schema))
+            )
+            if article is not None:
+                return json.dumps(article, ensure_ascii=False)
+        return self._instance_text(schema)
 
     def _instance_text(self, schema: dict[str, Any] | None) -> str:
         if schema is None:
@@ -421,11 +443,12 @@ def start_scripted_server(
     port: int = 0,
     latency_ms: float = 250.0,
     reject_json_schema: bool = False,
+    grounded: bool = False,
 ) -> RunningServer:
     """Start uvicorn in a daemon thread on ``host:port`` (0: a free port) and return once it accepts requests."""
     import uvicorn
 
-    state = llm or ScriptedLLM(latency_ms=latency_ms, reject_json_schema=reject_json_schema)
+    state = llm or ScriptedLLM(latency_ms=latency_ms, reject_json_schema=reject_json_schema, grounded=grounded)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -458,10 +481,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--reject-json-schema", action="store_true", help="answer json_schema requests with HTTP 500 (llama.cpp-like)"
     )
+    ap.add_argument(
+        "--grounded",
+        action="store_true",
+        help="article requests get text that passes the guards (devtools/grounded.py)",
+    )
     args = ap.parse_args(argv)
     import uvicorn
 
-    state = ScriptedLLM(latency_ms=args.latency_ms, model=args.model, reject_json_schema=args.reject_json_schema)
+    state = ScriptedLLM(
+        latency_ms=args.latency_ms,
+        model=args.model,
+        reject_json_schema=args.reject_json_schema,
+        grounded=args.grounded,
+    )
     uvicorn.run(state.app, host=args.host, port=args.port, log_level="warning", access_log=False, backlog=2048)
 
 

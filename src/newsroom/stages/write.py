@@ -78,7 +78,7 @@ async def generate_guarded(
 
     A retry that fails outright (LLMError) keeps the first reply and its report: the article becomes a draft."""
     first = await provider.generate(prompt, schema)
-    report = check(first.value)
+    report = await asyncio.to_thread(check, first.value)  # lingua and the regexes: CPU work, off the event loop
     if report.ok or not retry:
         return first, report
     log.info("%s: guards failed (%s); retrying once", prompt.stage, "; ".join(report.reasons(limit=3)))
@@ -87,7 +87,7 @@ async def generate_guarded(
     except LLMError as exc:
         log.warning("%s: the retry failed (%s); keeping the first reply as a draft", prompt.stage, exc)
         return first, report
-    return second, check(second.value)
+    return second, await asyncio.to_thread(check, second.value)
 
 
 def draft_reasons(report: Report | None, *, publishable: bool, review: str, pivot_draft: bool = False) -> list[str]:
