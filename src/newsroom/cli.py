@@ -348,13 +348,15 @@ def _print_deliveries(reports) -> None:  # type: ignore[no-untyped-def]
 def eval_guards(
     jsonl: Annotated[Path, typer.Option("--jsonl", help='lines of {"source": …, "article": …, "lang": …}')],
 ) -> None:
-    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"}."""
-    from .guards.evaluate import Verdict, evaluate
+    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"} (and, when
+    lines carry a label, balanced_accuracy, faithful_flagged, errors_caught and by_error_type of the fact reasons)."""
+    from .guards.evaluate import Verdict, evaluate, label_of, score
 
     if not jsonl.is_file():
         raise _fail(f"{jsonl} is not a file")
     started = time.perf_counter()
     n = flagged = 0
+    labelled: list[tuple[Verdict, bool, list[str]]] = []
     with jsonl.open(encoding="utf-8") as f:
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -362,13 +364,21 @@ def eval_guards(
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                verdict = Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
+                obj, verdict = None, Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
             else:
                 verdict = evaluate(obj, number)
             n += 1
             flagged += verdict.flagged
+            label = label_of(obj)
+            if label is not None:
+                kinds = obj.get("error_types") if isinstance(obj, dict) else None
+                labelled.append((verdict, label, [str(k) for k in kinds] if isinstance(kinds, list) else []))
             print(json.dumps(verdict.as_json(), ensure_ascii=False), flush=True)
-    print(json.dumps({"n": n, "flagged": flagged, "seconds": round(time.perf_counter() - started, 3)}))
+    summary: dict[str, object] = {"n": n, "flagged": flagged}
+    if labelled:
+        summary |= score(labelled)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    print(json.dumps(summary))
 
 
 @eval_app.command("sentiment")

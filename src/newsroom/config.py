@@ -310,6 +310,14 @@ class GuardsConfig(_Strict):
     max_verbatim_words: int = Field(default=20, ge=5, description="longest run of words copied from the source")
     max_ngram_overlap: float = Field(default=0.5, gt=0, le=1, description="share of 5-grams found in the source")
     min_words: int = Field(default=80, ge=0, description="an article body shorter than this is too thin")
+    faithfulness: bool = Field(
+        default=False,
+        description="the offline faithfulness scorer on written articles (calibrated on summaries: see README)",
+    )
+    judge: bool = Field(
+        default=False, description="a model-based faithfulness judge: one more model call per article that passes"
+    )
+    judge_max_claims: int = Field(default=8, ge=1, le=16, description="claims the judge checks per article")
 
 
 class ImagesConfig(_Strict):

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..guards.injection import neutralise_item
 from ..models import FeedItem
 from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
 from ..sources.normalise import finalise
@@ -158,7 +159,11 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
                 )
             )
             existing.update((k, e) for k, e in rows)
-    fresh = sorted((i for i in items if (i.source_key, i.external_id) not in existing), key=lambda i: i.published_at)
+    # feed content is data: passages addressed to a model are cut from every field before it is stored
+    fresh = sorted(
+        (neutralise_item(i) for i in items if (i.source_key, i.external_id) not in existing),
+        key=lambda i: i.published_at,
+    )
     if same_event and fresh:
         prefetch_vectors([i.title for i in fresh])  # one batch instead of one model call per item
     new = 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -34,7 +34,10 @@ from sqlalchemy import select, update
 
 from .. import sentiment
 from ..config import Settings
-from ..guards import GuardContext, Report, check_article, neutralise
+from ..guards import Finding, GuardContext, Report, check_article, neutralise
+from ..guards import article_fields as guard_fields
+from ..guards.injection import clean_categories
+from ..guards.judge import judge as judge_article
 from ..headings import LANGUAGE_NAMES
 from ..llm.base import LLMError, Prompt, Provider, Result
 from ..llm.prompts import clip, template
@@ -73,12 +76,21 @@ async def generate_guarded(
     check: Callable[[T], Report],
     *,
     retry: bool,
+    judge: Callable[[T], Awaitable[list[Finding]]] | None = None,
 ) -> tuple[Result[T], Report]:
     """Generate, check, and (when ``retry``) regenerate once with the reasons. Returns the reply kept and its report.
 
+    ``judge`` (the model-based faithfulness judge, one call) runs only on a reply the offline guards passed.
     A retry that fails outright (LLMError) keeps the first reply and its report: the article becomes a draft."""
+
+    async def checked(value: T) -> Report:
+        report = await asyncio.to_thread(check, value)  # lingua and the regexes: CPU work, off the event loop
+        if report.ok and judge is not None:
+            report.findings += await judge(value)
+        return report
+
     first = await provider.generate(prompt, schema)
-    report = await asyncio.to_thread(check, first.value)  # lingua and the regexes: CPU work, off the event loop
+    report = await checked(first.value)
     if report.ok or not retry:
         return first, report
     log.info("%s: guards failed (%s); retrying once", prompt.stage, "; ".join(report.reasons(limit=3)))
@@ -87,7 +99,7 @@ async def generate_guarded(
     except LLMError as exc:
         log.warning("%s: the retry failed (%s); keeping the first reply as a draft", prompt.stage, exc)
         return first, report
-    return second, await asyncio.to_thread(check, second.value)
+    return second, await checked(second.value)
 
 
 def draft_reasons(report: Report | None, *, publishable: bool, review: str, pivot_draft: bool = False) -> list[str]:
@@ -130,6 +142,7 @@ def write_context(settings: Settings, title: str, text: str, extras: str) -> Gua
         max_ngram_overlap=g.max_ngram_overlap,
         min_words=g.min_words,
         extra_grounding=extras,
+        faithfulness=g.faithfulness,
     )
 
 
@@ -140,13 +153,22 @@ def article_checker(ctx: GuardContext) -> Callable[[ArticleText], Report]:
     return check
 
 
-async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check):  # type: ignore[no-untyped-def]
-    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on)."""
+async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check, source=None):  # type: ignore[no-untyped-def]
+    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on), and by the
+    model-based judge against ``source`` when ``guards.judge`` is on and the model is a real one."""
     if not settings.guards.enabled:
         return await provider.generate(prompt, schema), None
     # no retry for a model that is never published (the embedded base model): see the module's docstring
     retry = settings.guards.retry and provider.publishable
-    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry)
+    judge = None
+    if settings.guards.judge and provider.publishable and source is not None:
+        max_claims = settings.guards.judge_max_claims
+
+        async def judge(value: T) -> list[Finding]:
+            text = ArticleText.model_validate(value.model_dump(include=set(ArticleText.model_fields)))
+            return await judge_article(provider, guard_fields(text), source, max_claims)
+
+    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry, judge=judge)
 
 
 # ---- the write itself ----------------------------------------------------------------------------------------------
@@ -234,7 +256,7 @@ def write_prompt(
     user = template("write_user").format(
         source_name=source_name,
         published=published.strftime("%Y-%m-%d %H:%M UTC"),
-        categories=", ".join(source_categories) or "none",
+        categories=", ".join(clean_categories(source_categories)) or "none",
         headline=headline,
         text=clip(text, max_source_chars) or headline,
     ) + _other_reports(others or [])
@@ -276,7 +298,9 @@ async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContex
     """The guarded write of a story from all its members: ``(Result[WrittenArticle], Report | None)``."""
     # source text is data: passages addressed to a model are cut out (guards.injection)
     prompt, guard = story_write_prompt(settings, ctx)
-    return await guarded(settings, provider, prompt, WrittenArticle, lambda: article_checker(guard))
+    return await guarded(
+        settings, provider, prompt, WrittenArticle, lambda: article_checker(guard), source=guard.source
+    )
 
 
 def other_sources(ctx: StoryContext) -> list[dict[str, str]]:
