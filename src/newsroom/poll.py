@@ -25,7 +25,7 @@ from .models import FeedItem
 from .sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
 from .store.db import Store
 from .store.tables import ItemRow, SourceRow
-from .stories import assign_story, prefetch_vectors
+from .stories import assign_stories
 from .text import fingerprint
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def newest_items(items: Sequence[FeedItem], limit: int) -> list[FeedItem]:
 
 
 def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, same_event: bool = True) -> int:
-    """Insert the items not yet stored (oldest first, so stories follow publication order); return how many."""
+    """Insert the items not yet stored and give them stories in one batch (publication order); return how many."""
     existing: set[str] = set()
     ids = [i.external_id for i in items]
     for start in range(0, len(ids), 500):
@@ -137,12 +137,9 @@ def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, sam
         existing.update(
             s.scalars(select(ItemRow.external_id).where(ItemRow.source_key == key, ItemRow.external_id.in_(chunk)))
         )
-    fresh = sorted((i for i in items if i.external_id not in existing), key=lambda i: i.published_at)
-    if same_event and fresh:
-        prefetch_vectors([i.title for i in fresh])  # one batch instead of one model call per item
-    new = 0
-    for item in fresh:
-        row = ItemRow(
+    fresh = [i for i in items if i.external_id not in existing]
+    rows = [
+        ItemRow(
             source_key=key,
             external_id=item.external_id,
             url=item.url,
@@ -155,11 +152,12 @@ def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, sam
             fetched_at=now,
             fingerprint=fingerprint(item.title, item.text),
         )
-        s.add(row)
-        s.flush()
-        assign_story(s, row, same_event=same_event)
-        new += 1
-    return new
+        for item in fresh
+    ]
+    s.add_all(rows)
+    s.flush()
+    assign_stories(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
+    return len(rows)
 
 
 def _source_row(s: Session, key: str) -> SourceRow:
