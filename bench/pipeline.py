@@ -45,7 +45,8 @@ from newsroom.config import (
 from newsroom.demo import serve_demo_feed
 from newsroom.embeddings import default_embedder
 from newsroom.llm import make_provider
-from newsroom.pipeline import CallBuffer, Pipeline
+from newsroom.llm.usage import CallBuffer
+from newsroom.pipeline import Pipeline
 from newsroom.store.db import Store
 
 HERE = Path(__file__).resolve().parent

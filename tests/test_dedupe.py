@@ -12,9 +12,9 @@ from newsroom.dedupe.cluster import ClusterParams, Doc, StoryIndex, cluster
 from newsroom.dedupe.features import amount_keys, minhash
 from newsroom.dedupe.metrics import articles, bcubed, pairwise
 from newsroom.embeddings import default_embedder
+from newsroom.stages.stories import assign_stories, forget_index
 from newsroom.store.db import Store
 from newsroom.store.tables import ItemRow, SourceRow, StoryRow
-from newsroom.stories import assign_stories, forget_index
 from newsroom.text import fingerprint
 
 T0 = datetime(2025, 12, 12, 9, tzinfo=UTC)
@@ -197,7 +197,7 @@ def test_story_round_trip_in_the_store(store: Store) -> None:
 def test_same_event_off_joins_only_copies(sqlite_store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """stories.same_event = false: a paraphrase starts its own story, the same link still joins (also from beyond
     the window, found in the store), no embeddings."""
-    import newsroom.stories as stories
+    import newsroom.stages.stories as stories
 
     monkeypatch.setattr(stories, "default_embedder", lambda: (_ for _ in ()).throw(AssertionError("embedded")))
     with sqlite_store.session() as s:

@@ -15,9 +15,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from newsroom.config import ExtractConfig, FetchConfig, Settings
-from newsroom.fulltext import fill_full_text
 from newsroom.sources.extract import RobotsCache, extract_article, fetch_full_text, is_teaser, unfetchable_host
 from newsroom.sources.feeds import parse_feed
+from newsroom.stages.extract import fill_full_text
 from newsroom.store.tables import ItemRow
 
 LOOPBACK_ONLY = FetchConfig(allow_private_networks=False, allow_hosts=["127.0.0.1"])

@@ -23,7 +23,8 @@ from newsroom.cli import app
 from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig
 from newsroom.devtools.scripted_llm import RunningServer, start_scripted_server
 from newsroom.llm import make_provider
-from newsroom.pipeline import CallBuffer, Pipeline, RunSummary
+from newsroom.llm.usage import CallBuffer
+from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow

@@ -12,12 +12,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from newsroom.config import ImagesConfig, PublishConfig, Settings
-from newsroom.images import CoverRequest, Illustrator
+from newsroom.images import CoverRequest
 from newsroom.images.base import CARD_SIZES, CoverError
 from newsroom.images.card import CardProvider
 from newsroom.images.library import LibraryProvider, best_match
 from newsroom.images.unsplash import UnsplashProvider
 from newsroom.models import COVER_SIZES
+from newsroom.stages.illustrate import Illustrator
 
 KEY_ENV = "NEWSROOM_TEST_UNSPLASH_KEY"
 REQUEST = CoverRequest(

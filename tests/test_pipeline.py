@@ -26,7 +26,8 @@ from newsroom.config import (
 )
 from newsroom.headings import HEADINGS
 from newsroom.llm import make_provider
-from newsroom.pipeline import CallBuffer, Pipeline, RunSummary
+from newsroom.llm.usage import CallBuffer
+from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ModelCallRow, StoryRow

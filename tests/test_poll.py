@@ -23,10 +23,10 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import event, func, select
 from werkzeug import Request, Response
 
-from newsroom import poll
 from newsroom.config import FetchConfig, Settings, SourceConfig
-from newsroom.poll import SourcePollReport, backoff_delay, poll_sources, record_poll, sync_sources
 from newsroom.sources.feeds import FetchResult, fetch_feed, parse_feed
+from newsroom.stages import poll
+from newsroom.stages.poll import SourcePollReport, backoff_delay, poll_sources, record_poll, sync_sources
 from newsroom.store.db import Store
 from newsroom.store.tables import ItemRow, SourceRow, StoryRow
 

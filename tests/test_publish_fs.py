@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from newsroom.covers import placeholder_cover
 from newsroom.models import COVER_SIZES, ArticleDoc, ArticleText, Section, Sentiment, SourceRef
 from newsroom.publish import FilesystemTarget, PathEscapeError, parse_body, render_article, split_article
 from newsroom.slugs import story_slug
+from newsroom.stages.illustrate import placeholder_cover
 
 
 def make_doc(**changes: Any) -> ArticleDoc:

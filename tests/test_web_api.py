@@ -293,7 +293,7 @@ def test_sources_add_pause_poll(client: TestClient, newsroom: Newsroom, httpserv
     paused = client.patch("/api/v1/sources/coindesk", json={"enabled": False}, headers=AUTH).json()
     assert paused["enabled"] is False and paused["paused"] is True
     # the next poll round syncs the config: the editor's pause and the editor's source both survive it
-    from newsroom.poll import sync_sources
+    from newsroom.stages.poll import sync_sources
 
     sync_sources(newsroom.store, newsroom.settings)
     after = {s["key"]: s for s in client.get("/api/v1/sources").json()}

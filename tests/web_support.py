@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig, WebConfig
 from newsroom.llm import make_provider
-from newsroom.pipeline import CallBuffer, Pipeline
+from newsroom.llm.usage import CallBuffer
+from newsroom.pipeline import Pipeline
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow
 

@@ -85,7 +85,7 @@ def init(
 @app.command()
 def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="poll even sources not due")] = False):
     """Fetch due sources and store new items; no model calls."""
-    from .poll import poll_sources
+    from .stages.poll import poll_sources
 
     settings = _settings(config)
     store = _store(settings)
@@ -297,7 +297,8 @@ def _progress() -> Progress:
 
 def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
     from .llm import make_provider
-    from .pipeline import CallBuffer, Pipeline
+    from .llm.usage import CallBuffer
+    from .pipeline import Pipeline
 
     calls = CallBuffer()
     try:

@@ -96,7 +96,7 @@ class LLMConfig(_Strict):
 
 
 class StoriesConfig(_Strict):
-    """How new items become stories (newsroom.stories)."""
+    """How new items become stories (newsroom.stages.stories)."""
 
     same_event: bool = Field(
         default=True,

@@ -5,7 +5,7 @@ regenerate, delete. Every change to what a file shows bumps the article's ``vers
 and ``updatedAt`` and re-writes its Markdown file before the action returns. An edit locks the article: a locked
 article is never regenerated (the action is refused) until an editor unlocks it.
 
-Regeneration runs the pipeline's own write / translate calls for the story. The article keeps its slug (its URL),
+Regeneration runs the write / translate stages' own guarded calls for the story. The article keeps its slug (its URL),
 pin and cover; a regenerated pivot also re-translates every unlocked translation, so no language is left stale.
 """
 
@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .llm.base import LLMError, Provider
+from .llm.usage import CallBuffer
 from .models import ArticleText, Section, Sentiment
-from .pipeline import CallBuffer, Pipeline, article_doc
 from .publish.filesystem import FilesystemTarget
+from .stages.publish import article_doc
+from .stages.translate import translate_row
+from .stages.write import pivot_row, write_guarded
 from .store import queries
 from .store.db import Store
 from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
@@ -246,23 +249,30 @@ class Editor:
             lang = row.lang
         calls = CallBuffer()
         provider = self.provider_factory(calls)
-        pipeline = Pipeline(self.settings, self.store, provider, calls)
         pivot_lang = self.settings.pivot_language
         fresh: dict[int, ArticleRow] = {}
         try:
             if lang == pivot_lang:
-                # the pipeline's own guarded write: same prompt, same quality guards, same draft rules
-                written, report = await pipeline.write_guarded(ctx)
-                pivot = pipeline.pivot_row(ctx.story, ctx.lead, written.value, written.model, report)
+                # the write stage's own guarded write: same prompt, same quality guards, same draft rules
+                written, report = await write_guarded(self.settings, provider, ctx)
+                pivot = pivot_row(
+                    self.settings,
+                    ctx.story,
+                    ctx.lead,
+                    written.value,
+                    written.model,
+                    report,
+                    publishable=provider.publishable,
+                )
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():
                     if other.lang != pivot_lang and not other.locked:
-                        fresh[other.id] = await self._translate(pipeline, ctx, pivot, other.lang)
+                        fresh[other.id] = await translate_row(self.settings, provider, pivot, other.lang, ctx)
             else:
                 pivot = ctx.articles.get(pivot_lang)
                 if pivot is None:
                     raise EditorialError(f"the story has no {pivot_lang} article to translate from")
-                fresh[article_id] = await self._translate(pipeline, ctx, pivot, lang)
+                fresh[article_id] = await translate_row(self.settings, provider, pivot, lang, ctx)
         except LLMError as exc:
             self._log_calls(calls)
             raise ModelFailed(f"the model failed: {exc.outcome}: {exc}") from None
@@ -271,12 +281,6 @@ class Editor:
         done = self._apply(article_id, fresh, calls)
         self.publish([r.id for r in done])
         return done
-
-    async def _translate(
-        self, pipeline: Pipeline, ctx: queries.StoryContext, pivot: ArticleRow, lang: str
-    ) -> ArticleRow:
-        """The pipeline's guarded translation of ``pivot`` into ``lang`` (as Pipeline._translate, without the file)."""
-        return await pipeline.translate_row(pivot, ArticleText.model_validate(pivot.text), lang, ctx)
 
     def _apply(self, article_id: int, fresh: dict[int, ArticleRow], calls: CallBuffer) -> list[ArticleRow]:
         with self.store.session() as s:

@@ -1,28 +1,19 @@
-"""The illustrate stage: a cover image for every article, from the provider the config names.
+"""Cover image providers behind one interface (``base.CoverProvider``): the Pillow card, Unsplash, a local library.
 
-``images.provider``: ``card`` (offline default: a generated Pillow card), ``unsplash`` (photo search), ``library``
-(a local folder matched by tags), ``none`` (the card URLs without drawing anything: for sites that bring their own
-images, and for benchmarks). Unsplash and the library fall back to the card when they have nothing (no key, rate
-limit, no match); if even the card fails, the placeholder URLs are kept. A cover never fails a story.
+The illustrate stage (``stages/illustrate.py``) picks the configured one with the card as its fallback.
 """
 
 from __future__ import annotations
 
-import logging
-
 import httpx
 
 from ..config import Settings
-from ..covers import placeholder_cover
-from ..models import CoverImage
 from .base import CoverError, CoverProvider, CoverRequest
 from .card import CardProvider
 from .library import LibraryProvider
 from .unsplash import UnsplashProvider
 
-log = logging.getLogger(__name__)
-
-__all__ = ["CoverError", "CoverProvider", "CoverRequest", "Illustrator", "make_cover_provider"]
+__all__ = ["CoverError", "CoverProvider", "CoverRequest", "make_cover_provider"]
 
 
 def make_cover_provider(settings: Settings, client: httpx.AsyncClient | None = None) -> CoverProvider | None:
@@ -44,27 +35,3 @@ def make_cover_provider(settings: Settings, client: httpx.AsyncClient | None = N
             raise ValueError('images.provider = "library" needs images.library_dir (a folder of images)')
         return LibraryProvider(cfg.library_dir, covers_dir, base)
     return CardProvider(covers_dir, base, cfg.card_brand)
-
-
-class Illustrator:
-    """The configured provider with the card as its fallback."""
-
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
-        self.settings = settings
-        self.primary = make_cover_provider(settings, client)
-        cfg = settings.images
-        self.card = CardProvider(
-            settings.publish.content_dir / "covers", settings.publish.cover_base_url, cfg.card_brand
-        )
-
-    async def cover(self, request: CoverRequest) -> CoverImage:
-        placeholder = placeholder_cover(self.settings.publish.cover_base_url, request.slug)
-        if self.primary is None:
-            return placeholder
-        chain = [self.primary] if self.primary.name == "card" else [self.primary, self.card]
-        for provider in chain:
-            try:
-                return await provider.cover(request)
-            except (CoverError, OSError, ValueError) as exc:
-                log.info("cover for %s from %s: %s", request.slug, provider.name, exc)
-        return placeholder

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from ..editorial import ArticleChanges
 from ..models import ArticleText, Sentiment
-from ..pipeline import article_doc
 from ..publish.frontmatter import frontmatter_data
 from ..publish.markdown import render_body
+from ..stages.publish import article_doc
 from ..store.tables import ArticleRow, ItemRow, SourceRow
 from . import queries as wq
 from . import sources as source_actions

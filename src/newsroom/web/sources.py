@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
 from ..editorial import EditorialError, NotFound
-from ..poll import DueSource, SourcePollReport, http_client, poll_one
+from ..stages.poll import DueSource, SourcePollReport, http_client, poll_one
 from ..store.db import Store
 from ..store.tables import SourceRow
 from .schemas import SourceIn

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .config import Settings
-from .models import FeedItem
-from .sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
-from .store.db import Store
-from .store.tables import ItemRow, SourceRow
+from ..config import Settings
+from ..models import FeedItem
+from ..sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
+from ..store.db import Store
+from ..store.tables import ItemRow, SourceRow
+from ..text import fingerprint
 from .stories import assign_stories
-from .text import fingerprint
 
 log = logging.getLogger(__name__)
 

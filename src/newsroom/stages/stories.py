@@ -27,10 +27,10 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine, event, or_, select
 from sqlalchemy.orm import Session
 
-from .dedupe.cluster import Doc, Match, StoryIndex, lead
-from .embeddings import Embedder, HashingEmbedder, default_embedder
-from .store.tables import ItemRow, StoryRow, utcnow
-from .text import EMPTY_FINGERPRINT
+from ..dedupe.cluster import Doc, Match, StoryIndex, lead
+from ..embeddings import Embedder, HashingEmbedder, default_embedder
+from ..store.tables import ItemRow, StoryRow, utcnow
+from ..text import EMPTY_FINGERPRINT
 
 QUERY_CHUNK = 500
 

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 import httpx
 from sqlalchemy import update
 
-from .config import Settings
-from .sources.extract import RobotsCache, fetch_full_text, is_teaser
-from .store.db import Store
-from .store.tables import ItemRow
+from ..config import Settings
+from ..sources.extract import RobotsCache, fetch_full_text, is_teaser
+from ..store.db import Store
+from ..store.tables import ItemRow
 
 log = logging.getLogger(__name__)
 

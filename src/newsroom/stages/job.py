@@ -1,0 +1,133 @@
+"""One story's job: the stages a pending story goes through, in order, from stored state.
+
+extract (teaser leads) → write (pivot) → illustrate → publish → translate each missing language → publish, then the
+story is marked written. Every step starts from what is stored: a story whose pivot exists skips straight to the
+missing translations. A model failure is recorded on the story (with the calls it cost) and returned, not raised.
+The in-process scheduler (``newsroom.pipeline``) runs this per story; the worker runs the same function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from ..config import Settings
+from ..llm.base import LLMError, Provider
+from ..llm.usage import CallBuffer, current_story
+from ..publish.filesystem import FilesystemTarget
+from ..sources.extract import RobotsCache
+from ..store import queries
+from ..store.db import Store
+from ..store.tables import StoryRow
+from .extract import fill_full_text
+from .illustrate import Illustrator, illustrate
+from .publish import publish_new
+from .translate import translate_row
+from .write import write_pivot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageEnv:
+    """What the stages of a story's job need: settings, store, model provider, call buffer and the adapters."""
+
+    settings: Settings
+    store: Store
+    provider: Provider
+    calls: CallBuffer
+    target: FilesystemTarget
+    illustrator: Illustrator
+    robots: RobotsCache = field(default_factory=RobotsCache)  # robots.txt of article sites (full-text extraction)
+    pages: httpx.AsyncClient | None = None  # article pages (full text)
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store, provider: Provider, calls: CallBuffer) -> StageEnv:
+        return cls(
+            settings,
+            store,
+            provider,
+            calls,
+            target=FilesystemTarget(settings.publish.content_dir, settings.publish.path_template),
+            illustrator=Illustrator(settings),
+        )
+
+
+@dataclass
+class StoryResult:
+    story_id: int
+    written: list[str] = field(default_factory=list)  # languages whose article this job created
+    published: list[Path] = field(default_factory=list)
+    error: str | None = None  # "outcome: message" of the model failure that stopped the story
+
+
+async def run_story(
+    env: StageEnv, ctx: queries.StoryContext, on_written: Callable[[], None] | None = None
+) -> StoryResult:
+    """Write, illustrate, translate and publish one story; ``on_written`` is called once its pivot is published."""
+    story_id = ctx.story.id
+    current_story.set(story_id)
+    result = StoryResult(story_id)
+    pivot_lang = env.settings.pivot_language
+    pivot = ctx.articles.get(pivot_lang)
+    try:
+        if pivot is None:
+            await fill_full_text(env.store, env.settings, [ctx.lead], env.pages, robots=env.robots)
+            pivot = await write_pivot(env.settings, env.provider, ctx)
+            await illustrate(env.illustrator, pivot)
+            result.published.append(await publish_new(env.store, env.target, env.calls, pivot, ctx))
+            result.written.append(pivot_lang)
+            if on_written:
+                on_written()
+        missing = [lang for lang in env.settings.extra_languages if lang not in ctx.articles]
+        outcomes = await asyncio.gather(
+            *(_translate(env, pivot, lang, ctx) for lang in missing), return_exceptions=True
+        )
+        errors = [r for r in outcomes if isinstance(r, BaseException)]
+        for lang, r in zip(missing, outcomes, strict=True):
+            if not isinstance(r, BaseException):
+                result.written.append(lang)
+                result.published.append(r)
+        for err in errors:
+            if not isinstance(err, LLMError):
+                raise err
+        if errors:
+            raise errors[0]
+    except LLMError as exc:
+        result.error = f"{exc.outcome}: {exc}"
+        record_failure(env, story_id, result.error)
+        return result
+    mark_written(env, story_id)
+    return result
+
+
+async def _translate(env: StageEnv, pivot, lang: str, ctx: queries.StoryContext) -> Path:  # type: ignore[no-untyped-def]
+    row = await translate_row(env.settings, env.provider, pivot, lang, ctx)
+    return await publish_new(env.store, env.target, env.calls, row, ctx)
+
+
+def mark_written(env: StageEnv, story_id: int) -> None:
+    with env.store.session() as s:
+        story = s.get_one(StoryRow, story_id)
+        story.status = "written"
+        story.last_error = None
+        story.updated_at = datetime.now(UTC)
+        queries.add_calls(s, env.calls.take(story_id))
+
+
+def record_failure(env: StageEnv, story_id: int, error: str) -> None:
+    with env.store.session() as s:
+        story = s.get_one(StoryRow, story_id)
+        story.attempts += 1
+        story.last_error = error[:2000]
+        story.updated_at = datetime.now(UTC)
+        if story.attempts >= queries.MAX_STORY_ATTEMPTS:
+            story.status = "failed"
+        queries.add_calls(s, env.calls.take(story_id))
+    log.warning("story %s: %s", story_id, error)
