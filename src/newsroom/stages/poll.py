@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
-STORE_CHUNK = 50  # new items per transaction: small enough that writing starts early, big enough to stay cheap
+STORE_CHUNK = 500  # new items per transaction and per story batch: writing starts early, batches stay cheap
 FEED_TYPES = ("RSS", "ATOM")
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
