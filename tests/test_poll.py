@@ -295,8 +295,11 @@ async def test_max_items_per_source_keeps_the_newest(sqlite_store: Store, corpus
     assert stored == dates[:10]
 
 
-async def test_items_commit_in_chunks_oldest_first(store: Store, corpus: Path, server: HTTPServer) -> None:
+async def test_items_commit_in_chunks_oldest_first(
+    store: Store, corpus: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Writing may start on the first chunk while the rest is stored; stories follow publication order."""
+    monkeypatch.setattr(poll, "STORE_CHUNK", 20)
     body = corpus_bytes(corpus, "decrypt")
     n = entry_count(body)
     assert n > poll.STORE_CHUNK  # the feed needs more than one chunk for this test to mean anything

@@ -30,13 +30,13 @@ from ..sources.normalise import finalise
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
 from ..text import fingerprint
-from .stories import assign_story, prefetch_vectors
+from .stories import assign_stories
 
 log = logging.getLogger(__name__)
 
 POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
-STORE_CHUNK = 50  # new items per transaction: small enough that writing starts early, big enough to stay cheap
+STORE_CHUNK = 500  # new items per transaction and per story batch: writing starts early, batches stay cheap
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
 
@@ -144,7 +144,7 @@ def backoff_delay(interval_seconds: float, error_count: int, max_backoff_minutes
 
 
 def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: bool = True) -> int:
-    """Insert the items not yet stored (oldest first, so stories follow publication order); return how many.
+    """Insert the items not yet stored and give them stories in one batch (publication order); return how many.
     Each item goes to its own ``source_key``: a relay source (the API) stores items under their publisher."""
     existing: set[tuple[str, str]] = set()
     by_source: dict[str, list[str]] = {}
@@ -164,11 +164,8 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
         (neutralise_item(i) for i in items if (i.source_key, i.external_id) not in existing),
         key=lambda i: i.published_at,
     )
-    if same_event and fresh:
-        prefetch_vectors([i.title for i in fresh])  # one batch instead of one model call per item
-    new = 0
-    for item in fresh:
-        row = ItemRow(
+    rows = [
+        ItemRow(
             source_key=item.source_key,
             external_id=item.external_id,
             url=item.url,
@@ -183,11 +180,12 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
             language=item.language,
             signals=item.signals or None,
         )
-        s.add(row)
-        s.flush()
-        assign_story(s, row, same_event=same_event)
-        new += 1
-    return new
+        for item in fresh
+    ]
+    s.add_all(rows)
+    s.flush()
+    assign_stories(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
+    return len(rows)
 
 
 def _source_row(s: Session, key: str) -> SourceRow:

@@ -125,7 +125,7 @@ class StoryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # clustering state (dedupe/cluster.py): sum of member embeddings, members, entity-key counts, time span
+    # heat and time span; centroid and entity_counts are no longer written (stories.py rebuilds its index from items)
     centroid: Mapped[list[float] | None] = mapped_column(JSON, default=None)
     item_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     entity_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
