@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -31,7 +31,9 @@ from newsroom.stages import poll
 from newsroom.stages.poll import SourcePollReport, backoff_delay, poll_sources, record_poll, sync_sources
 from newsroom.store.db import Store
 from newsroom.store.tables import ItemRow, SourceRow, StoryRow
+from source_support import http_server, serve, server
 
+__all__ = ["http_server", "server"]  # the loopback server fixtures (source_support)
 pytestmark = pytest.mark.anyio  # anyio's pytest plugin (installed with httpx) runs the async tests
 
 
@@ -85,27 +87,6 @@ class ScriptedFeed:
             if (self.etag and inm == self.etag) or (not self.etag and self.last_modified and ims == self.last_modified):
                 return Response(status=304, headers=headers)
         return Response(self.body, status=self.status, headers=headers, content_type=self.content_type)
-
-
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
-@pytest.fixture
-def server(http_server: HTTPServer) -> Iterator[HTTPServer]:
-    http_server.clear()
-    yield http_server
-    http_server.clear()
-
-
-def serve(server: HTTPServer, path: str, handler: Callable[[Request], Response]) -> str:
-    server.expect_request(path).respond_with_handler(handler)
-    return server.url_for(path)
 
 
 def make_settings(urls: dict[str, str], **overrides: Any) -> Settings:

@@ -20,7 +20,7 @@ from .base import Batch, EntryLog, FetchContext, SourceSpec
 from .encoding import decode_document
 from .feeds import external_id
 from .normalise import parse_date
-from .rss import failed, not_modified
+from .rss import fetch_changed
 
 ACCEPT = "application/feed+json, application/json;q=0.9, */*;q=0.5"
 
@@ -85,12 +85,9 @@ def parse_json_feed(data: bytes, *, source_key: str, base: str, now: datetime, l
 
 class JsonFeedAdapter:
     async def poll(self, spec: SourceSpec, ctx: FetchContext) -> Batch:
-        result = await ctx.get(spec.url, accept=ACCEPT, etag=spec.etag, last_modified=spec.last_modified)
-        if result.status == "error":
-            return failed(result)
-        if result.status == "not_modified":
-            return not_modified(result)
-        batch = Batch(status="ok", etag=result.etag, last_modified=result.last_modified, http_status=result.http_status)
+        result, batch = await fetch_changed(spec, ctx, ACCEPT)
+        if batch.status != "ok":
+            return batch
         # JSON is UTF-8 (RFC 8259); decode_document repairs a document that is not
         try:
             batch.items = parse_json_feed(

@@ -21,12 +21,14 @@ def failed(result: FetchResult) -> Batch:
     return Batch.failed(result.error or "unknown error", http_status=result.http_status, retry_after=result.retry_after)
 
 
-def not_modified(result: FetchResult) -> Batch:
-    return Batch(
-        status="not_modified",
-        etag=result.etag,
-        last_modified=result.last_modified,
-        http_status=result.http_status,
+async def fetch_changed(spec: SourceSpec, ctx: FetchContext, accept: str) -> tuple[FetchResult, Batch]:
+    """Conditional GET of the source's URL: the result and the Batch to fill, ``status="ok"`` with the new
+    validators when the document changed; else an error or not-modified Batch to return as it is."""
+    result = await ctx.get(spec.url, accept=accept, etag=spec.etag, last_modified=spec.last_modified)
+    if result.status == "error":
+        return result, failed(result)
+    return result, Batch(
+        status=result.status, etag=result.etag, last_modified=result.last_modified, http_status=result.http_status
     )
 
 
@@ -34,11 +36,9 @@ class FeedAdapter:
     """RSS 2.0, RSS 1.0 and Atom through feedparser."""
 
     async def poll(self, spec: SourceSpec, ctx: FetchContext) -> Batch:
-        result = await ctx.get(spec.url, accept=ACCEPT, etag=spec.etag, last_modified=spec.last_modified)
-        if result.status == "error":
-            return failed(result)
-        if result.status == "not_modified":
-            return not_modified(result)
+        result, batch = await fetch_changed(spec, ctx, ACCEPT)
+        if batch.status != "ok":
+            return batch
         parsed = await asyncio.to_thread(
             parse_feed,
             result.body or b"",
@@ -49,13 +49,6 @@ class FeedAdapter:
         )
         if not parsed.items and parsed.bozo:
             return Batch.failed(parsed.bozo, http_status=result.http_status)
-        warning = "; ".join(w for w in (parsed.bozo, parsed.note) if w) or None
-        return Batch(
-            status="ok",
-            items=parsed.items,
-            entries=parsed.entries,
-            warning=warning,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            http_status=result.http_status,
-        )
+        batch.items, batch.entries = parsed.items, parsed.entries
+        batch.warning = "; ".join(w for w in (parsed.bozo, parsed.note) if w) or None
+        return batch

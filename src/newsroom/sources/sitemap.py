@@ -20,7 +20,7 @@ from ..urls import canonical_url
 from .base import Batch, EntryLog, FetchContext, SourceSpec
 from .feeds import clean_xml, external_id
 from .normalise import parse_date
-from .rss import failed, not_modified
+from .rss import fetch_changed
 
 ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.5"
 DEFAULT_MAX_SITEMAPS = 5
@@ -86,12 +86,9 @@ def parse_sitemap(data: bytes, *, source_key: str, now: datetime, log: EntryLog)
 
 class SitemapAdapter:
     async def poll(self, spec: SourceSpec, ctx: FetchContext) -> Batch:
-        result = await ctx.get(spec.url, accept=ACCEPT, etag=spec.etag, last_modified=spec.last_modified)
-        if result.status == "error":
-            return failed(result)
-        if result.status == "not_modified":
-            return not_modified(result)
-        batch = Batch(status="ok", etag=result.etag, last_modified=result.last_modified, http_status=result.http_status)
+        result, batch = await fetch_changed(spec, ctx, ACCEPT)
+        if batch.status != "ok":
+            return batch
         try:
             kind, found = parse_sitemap(result.body or b"", source_key=spec.key, now=ctx.now, log=batch.entries)
         except ValueError as exc:
