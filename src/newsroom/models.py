@@ -18,6 +18,12 @@ class Sentiment(StrEnum):
     NEGATIVE = "NEGATIVE"
 
 
+class SourceRef(BaseModel):
+    name: str
+    key: str
+    type: str
+
+
 class FeedItem(BaseModel):
     """One normalised feed entry, before it is stored."""
 
@@ -30,6 +36,13 @@ class FeedItem(BaseModel):
     categories: list[str] = Field(default_factory=list)
     author: str | None = None
     published_at: datetime = Field(description="timezone-aware UTC")
+    language: str | None = Field(default=None, description="language of the text (BCP 47) when the source says")
+    signals: dict[str, Any] = Field(
+        default_factory=dict, description="what the source itself says about the item (the API's sentiment) and flags"
+    )
+    publisher: SourceRef | None = Field(
+        default=None, description="the real publisher when a source relays others (the API's SOURCE_DATA)"
+    )
 
     @property
     def text(self) -> str:
@@ -146,10 +159,9 @@ class CoverImage(BaseModel):
     credit: dict[str, str] | None = None
 
 
-class SourceRef(BaseModel):
+class SourceLink(BaseModel):
     name: str
-    key: str
-    type: str
+    url: str
 
 
 class ArticleDoc(BaseModel):
@@ -174,4 +186,5 @@ class ArticleDoc(BaseModel):
     model: str | None = None
     slug: str
     source_url: str
+    sources: list[SourceLink] = Field(default_factory=list, description="the other sources the article is written from")
     text: ArticleText

@@ -22,6 +22,7 @@ import itertools
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from .base import Fields, Finding, GuardContext, is_headline_field
 
@@ -281,6 +282,7 @@ def _consonants(w: str) -> str:
     return re.sub(r"(.)\1+", r"\1", w)
 
 
+@lru_cache(maxsize=1 << 16)  # every source word's skeletons are built per check: most words recur
 def skeleton(word: str) -> str:
     """Consonant skeleton of a (transliterated) name: ``Dalio`` and ``Даліо`` both give ``dl``."""
     w = _fold(word)
