@@ -6,7 +6,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import numpy as np
 from datasketch import MinHash
 
 from ..assets import MAJOR_ASSETS, detect_assets
@@ -187,17 +186,11 @@ def entity_keys(text: str) -> frozenset[str]:
 
 
 # Asset names (the asset already has its "$" key) and words every crypto headline may carry.
-_DOMAIN_WORDS = frozenset(
+DOMAIN_WORDS = frozenset(
     [a.symbol.lower() for a in MAJOR_ASSETS]
     + [name.lower() for a in MAJOR_ASSETS for name in a.names]
     + ["crypto", "cryptocurrency", "cryptocurrencies", "blockchain", "token", "tokens", "coin", "coins"]
 )
-
-
-def event_keys(keys: frozenset[str]) -> frozenset[str]:
-    """The entity keys that can tie a headline to an event: each asset once (its "$" key, not also its name), no
-    domain words ("crypto", "blockchain")."""
-    return frozenset(k for k in keys if k not in _DOMAIN_WORDS)
 
 
 DEAL_SIZE = 1e6  # money amounts from here up name a deal, a raise, a loss: prices and fees stay below
@@ -240,14 +233,6 @@ def minhash(text: str) -> MinHash | None:
     m = _TEMPLATE.copy()  # sharing the permutations: building them is the slow part
     m.update_batch(grams)
     return m
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def normalise_rows(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
 
 
 # ---- what tells two events apart ---------------------------------------------------------------------------------

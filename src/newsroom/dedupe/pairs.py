@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 
 from .features import (
-    _DOMAIN_WORDS,
+    DOMAIN_WORDS,
     action_keys,
     amount_keys,
     content_words,
@@ -100,14 +100,14 @@ _SUBORDINATE = re.compile(
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_stem(w) for w in content_words(text) if w not in _DOMAIN_WORDS)
+    return frozenset(_stem(w) for w in content_words(text) if w not in DOMAIN_WORDS)
 
 
 @lru_cache(maxsize=16384)
 def _text_keys(title: str) -> tuple[frozenset[str], ...]:
     keys = entity_keys(title)
     assets = frozenset(k for k in keys if k.startswith("$"))
-    entities = frozenset(k for k in keys if not k.startswith("$") and k not in _DOMAIN_WORDS)
+    entities = frozenset(k for k in keys if not k.startswith("$") and k not in DOMAIN_WORDS)
     main = _words(_SUBORDINATE.split(title, maxsplit=1)[0])
     return _words(title), main, entities, assets, number_keys(title), amount_keys(title), action_keys(title)
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event, or_, select
+from sqlalchemy import Engine, Select, event, or_, select
 from sqlalchemy.orm import Session
 
 from ..dedupe.cluster import Doc, Match, StoryIndex, lead
@@ -94,13 +95,14 @@ def _live(session: Session, embedder: Embedder, same_event: bool, around: dateti
             index = StoryIndex(embedder.dim, meaning=same_event)
             since = around - timedelta(hours=2 * index.params.window_hours)
             rows = list(session.scalars(_stored().where(ItemRow.published_at >= since)))
-            live = _Live(index, max((r.id for r in rows), default=_max_item_id(session)), threading.Lock())
+            live = _Live(index, _max_item_id(session), threading.Lock())
             _replay(index, rows, embedder)
             per_engine[same_event] = live
     return live
 
 
-def _stored():  # type: ignore[no-untyped-def]
+def _stored() -> Select[tuple[ItemRow]]:
+    """Stored items that have a story."""
     return select(ItemRow).where(ItemRow.story_id.is_not(None))
 
 
@@ -200,8 +202,8 @@ def _write(
         story.item_count = (story.item_count or 0) + len(ks)
         first = min(d.published for d in batch)
         last = max(d.published for d in batch)
-        story.first_seen_at = _earlier(story.first_seen_at, first, min)
-        story.last_seen_at = _earlier(story.last_seen_at, last, max)
+        story.first_seen_at = _widen(story.first_seen_at, first, min)
+        story.last_seen_at = _widen(story.last_seen_at, last, max)
         story.updated_at = now
         if story.status == "new":  # the richest member leads while the story is unwritten; the first on a tie
             current = [Doc(title="", richness=leads.get(story.lead_item_id, -1))] if sid >= 0 else []
@@ -211,7 +213,8 @@ def _write(
     return out
 
 
-def _earlier(stored: datetime | None, value: float, pick) -> datetime:  # type: ignore[no-untyped-def]
+def _widen(stored: datetime | None, value: float, pick: Callable[[datetime, datetime], datetime]) -> datetime:
+    """The stored bound moved out to ``value`` (epoch seconds) if that lies beyond it."""
     at = datetime.fromtimestamp(value, tz=UTC)
     if stored is None:
         return at
