@@ -1,4 +1,4 @@
-"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve."""
+"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve, schema, deliver."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,13 +81,19 @@ def init(
     path: Annotated[Path, typer.Argument(help="where to write the starter config")] = Path("newsroom.toml"),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
 ) -> None:
-    """Write a starter newsroom.toml: seven public crypto feeds, languages en (pivot) and uk, the embedded model."""
+    """Write a starter newsroom.toml: seven public crypto feeds, the CoinDesk Data API preset (off until its key is
+    set), languages en (pivot) and uk, the embedded model."""
     if path.exists() and not force:
         raise _fail(f"{path} exists; pass --force to overwrite it")
     starter = resources.files("newsroom.data").joinpath("newsroom.example.toml").read_text(encoding="utf-8")
     path.write_text(starter, encoding="utf-8")
     settings = load_settings(path)
-    out.print(f"wrote {path}: {len(settings.sources)} sources, languages {', '.join(settings.languages)}")
+    enabled = [src for src in settings.sources if src.enabled]
+    off = ", ".join(src.key for src in settings.sources if not src.enabled)
+    out.print(
+        f"wrote {path}: {len(enabled)} sources{f' (and {off}, off until enabled)' if off else ''},"
+        f" languages {', '.join(settings.languages)}"
+    )
     out.print("next: `newsroom run` (or `newsroom run --watch` to keep polling)")
 
 
@@ -103,6 +110,23 @@ def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="pol
             poll_sources(store, settings, force=force, on_source_done=lambda r: progress.advance(task))
         )
     _print_poll(reports)
+    _force_hint(store, reports)
+
+
+def _force_hint(store: Store, reports) -> None:  # type: ignore[no-untyped-def]
+    """When nothing was polled because every source waits out an error backoff, say so and how to poll anyway."""
+    from .stages.poll import backed_off
+
+    if reports:
+        return
+    waiting = backed_off(store, datetime.now(UTC))
+    if waiting:
+        first = min(r.next_poll_at for r in waiting if r.next_poll_at is not None)
+        console.print(
+            f"[yellow]{len(waiting)} source(s) are backed off after errors[/] (next poll {first:%H:%M} UTC): "
+            f"{', '.join(r.key for r in waiting[:5])}. `--force` polls them now; fixing a source's config also"
+            " resets its backoff."
+        )
 
 
 @app.command()
@@ -129,6 +153,7 @@ def run(
         while True:
             summary = _run_round(settings, store, force=force)
             _print_summary(summary, settings)
+            _force_hint(store, summary.polled)
             if not watch:
                 break
             console.print(f"next round in {every:.0f} s (Ctrl-C to stop)")
@@ -217,6 +242,23 @@ def stats(
         out.print(d)
         for a in data["drafts"][:10]:
             out.print(f"  draft {a['lang']}/{a['slug']}: " + "; ".join(a["reasons"][:3]), markup=False, highlight=False)
+    src = Table(title="sources")
+    for col in ("source", "status", "items", "errors in a row", "skipped entries (total, by reason)"):
+        src.add_column(col, justify="right" if col in ("items", "errors in a row") else "left")
+    for row in data["sources"]:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(row["skipped"].items()))
+        key = f"{row['key']} (via {row['via']})" if row["via"] else row["key"]
+        src.add_row(key, row["status"] or "-", str(row["items"]), str(row["errors_in_a_row"]), skipped)
+    out.print(src)
+    if data.get("skip_reasons"):
+        k = Table(title="stories skipped by select (reason codes; `newsroom` API/UI: write anyway)")
+        k.add_column("reason")
+        k.add_column("stories", justify="right")
+        for code, n in data["skip_reasons"].items():
+            k.add_row(code, str(n))
+        out.print(k)
+        for st in data["skipped"][:10]:
+            out.print(f"  skipped story {st['story']} ({st['source']}): {st['reason']}", markup=False, highlight=False)
     if data["story_errors"]:
         out.print("[red]stories with errors:[/]")
         for e in data["story_errors"]:
@@ -256,17 +298,65 @@ def serve(
     )
 
 
+@app.command()
+def schema(
+    kind: Annotated[
+        str, typer.Argument(help="json (JSON Schema 2020-12), astro (src/content.config.ts), nuxt (content.config.ts)")
+    ] = "json",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of standard output")] = None,
+) -> None:
+    """The article frontmatter's schema, or a site generator's collection definition made from it."""
+    from .publish import schema as fm
+
+    makers = {
+        "json": lambda: json.dumps(fm.json_schema(), indent=2, ensure_ascii=False) + "\n",
+        "astro": fm.astro_config,
+        "nuxt": fm.nuxt_config,
+    }
+    if kind not in makers:
+        raise _fail(f"unknown schema kind {kind!r}; use one of {sorted(makers)}")
+    text = makers[kind]()
+    if out_file is None:
+        print(text, end="")
+    else:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out_file}")
+
+
+@app.command()
+def deliver(config: ConfigOpt = None) -> None:
+    """Send every publish target (publish.targets: folder, git, webhook) what it lacks; retries failed ones."""
+    from .publish.deliver import deliver as deliver_all
+
+    settings = _settings(config)
+    if not settings.publish.targets:
+        raise _fail("no publish targets configured ([[publish.targets]] in the config)")
+    reports = deliver_all(_store(settings), settings)
+    _print_deliveries(reports)
+    if any(r.error for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_deliveries(reports) -> None:  # type: ignore[no-untyped-def]
+    for r in reports:
+        status = f"[red]failed: {r.error}[/]" if r.error else "[green]ok[/]"
+        out.print(f"target {r.target}: {r.written} written, {r.removed} removed, {status}")
+
+
 @eval_app.command("guards")
 def eval_guards(
     jsonl: Annotated[Path, typer.Option("--jsonl", help='lines of {"source": …, "article": …, "lang": …}')],
 ) -> None:
-    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"}."""
-    from .guards.evaluate import Verdict, evaluate
+    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"} (and, when
+    lines carry a label, balanced_accuracy, faithful_flagged, errors_caught and by_error_type of the fact reasons)."""
+    from .guards.evaluate import Verdict, evaluate, label_of, score
 
     if not jsonl.is_file():
         raise _fail(f"{jsonl} is not a file")
     started = time.perf_counter()
     n = flagged = 0
+    labelled: list[tuple[Verdict, bool, list[str]]] = []
     with jsonl.open(encoding="utf-8") as f:
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -274,13 +364,21 @@ def eval_guards(
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                verdict = Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
+                obj, verdict = None, Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
             else:
                 verdict = evaluate(obj, number)
             n += 1
             flagged += verdict.flagged
+            label = label_of(obj)
+            if label is not None:
+                kinds = obj.get("error_types") if isinstance(obj, dict) else None
+                labelled.append((verdict, label, [str(k) for k in kinds] if isinstance(kinds, list) else []))
             print(json.dumps(verdict.as_json(), ensure_ascii=False), flush=True)
-    print(json.dumps({"n": n, "flagged": flagged, "seconds": round(time.perf_counter() - started, 3)}))
+    summary: dict[str, object] = {"n": n, "flagged": flagged}
+    if labelled:
+        summary |= score(labelled)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    print(json.dumps(summary))
 
 
 @eval_app.command("sentiment")
@@ -361,10 +459,11 @@ def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
 
 def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
     t = Table(title="sources")
-    for col in ("source", "status", "new items", "error"):
+    for col in ("source", "status", "new items", "skipped", "error"):
         t.add_column(col)
     for r in reports:
-        t.add_row(r.key, r.status, str(r.new_items), (r.error or "")[:80])
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
+        t.add_row(r.key, r.status, str(r.new_items), skipped, (r.error or "")[:80])
     out.print(t)
 
 
@@ -393,6 +492,8 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     t.add_column("count", justify="right")
     t.add_row("new items", str(summary.new_items))
     t.add_row("stories processed", str(summary.stories))
+    t.add_row("stories skipped (select; see `newsroom stats`)", str(len(summary.skipped)))
+    t.add_row("stories updated (new sources or facts)", str(summary.updated))
     for lang in settings.languages:
         t.add_row(f"articles written ({lang})", str(summary.written.get(lang, 0)))
     t.add_row("files published", str(len(summary.published)))
@@ -403,6 +504,7 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     out.print(t)
     for f in summary.failures:
         console.print(f"[red]failed:[/] {f}")
+    _print_deliveries(summary.deliveries)
     if summary.paused:
         console.print(f"[yellow]paused:[/] {summary.paused}", markup=True, highlight=False)
 
