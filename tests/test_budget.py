@@ -94,7 +94,7 @@ def test_total_cap_reached_mid_run_pauses_then_resumes_when_raised(
     assert _count(store, select(func.count(ModelCallRow.id))) == 1  # the call it made is logged
     assert _count(store, select(func.count(ArticleRow.id))) == 1  # its pivot article is kept
     status = Budget(capped.budget, store).status()
-    assert status["paused"] and status["paused_stages"] == ["write", "translate"]
+    assert status["paused"] and status["paused_stages"] == ["write", "translate", "judge"]
     assert status["caps"][0]["left"] == 0 and status["caps"][0]["reached"]
 
     cfg = tmp_path / "newsroom.toml"
