@@ -20,23 +20,18 @@ from newsroom.cli import app
 from newsroom.config import (
     BudgetConfig,
     ConfigError,
-    ExtractConfig,
-    GuardsConfig,
     Settings,
-    StoriesConfig,
     load_settings,
 )
 from newsroom.devtools.scripted_llm import RunningServer, start_scripted_server
 from newsroom.editorial import BudgetPaused, Editor
 from newsroom.llm import make_provider
 from newsroom.llm.budget import Budget, BudgetReached, Cap, blocking, caps
-from newsroom.llm.usage import CallBuffer
-from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ModelCallRow, StoryRow
 from newsroom.web import create_app
-from web_support import TOKEN, make_settings, serve_feeds
+from web_support import TOKEN, plain_settings, run_pipeline
 
 HTML = {"Accept": "text/html"}
 
@@ -49,28 +44,9 @@ def llm() -> Iterator[RunningServer]:
 
 
 def _settings(tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, url: str, **budget) -> Settings:  # type: ignore[no-untyped-def]
-    s = make_settings(tmp_path, store.url, serve_feeds(httpserver, corpus), url)
+    s = plain_settings(tmp_path, store, httpserver, corpus, url, budget=BudgetConfig(**budget))
     s.llm.concurrency = 1  # one call at a time: the cap is met exactly where the test expects it
-    return s.model_copy(
-        update={
-            "budget": BudgetConfig(**budget),
-            "guards": GuardsConfig(enabled=False),
-            "extract": ExtractConfig(enabled=False),
-            "stories": StoriesConfig(same_event=False),
-        }
-    )
-
-
-def _run(settings: Settings, store: Store) -> RunSummary:
-    async def go() -> RunSummary:
-        calls = CallBuffer()
-        provider = make_provider(settings.llm, calls)
-        try:
-            return await Pipeline(settings, store, provider, calls).run_once(force_poll=True)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(go())
+    return s
 
 
 def _count(store: Store, stmt) -> int:  # type: ignore[no-untyped-def]
@@ -105,7 +81,7 @@ def test_total_cap_reached_mid_run_pauses_then_resumes_when_raised(
 ) -> None:
     store = sqlite_store
     capped = _settings(tmp_path, store, httpserver, corpus, llm.base_url, daily_tokens=1)
-    summary = _run(capped, store)
+    summary = run_pipeline(capped, store)
     # the first call passes (nothing spent yet), it spends > 1 token, and nothing else is sent
     assert llm.llm.stats()["requests"] == 1
     assert summary.model_calls == 1
@@ -118,7 +94,7 @@ def test_total_cap_reached_mid_run_pauses_then_resumes_when_raised(
     assert _count(store, select(func.count(ModelCallRow.id))) == 1  # the call it made is logged
     assert _count(store, select(func.count(ArticleRow.id))) == 1  # its pivot article is kept
     status = Budget(capped.budget, store).status()
-    assert status["paused"] and status["paused_stages"] == ["write", "translate"]
+    assert status["paused"] and status["paused_stages"] == ["write", "translate", "judge"]
     assert status["caps"][0]["left"] == 0 and status["caps"][0]["reached"]
 
     cfg = tmp_path / "newsroom.toml"
@@ -148,11 +124,11 @@ def test_total_cap_reached_mid_run_pauses_then_resumes_when_raised(
     assert llm.llm.stats()["requests"] == 1
 
     # a second run at the same cap spends nothing: polling goes on, no model call
-    assert _run(capped, store).model_calls == 0
+    assert run_pipeline(capped, store).model_calls == 0
     assert llm.llm.stats()["requests"] == 1
 
     raised = capped.model_copy(update={"budget": BudgetConfig(daily_tokens=10_000_000)})
-    summary = _run(raised, store)
+    summary = run_pipeline(raised, store)
     assert summary.paused is None and summary.failures == []
     assert _count(store, select(func.count(StoryRow.id)).where(StoryRow.status != "written")) == 0
     assert _count(store, select(func.count(ArticleRow.id))) == 2 * stories
@@ -165,7 +141,7 @@ def test_stage_cap_pauses_translation_while_pivots_are_written(
 ) -> None:
     store = sqlite_store
     capped = _settings(tmp_path, store, httpserver, corpus, llm.base_url, stage_tokens={"translate": 1})
-    summary = _run(capped, store)
+    summary = run_pipeline(capped, store)
     stories = _count(store, select(func.count(StoryRow.id)))
     assert summary.written["en"] == stories  # writing goes on
     assert summary.written["uk"] == 1  # one translation, then the cap

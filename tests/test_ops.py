@@ -4,7 +4,6 @@ worker's metrics server. The numbers come from a real pipeline run against the s
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +14,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
-from newsroom.config import BudgetConfig, ExtractConfig, GuardsConfig, Settings, StoriesConfig
+from newsroom.config import BudgetConfig, Settings
 from newsroom.devtools.scripted_llm import RunningServer, start_scripted_server
-from newsroom.llm import make_provider
-from newsroom.llm.usage import CallBuffer
 from newsroom.metrics import LATENCY_BUCKETS, serve_metrics
-from newsroom.pipeline import Pipeline
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ItemRow, ModelCallRow
 from newsroom.web import create_app
-from web_support import AUTH, make_settings, serve_feeds
+from web_support import AUTH, make_settings, plain_settings, run_pipeline
 
 BUDGET_TOKENS = 10_000_000
 
@@ -37,28 +33,10 @@ def llm() -> Iterator[RunningServer]:
 
 
 def _settings(tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, url: str, **web: object) -> Settings:
-    s = make_settings(tmp_path, store.url, serve_feeds(httpserver, corpus), url, **web)
-    return s.model_copy(
-        update={
-            "budget": BudgetConfig(daily_tokens=BUDGET_TOKENS, stage_cost={"translate": 5.0}),
-            "guards": GuardsConfig(enabled=False),
-            "extract": ExtractConfig(enabled=False),
-            "stories": StoriesConfig(same_event=False),
-        }
-    )
-
-
-def _run(settings: Settings, store: Store) -> None:
-    async def go() -> None:
-        calls = CallBuffer()
-        provider = make_provider(settings.llm, calls)
-        try:
-            summary = await Pipeline(settings, store, provider, calls).run_once(force_poll=True)
-            assert not summary.failures, summary.failures
-        finally:
-            await provider.aclose()
-
-    asyncio.run(go())
+    s = plain_settings(tmp_path, store, httpserver, corpus, url)
+    s.web = s.web.model_copy(update=web)
+    s.budget = BudgetConfig(daily_tokens=BUDGET_TOKENS, stage_cost={"translate": 5.0})
+    return s
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -77,7 +55,7 @@ def test_metrics_reflect_the_calls_the_model_server_answered(
     tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, llm: RunningServer
 ) -> None:
     settings = _settings(tmp_path, store, httpserver, corpus, llm.base_url)
-    _run(settings, store)
+    assert not run_pipeline(settings, store).failures
     answered = llm.llm.stats()["requests"]
     assert answered > 0
     with TestClient(create_app(settings, store)) as client:

@@ -10,10 +10,20 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig, WebConfig
+from newsroom.config import (
+    ExtractConfig,
+    FetchConfig,
+    GuardsConfig,
+    LLMConfig,
+    PublishConfig,
+    Settings,
+    SourceConfig,
+    StoriesConfig,
+    WebConfig,
+)
 from newsroom.llm import make_provider
 from newsroom.llm.usage import CallBuffer
-from newsroom.pipeline import Pipeline
+from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow
 
@@ -60,19 +70,40 @@ def corpus_newsroom(tmp_path: Path, store: Store, httpserver: HTTPServer, corpus
     return build_newsroom(make_settings(tmp_path, store.url, serve_feeds(httpserver, corpus), llm_url), store)
 
 
-def build_newsroom(settings: Settings, store: Store) -> Newsroom:
-    """Run the real pipeline once, then hold one story (both languages) back as drafts with guard reasons."""
+def plain_settings(
+    tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, llm_url: str, **update: object
+) -> Settings:
+    """``make_settings`` without the guards, full-text fetching and same-event embeddings (the scripted server's
+    filler is no article, corpus links point at real sites): what tests of the pipeline's plumbing need."""
+    s = make_settings(tmp_path, store.url, serve_feeds(httpserver, corpus), llm_url)
+    return s.model_copy(
+        update={
+            "guards": GuardsConfig(enabled=False),
+            "extract": ExtractConfig(enabled=False),
+            "stories": StoriesConfig(same_event=False),
+            **update,
+        }
+    )
 
-    async def go() -> None:
+
+def run_pipeline(settings: Settings, store: Store) -> RunSummary:
+    """One real ``run`` round (poll every source now, write, translate, publish)."""
+
+    async def go() -> RunSummary:
         calls = CallBuffer()
         provider = make_provider(settings.llm, calls)
         try:
-            summary = await Pipeline(settings, store, provider, calls).run_once(force_poll=True)
-            assert not summary.failures, summary.failures
+            return await Pipeline(settings, store, provider, calls).run_once(force_poll=True)
         finally:
             await provider.aclose()
 
-    asyncio.run(go())
+    return asyncio.run(go())
+
+
+def build_newsroom(settings: Settings, store: Store) -> Newsroom:
+    """Run the real pipeline once, then hold one story (both languages) back as drafts with guard reasons."""
+    summary = run_pipeline(settings, store)
+    assert not summary.failures, summary.failures
     with store.session() as s:
         # The scripted server's text is not real prose, so the quality guards keep it as drafts: the tests set the
         # review outcome themselves, as an editor would: one story held back with reasons, everything else live.

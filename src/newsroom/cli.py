@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -467,7 +467,7 @@ def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
     out.print(t)
 
 
-def _print_budget(budget: dict) -> None:  # type: ignore[type-arg]
+def _print_budget(budget: dict[str, Any]) -> None:
     if not budget["caps"]:
         out.print("daily budget: none set ([budget] in the config)")
         return

@@ -21,7 +21,7 @@ from .headings import SUPPORTED_LANGUAGES
 
 DEFAULT_CONFIG_FILE = "newsroom.toml"
 _file_data: ContextVar[dict[str, Any]] = ContextVar("newsroom_config_file_data", default={})  # noqa: B039
-MODEL_STAGES = ("write", "translate")  # the ``Prompt.stage`` of every model call
+MODEL_STAGES = ("write", "translate", "judge")  # the ``Prompt.stage`` of every model call
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

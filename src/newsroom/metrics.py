@@ -111,6 +111,8 @@ def _call_metrics(s: Session) -> Iterator[Metric]:
         agg["in"] += int(t_in)
         agg["out"] += int(t_out)
         agg["cost"] += float(c)
+        if outcome == "started":  # in flight, or its reply lost in a crash: counted as a call, no latency known
+            continue
         agg["n"] += n
         agg["s"] += float(total_s)
         agg["b"] = [a + int(b or 0) for a, b in zip(agg["b"], in_bucket, strict=True)]
