@@ -30,7 +30,10 @@ def test_starter_config_is_valid_and_complete(tmp_path: Path) -> None:
         "Bitcoin Magazine",
         "Blockworks",
         "CryptoSlate",
+        "CoinDesk Data news API",
     ]
+    api = s.sources[-1]  # the coindesk-data preset: off until its key is set
+    assert (api.key, api.type, api.api_key_env, api.enabled) == ("coindesk-data", "API", "COINDESK_API_KEY", False)
     assert all(src.url.startswith("https://") for src in s.sources)
     assert s.languages == ["en", "uk"] and s.pivot_language == "en" and s.extra_languages == ["uk"]
     assert s.llm.provider == "local"

@@ -200,3 +200,19 @@ def test_library_tag_match(tmp_path: Path) -> None:
     assert cover.thumb == f"/c/{REQUEST.slug}/thumb.png"
     with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
         assert img.size == CARD_SIZES["raw"]
+
+
+def test_the_card_is_drawn_off_the_critical_path(tmp_path: Path) -> None:
+    """With the card provider the URLs come back at once; the files are on disk once ``drain`` returns."""
+    settings = Settings(publish=PublishConfig(content_dir=tmp_path), images=ImagesConfig(provider="card"))
+
+    async def go() -> tuple[object, bool]:
+        illustrator = Illustrator(settings)
+        cover = await illustrator.cover(REQUEST)
+        await illustrator.drain()
+        return cover, (tmp_path / "covers" / REQUEST.slug / "raw.png").is_file()
+
+    cover, drawn = asyncio.run(go())
+    assert cover.raw == f"/covers/{REQUEST.slug}/raw.png" and drawn  # type: ignore[attr-defined]
+    with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
+        assert img.size == CARD_SIZES["raw"] and img.mode == "P" and len(img.getcolors(256) or []) > 8

@@ -21,6 +21,7 @@ from .headings import SUPPORTED_LANGUAGES
 
 DEFAULT_CONFIG_FILE = "newsroom.toml"
 _file_data: ContextVar[dict[str, Any]] = ContextVar("newsroom_config_file_data", default={})  # noqa: B039
+MODEL_STAGES = ("write", "translate")  # the ``Prompt.stage`` of every model call
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -44,11 +45,48 @@ HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 class SourceConfig(_Strict):
     key: str = Field(description="stable machine name: lowercase letters, digits, '-' and '_'")
     name: str
-    url: HttpUrl
-    type: Literal["RSS", "ATOM", "API"] = "RSS"
+    url: str
+    type: str = Field(
+        default="RSS",
+        description="source kind: RSS, ATOM, API (CoinDesk Data), SITEMAP, JSONFEED, TELEGRAM, or an installed one",
+    )
     enabled: bool = True
     interval_minutes: float = Field(default=10, gt=0)
     weight: float = Field(default=1.0, ge=0, le=10, description="editorial weight of the source, used by scoring")
+    language: str | None = Field(
+        default=None, description="language of the source's text (BCP 47); default: as the source says, else detected"
+    )
+    # the API (CoinDesk Data news) and other kinds that take a key or filters
+    api_key_env: str | None = Field(default=None, description="environment variable holding the source's API key")
+    source_keys: list[str] = Field(default_factory=list, description="API: only these publishers (SOURCE_KEY)")
+    categories: list[str] = Field(default_factory=list, description="API: only items in these categories")
+    exclude_categories: list[str] = Field(default_factory=list, description="API: no items in these categories")
+    max_pages: int = Field(
+        default=5, ge=1, le=100, description="API, sitemap index, Telegram: pages read per poll at most"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="settings of an installed (third-party) kind")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        from .sources.base import source_kinds
+
+        v = v.strip().upper()
+        if v not in source_kinds():
+            raise ValueError(f"unknown source type {v!r}; installed: {', '.join(source_kinds())}")
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$", v):
+            raise ValueError("must be a BCP 47 language tag such as en, uk or pt-BR")
+        return v.lower() if v else v
+
+    def adapter_options(self) -> dict[str, Any]:
+        """What the adapter needs beyond key, type and URL (kept on the source row; a change resets its backoff)."""
+        keys = ("language", "api_key_env", "source_keys", "categories", "exclude_categories", "max_pages")
+        return {**self.options, **{k: getattr(self, k) for k in keys if getattr(self, k) not in (None, [])}}
 
     @field_validator("key")
     @classmethod
@@ -105,6 +143,50 @@ class StoriesConfig(_Strict):
         description="join items about the same event across sources (embeddings); false: only the same link, the "
         "same text or a near-copy join a story",
     )
+    max_updates: int = Field(
+        default=3, ge=0, le=100, description="at most this many rewrites of a written story as it develops (0: none)"
+    )
+    update_interval_minutes: float = Field(
+        default=30, ge=0, description="a written story is rewritten at most once within this many minutes"
+    )
+    update_source_counts: list[int] = Field(
+        default_factory=lambda: [3, 5],
+        description="crossing one of these numbers of distinct sources rewrites the article (besides new facts)",
+    )
+
+
+ITEM_TYPES = ("price-prediction", "technical-analysis", "market-wrap", "live-blog", "newsletter", "sponsored")
+ItemType = Literal["price-prediction", "technical-analysis", "market-wrap", "live-blog", "newsletter", "sponsored"]
+
+
+class SelectConfig(_Strict):
+    """Which stories get an article (newsroom.stages.select); every skipped story is stored with its reason."""
+
+    enabled: bool = Field(default=True, description="false: every story is written")
+    min_relevance: int = Field(
+        default=1, ge=0, description="beat terms (crypto assets and vocabulary) a story must name; 0: any topic"
+    )
+    beat_terms: list[str] = Field(
+        default_factory=list, description="words or phrases that count as on the beat, besides the built-in crypto ones"
+    )
+    skip_types: list[ItemType] = Field(
+        default_factory=lambda: ["sponsored"],
+        description=f"item types not written: any of {', '.join(ITEM_TYPES)}",
+    )
+    allow_sources: list[str] = Field(
+        default_factory=list, description="source keys whose stories skip the relevance and item-type checks"
+    )
+    deny_sources: list[str] = Field(default_factory=list, description="source keys whose stories are never written")
+    allow_keywords: list[str] = Field(
+        default_factory=list, description="a story whose headline or text has one of these counts as on the beat"
+    )
+    deny_keywords: list[str] = Field(
+        default_factory=list, description="a story whose headline has one of these is skipped (case-insensitive)"
+    )
+    min_score: int = Field(
+        default=0, ge=0, le=100, description="skip stories whose expected score (before writing) is below this"
+    )
+    daily_budget: int = Field(default=0, ge=0, description="at most this many new articles per UTC day (0: no limit)")
 
 
 def _check_path_template(v: str) -> str:
@@ -228,6 +310,14 @@ class GuardsConfig(_Strict):
     max_verbatim_words: int = Field(default=20, ge=5, description="longest run of words copied from the source")
     max_ngram_overlap: float = Field(default=0.5, gt=0, le=1, description="share of 5-grams found in the source")
     min_words: int = Field(default=80, ge=0, description="an article body shorter than this is too thin")
+    faithfulness: bool = Field(
+        default=False,
+        description="the offline faithfulness scorer on written articles (calibrated on summaries: see README)",
+    )
+    judge: bool = Field(
+        default=False, description="a model-based faithfulness judge: one more model call per article that passes"
+    )
+    judge_max_claims: int = Field(default=8, ge=1, le=16, description="claims the judge checks per article")
 
 
 class ImagesConfig(_Strict):
@@ -266,6 +356,37 @@ class WebConfig(_Strict):
     feed_size: int = Field(default=50, ge=1, le=500)
 
 
+class BudgetConfig(_Strict):
+    """Daily caps (per UTC day) on model spending, checked before every model call; 0 means no cap.
+
+    At a cap writing pauses: no new model calls, stories stay pending (not failed), polling goes on; it resumes the
+    next UTC day or as soon as the cap is raised. Cost is what ``llm.cost_per_1k_input``/``_output`` price."""
+
+    daily_tokens: int = Field(default=0, ge=0, description="tokens in + out per UTC day, all stages together")
+    daily_cost: float = Field(default=0, ge=0, description="cost per UTC day, all stages together")
+    stage_tokens: dict[str, int] = Field(
+        default_factory=dict, description="per-stage token caps, e.g. {write = 200000, translate = 400000}"
+    )
+    stage_cost: dict[str, float] = Field(default_factory=dict, description="per-stage cost caps")
+
+    @field_validator("stage_tokens", "stage_cost")
+    @classmethod
+    def _stages(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(MODEL_STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; model calls are made by {list(MODEL_STAGES)}")
+        if any(x < 0 for x in v.values()):
+            raise ValueError("caps must be >= 0 (0: no cap)")
+        return v
+
+
+class MetricsConfig(_Strict):
+    """Prometheus metrics of worker processes (``newsroom worker``, ``run --watch``); ``serve`` has ``/metrics``."""
+
+    host: str = Field(default="127.0.0.1", description="interface of the worker's metrics server")
+    port: int | None = Field(default=None, ge=1, le=65535, description="port of the worker's metrics server; none: off")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -299,10 +420,13 @@ class Settings(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     stories: StoriesConfig = Field(default_factory=StoriesConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     review: Literal["auto", "always"] = Field(
         default="auto", description="auto: articles that pass the guards go live; always: every article is a draft"
     )

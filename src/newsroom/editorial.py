@@ -23,19 +23,21 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .llm.base import LLMError, Provider
+from .llm.budget import Budget, BudgetReached, with_budget
 from .llm.usage import CallBuffer
 from .models import ArticleText, Section, Sentiment
 from .publish.deliver import deliver
 from .publish.filesystem import FilesystemTarget
 from .stages.publish import article_doc
 from .stages.translate import translate_row
-from .stages.write import pivot_row, write_guarded
+from .stages.write import write_pivot
 from .store import queries
 from .store.db import Store
 from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
 
 __all__ = [
     "ArticleChanges",
+    "BudgetPaused",
     "Editor",
     "EditorialError",
     "Locked",
@@ -72,6 +74,13 @@ class Invalid(EditorialError):
 class ModelFailed(EditorialError):
     status = 502
     code = "model_failed"
+
+
+class BudgetPaused(EditorialError):
+    """The daily budget ([budget]) is reached: no model call until it is raised or the UTC day turns."""
+
+    status = 503
+    code = "budget_reached"
 
 
 class ArticleChanges(BaseModel):
@@ -116,7 +125,19 @@ class ArticleChanges(BaseModel):
 
 
 _TEXT_FIELDS = ("title", "description", "overview", "sections", "why_it_matters", "from_the_author", "market_impact")
-_REGENERATED = ("title", "description", "text", "category", "tags", "sentiment", "score", "draft", "draft_reasons")
+_REGENERATED = (
+    "title",
+    "description",
+    "text",
+    "category",
+    "tags",
+    "sentiment",
+    "score",
+    "draft",
+    "draft_reasons",
+    "sources",
+    "importance",
+)
 
 
 def _now() -> datetime:
@@ -267,22 +288,14 @@ class Editor:
             ctx = queries.story_contexts(s, [row.story_id])[0]
             lang = row.lang
         calls = CallBuffer()
-        provider = self.provider_factory(calls)
+        budget = Budget(self.settings.budget, self.store, calls)
+        provider = with_budget(self.provider_factory(calls), budget, self.settings.llm.concurrency)
         pivot_lang = self.settings.pivot_language
         fresh: dict[int, ArticleRow] = {}
         try:
             if lang == pivot_lang:
                 # the write stage's own guarded write: same prompt, same quality guards, same draft rules
-                written, report = await write_guarded(self.settings, provider, ctx)
-                pivot = pivot_row(
-                    self.settings,
-                    ctx.story,
-                    ctx.lead,
-                    written.value,
-                    written.model,
-                    report,
-                    publishable=provider.publishable,
-                )
+                pivot = await write_pivot(self.settings, provider, ctx)
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():
                     if other.lang != pivot_lang and not other.locked:
@@ -295,6 +308,9 @@ class Editor:
         except LLMError as exc:
             self._log_calls(calls)
             raise ModelFailed(f"the model failed: {exc.outcome}: {exc}") from None
+        except BudgetReached as exc:
+            self._log_calls(calls)
+            raise BudgetPaused(str(exc)) from None
         finally:
             await provider.aclose()
         done = self._apply(article_id, fresh, calls)

@@ -13,8 +13,9 @@ from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
 from ..editorial import Editor, ProviderFactory
+from ..metrics import make_registry
 from ..store.db import Store
-from . import api, feeds, ui
+from . import api, feeds, ops, ui
 from .auth import Auth, admin_token
 from .deps import WebContext
 from .errors import install_error_handlers
@@ -100,10 +101,12 @@ def create_app(
         ),
     )
     app.state.ctx = WebContext(settings=settings, store=store, auth=auth, editor=editor)
+    app.state.metrics = make_registry(store, settings)
     install_error_handlers(app, ui.html_error_page)
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(ui.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     covers_path = covers_mount(settings)
     if covers_path:  # the cover files, at the URLs the articles, the API and the JSON Feed give

@@ -1,7 +1,7 @@
 """sites: what each publish target (folder, git, webhook) holds, and its last attempt
 
 Revision ID: 0020
-Revises: 0004
+Revises: 0015
 Create Date: 2026-11-26 03:30:00
 
 A target that fails is retried later with exactly what it lacks; the targets that succeeded are not written again.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0004"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
