@@ -45,7 +45,7 @@ HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 class SourceConfig(_Strict):
     key: str = Field(description="stable machine name: lowercase letters, digits, '-' and '_'")
     name: str
-    url: str
+    url: HttpUrl
     type: str = Field(
         default="RSS",
         description="source kind: RSS, ATOM, API (CoinDesk Data), SITEMAP, JSONFEED, TELEGRAM, or an installed one",
