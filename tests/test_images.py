@@ -195,3 +195,16 @@ def test_the_card_is_drawn_off_the_critical_path(tmp_path: Path) -> None:
     assert cover.raw == f"/covers/{REQUEST.slug}/raw.png" and drawn  # type: ignore[attr-defined]
     with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
         assert img.size == CARD_SIZES["raw"] and img.mode == "P" and len(img.getcolors(256) or []) > 8
+
+
+def test_a_card_that_cannot_be_drawn_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "covers").write_text("a file where the covers folder should be")
+    settings = Settings(publish=PublishConfig(content_dir=tmp_path), images=ImagesConfig(provider="card"))
+
+    async def go() -> None:
+        illustrator = Illustrator(settings)
+        await illustrator.cover(REQUEST)
+        await illustrator.drain()
+
+    asyncio.run(go())
+    assert "cover card not drawn" in caplog.text
