@@ -5,7 +5,8 @@ deterministically from the request's ``response_format`` JSON schema (or, for ``
 found in the messages), with a plausible ``usage`` block. A queue of scripted replies, consumed in arrival order,
 injects faults: HTTP 429 with Retry-After, 5xx, a hang longer than the client's timeout, invalid JSON, JSON that
 violates the schema. Fill it with ``ScriptedLLM.script([...])`` in process or ``POST /_script`` over HTTP.
-``GET /_stats`` reports requests seen and the most requests ever in flight at once (to check a client's bound).
+``GET /_stats`` reports requests seen, replies sent (``answered``: a reply the client hung up on before it was sent is
+not one) and the most requests ever in flight at once (to check a client's bound).
 
 Standalone:  python -m newsroom.devtools.scripted_llm --host 127.0.0.1 --port 8765 --latency-ms 250
 In process:  server = start_scripted_server(latency_ms=50); ...; server.stop()
@@ -245,6 +246,7 @@ class ScriptedLLM:
         self._queue: deque[ScriptedReply] = deque()
         self._instances: dict[str, str] = {}
         self.requests = 0
+        self.answered = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self.bodies: deque[dict[str, Any]] = deque(maxlen=_MAX_KEPT_BODIES)
@@ -271,6 +273,7 @@ class ScriptedLLM:
         with self._lock:
             self._queue.clear()
             self.requests = 0
+            self.answered = 0
             self.max_in_flight = self.in_flight
             self.bodies.clear()
             self.authorizations.clear()
@@ -279,6 +282,7 @@ class ScriptedLLM:
         with self._lock:
             return {
                 "requests": self.requests,
+                "answered": self.answered,
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "pending_script": len(self._queue),
@@ -316,7 +320,12 @@ class ScriptedLLM:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(request)
+            response = await self._answer(request)
+            if await request.is_disconnected():  # the client died or gave up meanwhile: nobody gets this reply
+                return response
+            with self._lock:
+                self.answered += 1
+            return response
         finally:
             with self._lock:
                 self.in_flight -= 1

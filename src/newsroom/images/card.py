@@ -1,7 +1,7 @@
 """Generated cover cards (Pillow): the title on a branded background, in the five sizes, beside the content.
 
 Offline and deterministic: the background colour comes from the category (or the slug), the title is wrapped to fit,
-and the five PNGs are written to ``{content_dir}/covers/{slug}/{size}.png`` (atomically: temp file + rename). The URLs
+and the five PNGs are written to ``{publish.covers_dir}/{slug}/{size}.png`` (atomically: temp file + rename). The URLs
 are ``{cover_base_url}/{slug}/{size}.png``; ``small_s3`` points at the small card.
 
 Cheap by construction (``python bench/cards.py`` measures it): each size is drawn at its own size, not resampled from

@@ -47,14 +47,12 @@ class Illustrator:
         self.settings = settings
         self.primary = make_cover_provider(settings, client)
         cfg = settings.images
-        self.card = CardProvider(
-            settings.publish.content_dir / "covers", settings.publish.cover_base_url, cfg.card_brand
-        )
+        self.card = CardProvider(settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand)
         self._drawer: ThreadPoolExecutor | None = None
         self._drawing: list[Future[CoverImage]] = []
 
     async def cover(self, request: CoverRequest) -> CoverImage:
-        placeholder = placeholder_cover(self.settings.publish.cover_base_url, request.slug)
+        placeholder = placeholder_cover(self.settings.cover_url_base(), request.slug)
         if self.primary is None:
             return placeholder
         if isinstance(self.primary, CardProvider):
@@ -64,7 +62,7 @@ class Illustrator:
             try:
                 return await provider.cover(request)
             except (CoverError, OSError, ValueError) as exc:
-                log.info("cover for %s from %s: %s", request.slug, provider.name, exc)
+                log.debug("cover for %s from %s: %s", request.slug, provider.name, exc)
         return placeholder
 
     def _draw_later(self, request: CoverRequest) -> CoverImage:

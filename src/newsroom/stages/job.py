@@ -19,6 +19,7 @@ import httpx
 
 from ..config import Settings
 from ..llm.base import LLMError, Provider
+from ..llm.budget import Budget, BudgetReached, with_budget
 from ..llm.usage import CallBuffer, current_story
 from ..publish.filesystem import FilesystemTarget
 from ..sources.extract import RobotsCache
@@ -28,6 +29,7 @@ from ..store.tables import StoryRow
 from .extract import fill_full_text
 from .illustrate import Illustrator, illustrate
 from .publish import publish_new
+from .select import select_story
 from .translate import translate_row
 from .write import write_pivot
 
@@ -44,18 +46,24 @@ class StageEnv:
     calls: CallBuffer
     target: FilesystemTarget
     illustrator: Illustrator
+    budget: Budget
     robots: RobotsCache = field(default_factory=RobotsCache)  # robots.txt of article sites (full-text extraction)
     pages: httpx.AsyncClient | None = None  # article pages (full text)
 
     @classmethod
     def build(cls, settings: Settings, store: Store, provider: Provider, calls: CallBuffer) -> StageEnv:
+        if calls.store is None:
+            calls.store = store  # every attempt gets its "started" row before the request (llm/usage.py)
+        """The env of one process; ``provider`` is put behind the daily budget (``[budget]``) when one is set."""
+        budget = Budget(settings.budget, store, calls)
         return cls(
             settings,
             store,
-            provider,
+            with_budget(provider, budget, settings.llm.concurrency),
             calls,
             target=FilesystemTarget(settings.publish.content_dir, settings.publish.path_template),
             illustrator=Illustrator(settings),
+            budget=budget,
         )
 
 
@@ -65,6 +73,8 @@ class StoryResult:
     written: list[str] = field(default_factory=list)  # languages whose article this job created
     published: list[Path] = field(default_factory=list)
     error: str | None = None  # "outcome: message" of the model failure that stopped the story
+    paused: str | None = None  # why the daily budget stopped it (the story stays pending)
+    skipped: str | None = None  # why the select stage skipped the story
 
 
 async def run_story(
@@ -76,10 +86,15 @@ async def run_story(
     result = StoryResult(story_id)
     pivot_lang = env.settings.pivot_language
     pivot = ctx.articles.get(pivot_lang)
+    if not ctx.articles:
+        result.skipped = await asyncio.to_thread(select_story, env.store, env.settings, story_id)
+        if result.skipped is not None:
+            return result
     try:
         if pivot is None:
+            env.budget.check("write")  # no page fetch for a story the budget would not let be written
             await fill_full_text(env.store, env.settings, [ctx.lead], env.pages, robots=env.robots)
-            pivot = await write_pivot(env.settings, env.provider, ctx)
+            pivot = await write_pivot(env.settings, env.store, env.provider, ctx)
             await illustrate(env.illustrator, pivot)
             result.published.append(await publish_new(env.store, env.target, env.calls, pivot, ctx))
             result.written.append(pivot_lang)
@@ -95,15 +110,20 @@ async def run_story(
                 result.written.append(lang)
                 result.published.append(r)
         for err in errors:
-            if not isinstance(err, LLMError):
+            if not isinstance(err, LLMError):  # the budget (BudgetReached) or a bug
                 raise err
         if errors:
             raise errors[0]
+    except BudgetReached as exc:
+        result.paused = str(exc)
+        with env.store.session() as s:
+            queries.add_calls(s, env.calls.take(story_id))
+        return result
     except LLMError as exc:
         result.error = f"{exc.outcome}: {exc}"
         record_failure(env, story_id, result.error)
         return result
-    mark_written(env, story_id)
+    mark_written(env, story_id, max(m.id for m in ctx.members or [ctx.lead]))
     return result
 
 
@@ -112,10 +132,13 @@ async def _translate(env: StageEnv, pivot, lang: str, ctx: queries.StoryContext)
     return await publish_new(env.store, env.target, env.calls, row, ctx)
 
 
-def mark_written(env: StageEnv, story_id: int) -> None:
+def mark_written(env: StageEnv, story_id: int, written_through: int = 0) -> None:
+    """The story has its articles; ``written_through``: the newest member they were written from (stages/update)."""
     with env.store.session() as s:
         story = s.get_one(StoryRow, story_id)
         story.status = "written"
+        story.written_through = max(story.written_through or 0, written_through)
+        story.score_sources = story.score_sources or story.source_count
         story.last_error = None
         story.updated_at = datetime.now(UTC)
         queries.add_calls(s, env.calls.take(story_id))

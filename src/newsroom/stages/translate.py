@@ -93,6 +93,7 @@ def translation_row(
         image_query=pivot.image_query,
         model=model,
         version=1,
+        sources=list(pivot.sources or []),
         published_at=pivot.published_at,
         created_at=now,
         updated_at=now,

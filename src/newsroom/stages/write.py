@@ -1,4 +1,8 @@
-"""The write stage: one guarded, structured model call per story, from its lead item, into the pivot article row.
+"""The write stage: one guarded, structured model call per story, from all its members, into the pivot article row.
+
+The prompt carries the lead (the richest member; ``sourceUrl``) and then the other members' reports, richest first,
+all within ``llm.max_source_chars`` (:func:`story_parts`); the guards ground the article in every text the prompt
+carried; the other members' sources are listed in the article (frontmatter ``sources``).
 
 Prompt building (templates in ``llm/prompts/``), the guarded call, and the pivot row (the model's proposals combined
 with the offline classifiers, :mod:`newsroom.signals`) live here; the translate stage reuses the guarded call.
@@ -20,21 +24,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import select, update
 
 from .. import sentiment
 from ..config import Settings
-from ..guards import GuardContext, Report, check_article, neutralise
+from ..guards import Finding, GuardContext, Report, check_article, neutralise
+from ..guards import article_fields as guard_fields
+from ..guards.injection import clean_categories
+from ..guards.judge import judge as judge_article
 from ..headings import LANGUAGE_NAMES
 from ..llm.base import LLMError, Prompt, Provider, Result
 from ..llm.prompts import clip, template
 from ..models import ArticleText, WrittenArticle
 from ..signals import article_fields
 from ..slugs import story_slug
+from ..store.db import Store
 from ..store.queries import StoryContext
 from ..store.tables import ArticleRow, ItemRow, StoryRow
 from .illustrate import placeholder_cover
@@ -66,12 +76,21 @@ async def generate_guarded(
     check: Callable[[T], Report],
     *,
     retry: bool,
+    judge: Callable[[T], Awaitable[list[Finding]]] | None = None,
 ) -> tuple[Result[T], Report]:
     """Generate, check, and (when ``retry``) regenerate once with the reasons. Returns the reply kept and its report.
 
+    ``judge`` (the model-based faithfulness judge, one call) runs only on a reply the offline guards passed.
     A retry that fails outright (LLMError) keeps the first reply and its report: the article becomes a draft."""
+
+    async def checked(value: T) -> Report:
+        report = await asyncio.to_thread(check, value)  # lingua and the regexes: CPU work, off the event loop
+        if report.ok and judge is not None:
+            report.findings += await judge(value)
+        return report
+
     first = await provider.generate(prompt, schema)
-    report = await asyncio.to_thread(check, first.value)  # lingua and the regexes: CPU work, off the event loop
+    report = await checked(first.value)
     if report.ok or not retry:
         return first, report
     log.info("%s: guards failed (%s); retrying once", prompt.stage, "; ".join(report.reasons(limit=3)))
@@ -80,7 +99,7 @@ async def generate_guarded(
     except LLMError as exc:
         log.warning("%s: the retry failed (%s); keeping the first reply as a draft", prompt.stage, exc)
         return first, report
-    return second, await asyncio.to_thread(check, second.value)
+    return second, await checked(second.value)
 
 
 def draft_reasons(report: Report | None, *, publishable: bool, review: str, pivot_draft: bool = False) -> list[str]:
@@ -123,6 +142,7 @@ def write_context(settings: Settings, title: str, text: str, extras: str) -> Gua
         max_ngram_overlap=g.max_ngram_overlap,
         min_words=g.min_words,
         extra_grounding=extras,
+        faithfulness=g.faithfulness,
     )
 
 
@@ -133,13 +153,22 @@ def article_checker(ctx: GuardContext) -> Callable[[ArticleText], Report]:
     return check
 
 
-async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check):  # type: ignore[no-untyped-def]
-    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on)."""
+async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check, source=None):  # type: ignore[no-untyped-def]
+    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on), and by the
+    model-based judge against ``source`` when ``guards.judge`` is on and the model is a real one."""
     if not settings.guards.enabled:
         return await provider.generate(prompt, schema), None
     # no retry for a model that is never published (the embedded base model): see the module's docstring
     retry = settings.guards.retry and provider.publishable
-    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry)
+    judge = None
+    if settings.guards.judge and provider.publishable and source is not None:
+        max_claims = settings.guards.judge_max_claims
+
+        async def judge(value: T) -> list[Finding]:
+            text = ArticleText.model_validate(value.model_dump(include=set(ArticleText.model_fields)))
+            return await judge_article(provider, guard_fields(text), source, max_claims)
+
+    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry, judge=judge)
 
 
 # ---- the write itself ----------------------------------------------------------------------------------------------
@@ -148,6 +177,64 @@ async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema
 def source_text(item: ItemRow) -> str:
     """An item's longest text: the extracted page or the feed's content when longer than its summary."""
     return item.content if len(item.content) > len(item.summary) else item.summary
+
+
+def source_label(name: str, language: str | None, pivot: str) -> str:
+    """The source as the write prompt names it; a source in another language says so (the article is still written
+    in the pivot language, from the source's own text)."""
+    return f"{name} (text in {language})" if language not in (None, pivot) else name
+
+
+MAX_OTHER_SOURCES = 6
+MIN_PART_CHARS = 200  # a member whose share of the budget would be shorter than this is left out
+
+
+@dataclass(frozen=True)
+class SourcePart:
+    """One member of the story as the write prompt gives it: cleaned of injections, clipped to its share."""
+
+    item: ItemRow
+    source_name: str
+    headline: str
+    text: str
+
+
+def story_parts(ctx: StoryContext, max_chars: int) -> list[SourcePart]:
+    """The lead, then the other members richest first (one per distinct text, at most ``MAX_OTHER_SOURCES``), each
+    cleaned (``guards.injection``) and clipped so that all texts together stay within ``max_chars``: the lead keeps
+    at least half of the budget, each other member at most a quarter."""
+    seen = {ctx.lead.fingerprint}
+    others = []
+    for item in sorted(ctx.members, key=lambda m: (-len(source_text(m)), m.id)):
+        if item.id != ctx.lead.id and item.fingerprint not in seen and len(others) < MAX_OTHER_SOURCES:
+            seen.add(item.fingerprint)
+            others.append(item)
+    lead_title, lead_text, _ = clean_source(ctx.lead.title, source_text(ctx.lead))
+    wanted = sum(min(len(source_text(m)) + len(m.title), max_chars // 4) for m in others)
+    lead_share = max(max_chars // 2, max_chars - wanted) if others else max_chars
+    lead_text = clip(lead_text, lead_share)
+    parts = [SourcePart(ctx.lead, ctx.source.name, lead_title, lead_text)]
+    left = max_chars - len(lead_text)
+    for item in others:
+        share = min(left, max_chars // 4)
+        if share < MIN_PART_CHARS:
+            break
+        headline, text, _ = clean_source(item.title, source_text(item))
+        text = clip(text, max(0, share - len(headline)))
+        left -= len(headline) + len(text)
+        parts.append(SourcePart(item, ctx.source_names.get(item.source_key, item.source_key), headline, text))
+    return parts
+
+
+def _other_reports(parts: list[SourcePart]) -> str:
+    if not parts:
+        return ""
+    blocks = [
+        f"Source: {p.source_name}\nPublished: {p.item.published_at:%Y-%m-%d %H:%M UTC}\nHeadline: {p.headline}\n"
+        f"Text:\n<<<\n{p.text or p.headline}\n>>>"
+        for p in parts
+    ]
+    return template("write_others").format(count=len(parts), reports="\n\n".join(blocks))
 
 
 def write_prompt(
@@ -161,15 +248,18 @@ def write_prompt(
     published: datetime,
     max_source_chars: int,
     max_tokens: int | None = None,
+    others: list[SourcePart] | None = None,
 ) -> Prompt:
+    """The write request: the lead's text (clipped to ``max_source_chars``) and, when the story has other members,
+    their reports after it (``others``: already clipped by :func:`story_parts`)."""
     system = template("write_system").format(language=LANGUAGE_NAMES[language], categories=", ".join(categories))
     user = template("write_user").format(
         source_name=source_name,
         published=published.strftime("%Y-%m-%d %H:%M UTC"),
-        categories=", ".join(source_categories) or "none",
+        categories=", ".join(clean_categories(source_categories)) or "none",
         headline=headline,
         text=clip(text, max_source_chars) or headline,
-    )
+    ) + _other_reports(others or [])
     return Prompt(
         stage="write",
         system=system,
@@ -179,28 +269,60 @@ def write_prompt(
     )
 
 
-async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContext):  # type: ignore[no-untyped-def]
-    """The guarded write of a story from its lead item: ``(Result[WrittenArticle], Report | None)``."""
-    lead = ctx.lead
-    # source text is data: passages addressed to a model are cut out (guards.injection)
-    headline, text, _ = clean_source(lead.title, source_text(lead))
-    categories = list(lead.categories or [])
+def story_write_prompt(settings: Settings, ctx: StoryContext) -> tuple[Prompt, GuardContext]:
+    """The write request for a story from all its members, and the context its guards check the article against
+    (every member's text the prompt carries, every source's name and date)."""
+    parts = story_parts(ctx, settings.llm.max_source_chars)
+    lead = parts[0]
+    categories = list(ctx.lead.categories or [])
     prompt = write_prompt(
         language=settings.pivot_language,
         categories=settings.taxonomy,
-        source_name=ctx.source.name,
-        headline=headline,
-        text=text,
+        source_name=source_label(ctx.source.name, ctx.lead.language, settings.pivot_language),
+        headline=lead.headline,
+        text=lead.text,
         source_categories=categories,
-        published=lead.published_at,
+        published=ctx.lead.published_at,
         max_source_chars=settings.llm.max_source_chars,
+        others=parts[1:],
+    )
+    extras = " ".join(
+        grounding_extras(p.source_name, p.item.published_at, list(p.item.categories or [])) for p in parts
+    )
+    text = "\n\n".join(f"{p.headline}\n\n{p.text}" for p in parts[1:])
+    guard = write_context(settings, lead.headline, f"{lead.text}\n\n{text}".strip(), extras)
+    return prompt, guard
+
+
+async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContext):  # type: ignore[no-untyped-def]
+    """The guarded write of a story from all its members: ``(Result[WrittenArticle], Report | None)``."""
+    # source text is data: passages addressed to a model are cut out (guards.injection)
+    prompt, guard = story_write_prompt(settings, ctx)
+    return await guarded(
+        settings, provider, prompt, WrittenArticle, lambda: article_checker(guard), source=guard.source
     )
 
-    def check():  # type: ignore[no-untyped-def]
-        extras = grounding_extras(ctx.source.name, lead.published_at, categories)
-        return article_checker(write_context(settings, headline, text, extras))
 
-    return await guarded(settings, provider, prompt, WrittenArticle, check)
+def other_sources(ctx: StoryContext) -> list[dict[str, str]]:
+    """The frontmatter's ``sources``: every other member's source name and link (one per link), oldest first."""
+    out: dict[str, dict[str, str]] = {}
+    for m in ctx.members:
+        if m.id != ctx.lead.id and m.url and m.url != ctx.lead.url and m.url not in out:
+            out[m.url] = {"name": ctx.source_names.get(m.source_key, m.source_key), "url": m.url}
+    return list(out.values())
+
+
+def fix_slug(store: Store, ctx: StoryContext) -> str:
+    """The story's slug, chosen from its lead's headline and stored before the model is called, so that a rerun
+    after a crash (whose model may title the story differently) writes the same file. The first stored one wins."""
+    if ctx.story.slug:
+        return ctx.story.slug
+    lead = ctx.lead
+    slug = story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
+    with store.session() as s:
+        s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
+        ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
+    return ctx.story.slug
 
 
 def pivot_row(
@@ -213,10 +335,11 @@ def pivot_row(
     *,
     publishable: bool,
     source_weight: float = 1.0,
+    sources: list[dict[str, str]] | None = None,
 ) -> ArticleRow:
     """The unsaved pivot-language article of ``story``: the model's text, the fields the offline classifiers decide."""
     now = datetime.now(UTC)
-    slug = story_slug(w.title, f"{lead.source_key}:{lead.external_id}")
+    slug = story.slug or story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
     reasons = draft_reasons(report, publishable=publishable, review=settings.review)
     return ArticleRow(
         story_id=story.id,
@@ -245,18 +368,21 @@ def pivot_row(
         locked=False,
         draft=bool(reasons),
         draft_reasons=reasons,
-        cover_image=placeholder_cover(settings.publish.cover_base_url, slug).model_dump(exclude_none=True),
+        cover_image=placeholder_cover(settings.cover_url_base(), slug).model_dump(exclude_none=True),
         image_query=w.image_query,
         model=model,
         version=1,
+        sources=list(sources or []),
+        importance=w.importance,
         published_at=lead.published_at,
         created_at=now,
         updated_at=now,
     )
 
 
-async def write_pivot(settings: Settings, provider: Provider, ctx: StoryContext) -> ArticleRow:
-    """The write stage for one story: the guarded call, then its pivot row (unsaved)."""
+async def write_pivot(settings: Settings, store: Store, provider: Provider, ctx: StoryContext) -> ArticleRow:
+    """The write stage for one story: its slug fixed, the guarded call, then its pivot row (unsaved)."""
+    await asyncio.to_thread(fix_slug, store, ctx)
     written, report = await write_guarded(settings, provider, ctx)
     # the offline classifiers run torch: off the event loop (it releases the GIL, so a second core helps)
     return await asyncio.to_thread(
@@ -269,6 +395,7 @@ async def write_pivot(settings: Settings, provider: Provider, ctx: StoryContext)
         report,
         publishable=provider.publishable,
         source_weight=ctx.source.weight,
+        sources=other_sources(ctx),
     )
 
 

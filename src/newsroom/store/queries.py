@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..llm.base import CallRecord
@@ -22,6 +23,8 @@ class StoryContext:
     lead: ItemRow
     source: SourceRow
     articles: dict[str, ArticleRow]
+    members: list[ItemRow] = field(default_factory=list)  # every item of the story, the lead included, oldest first
+    source_names: dict[str, str] = field(default_factory=dict)  # source key → name, for every member
 
 
 def pending_story_ids(session: Session, limit: int | None = None) -> list[int]:
@@ -33,8 +36,8 @@ def pending_story_ids(session: Session, limit: int | None = None) -> list[int]:
 
 
 def story_contexts(session: Session, story_ids: list[int]) -> list[StoryContext]:
-    """What writing each story needs (its row, lead item, source, existing articles): four queries per chunk of
-    ids (chunks keep each IN list far below PostgreSQL's 65,535 bind parameters)."""
+    """What writing each story needs (its row, lead item, source, articles, members): five queries per chunk of ids
+    (chunks keep each IN list far below PostgreSQL's 65,535 bind parameters)."""
     if len(story_ids) > _IN_CHUNK:
         return [
             c
@@ -46,8 +49,12 @@ def story_contexts(session: Session, story_ids: list[int]) -> list[StoryContext]
     stories = {st.id: st for st in session.scalars(select(StoryRow).where(StoryRow.id.in_(story_ids)))}
     lead_ids = {st.lead_item_id for st in stories.values()}
     leads = {it.id: it for it in session.scalars(select(ItemRow).where(ItemRow.id.in_(lead_ids)))}
-    keys = {it.source_key for it in leads.values()}
+    members: dict[int, list[ItemRow]] = {sid: [] for sid in story_ids}
+    for it in session.scalars(select(ItemRow).where(ItemRow.story_id.in_(story_ids)).order_by(ItemRow.id)):
+        members[it.story_id].append(it)  # type: ignore[index]
+    keys = {it.source_key for it in leads.values()} | {it.source_key for ms in members.values() for it in ms}
     sources = {src.key: src for src in session.scalars(select(SourceRow).where(SourceRow.key.in_(keys)))}
+    names = {k: src.name for k, src in sources.items()}
     articles: dict[int, dict[str, ArticleRow]] = {sid: {} for sid in story_ids}
     for a in session.scalars(select(ArticleRow).where(ArticleRow.story_id.in_(story_ids))):
         articles[a.story_id][a.lang] = a
@@ -55,7 +62,7 @@ def story_contexts(session: Session, story_ids: list[int]) -> list[StoryContext]
     for sid in story_ids:
         story = stories[sid]
         lead = leads[story.lead_item_id]
-        out.append(StoryContext(story, lead, sources[lead.source_key], articles[sid]))
+        out.append(StoryContext(story, lead, sources[lead.source_key], articles[sid], members[sid] or [lead], names))
     return out
 
 
@@ -65,21 +72,25 @@ def unpublished_article_ids(session: Session) -> list[int]:
 
 
 def add_calls(session: Session, records: Iterable[tuple[CallRecord, int | None]]) -> None:
-    session.add_all(
-        ModelCallRow(
-            stage=r.stage,
-            provider=r.provider,
-            model=r.model,
-            tokens_in=r.tokens_in,
-            tokens_out=r.tokens_out,
-            latency_ms=r.latency_ms,
-            cost=r.cost,
-            outcome=r.outcome,
-            error=r.error,
-            story_id=story_id,
-        )
-        for r, story_id in records
-    )
+    """Store call records; a record whose ``call_key`` has a row already (its ``started`` row) completes that row."""
+    for r, story_id in records:
+        values = {
+            "stage": r.stage,
+            "provider": r.provider,
+            "model": r.model,
+            "tokens_in": r.tokens_in,
+            "tokens_out": r.tokens_out,
+            "latency_ms": r.latency_ms,
+            "cost": r.cost,
+            "outcome": r.outcome,
+            "error": r.error,
+            "story_id": story_id,
+        }
+        if r.call_key is not None and r.outcome != "started":
+            done = session.execute(update(ModelCallRow).where(ModelCallRow.call_key == r.call_key).values(**values))
+            if done.rowcount:  # type: ignore[attr-defined]
+                continue
+        session.add(ModelCallRow(call_key=r.call_key, **values))
 
 
 def stats(session: Session) -> dict[str, Any]:
@@ -125,6 +136,8 @@ def stats(session: Session) -> dict[str, Any]:
             "error": s.last_error,
             "errors_in_a_row": s.error_count,
             "items": s.items_seen,
+            "skipped": s.skip_counts or {},  # entries not stored by reason ("flagged:…": kept but repaired)
+            "via": s.parent,
         }
         for s in session.scalars(select(SourceRow).order_by(SourceRow.key))
     ]
@@ -135,6 +148,7 @@ def stats(session: Session) -> dict[str, Any]:
         "model_usage": usage,
         "story_errors": failed,
         **draft_stats(session),
+        **skip_stats(session),
         "sources": sources,
     }
 
@@ -154,3 +168,35 @@ def draft_stats(session: Session, recent: int = 20) -> dict[str, Any]:
         if len(latest) < recent:
             latest.append({"id": article_id, "lang": lang, "slug": slug, "reasons": list(reasons or [])})
     return {"draft_reasons": dict(sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))), "drafts": latest}
+
+
+def spend_since(session: Session, since: datetime) -> dict[str, tuple[int, float]]:
+    """Tokens (in + out) and cost of the model calls logged since ``since``, per stage (the budget's input)."""
+    rows = session.execute(
+        select(
+            ModelCallRow.stage,
+            func.coalesce(func.sum(ModelCallRow.tokens_in + ModelCallRow.tokens_out), 0),
+            func.coalesce(func.sum(ModelCallRow.cost), 0.0),
+        )
+        .where(ModelCallRow.created_at >= since)
+        .group_by(ModelCallRow.stage)
+    )
+    return {stage: (int(tokens), float(cost)) for stage, tokens, cost in rows}
+
+
+def skip_stats(session: Session, recent: int = 20) -> dict[str, Any]:
+    """Why stories were skipped by select: a count per reason code, and the latest skipped stories with reasons."""
+    by_code: dict[str, int] = {}
+    latest: list[dict[str, Any]] = []
+    rows = session.execute(
+        select(StoryRow.id, StoryRow.skip_reason, ItemRow.title, ItemRow.source_key)
+        .join(ItemRow, ItemRow.id == StoryRow.lead_item_id)
+        .where(StoryRow.status == "skipped")
+        .order_by(StoryRow.id.desc())
+    )
+    for story_id, reason, title, source in rows:
+        code = str(reason or "unknown").split(":", 1)[0]
+        by_code[code] = by_code.get(code, 0) + 1
+        if len(latest) < recent:
+            latest.append({"story": story_id, "source": source, "title": title, "reason": reason})
+    return {"skip_reasons": dict(sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))), "skipped": latest}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -12,6 +12,7 @@ from ..models import ArticleText, Sentiment
 from ..publish.frontmatter import frontmatter_data
 from ..publish.markdown import render_body
 from ..stages.publish import article_doc
+from ..stages.select import write_anyway
 from ..store.tables import ArticleRow, ItemRow, SourceRow
 from . import queries as wq
 from . import sources as source_actions
@@ -42,6 +43,7 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {400: _ERR, 401: _ERR, 404: _ERR
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[WebContext, Depends(ctx)]
 
+StoryStatus = Literal["new", "written", "failed", "skipped"]
 LANG_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}$"
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,199}$"
 TEXT_RE = r"^[^\x00-\x1f\x7f]*$"  # no control characters in query text (PostgreSQL refuses NUL in strings)
@@ -111,6 +113,10 @@ def source_out(r: SourceRow) -> SourceOut:
         error_count=r.error_count or 0,
         items_seen=r.items_seen or 0,
         healthy=bool(r.enabled and r.last_status in ("ok", "not_modified") and not r.error_count),
+        language=(r.options or {}).get("language"),
+        parent=r.parent,
+        skipped_entries=r.skip_counts or {},
+        last_skips=r.last_skips,
     )
 
 
@@ -118,6 +124,8 @@ def story_out(v: wq.StoryView) -> StoryOut:
     return StoryOut(
         id=v.story.id,
         status=v.story.status,
+        skip_reason=v.story.skip_reason,
+        select_bypass=bool(v.story.select_bypass),
         source_count=v.story.source_count,
         created_at=v.story.created_at,
         updated_at=v.story.updated_at,
@@ -211,11 +219,13 @@ def list_stories(
     c: Ctx,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,400}$")] = None,
+    status: Annotated[StoryStatus | None, Query(description="only stories in this state; skipped: by select")] = None,
 ) -> StoryPage:
-    """Stories (one event across sources), newest first, with their member items, sources and published articles."""
+    """Stories (one event across sources), newest first, with their member items, sources and published articles.
+    ``status=skipped`` lists what the select stage skipped, each with its ``skipReason``."""
     with c.store.session() as s:
         try:
-            views, nxt = wq.list_stories(s, limit=limit, cursor=cursor)
+            views, nxt = wq.list_stories(s, limit=limit, cursor=cursor, status=status)
         except ValueError as exc:
             raise ApiError(400, "bad_cursor", str(exc)) from None
         return StoryPage(items=[story_out(v) for v in views], next_cursor=nxt)
@@ -252,6 +262,9 @@ def list_sources(c: Ctx) -> list[SourceOut]:
 # ---- writes (admin token) ------------------------------------------------------------------------------------------
 
 Admin = [Depends(require_admin)]
+AllLanguages = Annotated[
+    bool, Query(alias="allLanguages", description="act on every language of the article's story at once")
+]
 
 
 def _after(c: WebContext, request: Request, lang: str, slug: str) -> ArticleDetail:
@@ -280,9 +293,11 @@ def delete_article(c: Ctx, lang: Lang, slug: Slug) -> None:
     dependencies=Admin,
     tags=["edit"],
 )
-def publish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> ArticleDetail:
+def publish_article(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, all_languages: AllLanguages = False
+) -> ArticleDetail:
     """Approve: draft → false (the guard reasons are cleared), file re-written."""
-    c.editor.set_draft(c.editor.find(lang, slug), False)
+    c.editor.set_draft(c.editor.find(lang, slug), False, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -293,8 +308,11 @@ def publish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> Article
     dependencies=Admin,
     tags=["edit"],
 )
-def unpublish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> ArticleDetail:
-    c.editor.set_draft(c.editor.find(lang, slug), True)
+def unpublish_article(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, all_languages: AllLanguages = False
+) -> ArticleDetail:
+    """Back to draft: draft → true, file re-written."""
+    c.editor.set_draft(c.editor.find(lang, slug), True, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -305,8 +323,11 @@ def unpublish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> Artic
     dependencies=Admin,
     tags=["edit"],
 )
-def set_sticky(request: Request, c: Ctx, lang: Lang, slug: Slug, body: StickyIn) -> ArticleDetail:
-    c.editor.set_sticky(c.editor.find(lang, slug), body.sticky_weight)
+def set_sticky(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, body: StickyIn, all_languages: AllLanguages = False
+) -> ArticleDetail:
+    """Pin weight (0 = not pinned)."""
+    c.editor.set_sticky(c.editor.find(lang, slug), body.sticky_weight, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -345,6 +366,24 @@ async def regenerate_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -
     """Write the article again with the model (bumps ai.version). 409 while the article is locked."""
     await c.editor.regenerate(c.editor.find(lang, slug))
     return _after(c, request, lang, slug)
+
+
+@router.post(
+    "/stories/{story_id}/write",
+    response_model=StoryOut,
+    responses=WRITE_ERRORS,
+    dependencies=Admin,
+    tags=["stories"],
+)
+def write_story_anyway(c: Ctx, story_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> StoryOut:
+    """Write anyway: a story select skipped (or one that failed) becomes pending and bypasses select; the next
+    pipeline run writes it."""
+    if write_anyway(c.store, story_id) is None:
+        raise ApiError(404, "not_found", f"no story {story_id}")
+    with c.store.session() as s:
+        v = wq.story_view(s, story_id)
+        assert v is not None
+        return story_out(v)
 
 
 @router.post(

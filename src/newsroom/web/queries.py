@@ -150,9 +150,13 @@ def _story_views(s: Session, stories: list[StoryRow]) -> list[StoryView]:
     return out
 
 
-def list_stories(s: Session, *, limit: int, cursor: str | None = None) -> tuple[list[StoryView], str | None]:
-    """Newest first (by last update, then id)."""
+def list_stories(
+    s: Session, *, limit: int, cursor: str | None = None, status: str | None = None
+) -> tuple[list[StoryView], str | None]:
+    """Newest first (by last update, then id); only those with ``status`` when given (``skipped``: select's)."""
     q = select(StoryRow)
+    if status:
+        q = q.where(StoryRow.status == status)
     if cursor:
         updated, last_id = decode_cursor("s", cursor, (str, int))
         try:
