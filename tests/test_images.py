@@ -17,7 +17,7 @@ from newsroom.images.base import CARD_SIZES, CoverError
 from newsroom.images.card import CardProvider
 from newsroom.images.library import LibraryProvider, best_match
 from newsroom.images.unsplash import UnsplashProvider
-from newsroom.models import COVER_SIZES
+from newsroom.models import COVER_SIZES, CoverImage
 from newsroom.stages.illustrate import Illustrator
 
 KEY_ENV = "NEWSROOM_TEST_UNSPLASH_KEY"
@@ -160,6 +160,13 @@ def test_illustrator_falls_back_to_the_card(tmp_path: Path, monkeypatch: pytest.
     assert asyncio.run(Illustrator(none).cover(REQUEST)).small_s3 == f"/covers/{REQUEST.slug}/small_s3.png"
 
 
+async def _drawn(illustrator: Illustrator) -> CoverImage:
+    """The cover, once its card is on disk (cards are drawn in the background)."""
+    cover = await illustrator.cover(REQUEST)
+    await illustrator.drain()
+    return cover
+
+
 def test_covers_go_where_the_site_serves_them_with_absolute_urls(tmp_path: Path) -> None:
     from newsroom.web.app import covers_mount
 
@@ -168,7 +175,7 @@ def test_covers_go_where_the_site_serves_them_with_absolute_urls(tmp_path: Path)
     )
     assert covers_mount(site) == "/covers"
     served = site.model_copy(update={"web": site.web.model_copy(update={"public_url": "https://news.example/"})})
-    cover = asyncio.run(Illustrator(served).cover(REQUEST))
+    cover = asyncio.run(_drawn(Illustrator(served)))
     assert cover.regular == f"https://news.example/covers/{REQUEST.slug}/regular.png"
     assert (tmp_path / "site" / "public" / "covers" / REQUEST.slug / "regular.png").is_file()
     assert covers_mount(served) == "/covers"  # newsroom serve answers at the URL it wrote
@@ -204,15 +211,23 @@ def test_library_tag_match(tmp_path: Path) -> None:
 
 def test_the_card_is_drawn_off_the_critical_path(tmp_path: Path) -> None:
     """With the card provider the URLs come back at once; the files are on disk once ``drain`` returns."""
-    settings = Settings(publish=PublishConfig(content_dir=tmp_path), images=ImagesConfig(provider="card"))
-
-    async def go() -> tuple[object, bool]:
-        illustrator = Illustrator(settings)
-        cover = await illustrator.cover(REQUEST)
-        await illustrator.drain()
-        return cover, (tmp_path / "covers" / REQUEST.slug / "raw.png").is_file()
-
-    cover, drawn = asyncio.run(go())
-    assert cover.raw == f"/covers/{REQUEST.slug}/raw.png" and drawn  # type: ignore[attr-defined]
-    with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
+    settings = Settings(publish=PublishConfig(content_dir=tmp_path / "content"), images=ImagesConfig(provider="card"))
+    cover = asyncio.run(_drawn(Illustrator(settings)))
+    raw = settings.publish.covers_folder() / REQUEST.slug / "raw.png"
+    assert cover.raw.endswith(f"/{REQUEST.slug}/raw.png") and raw.is_file()
+    with Image.open(raw) as img:
         assert img.size == CARD_SIZES["raw"] and img.mode == "P" and len(img.getcolors(256) or []) > 8
+
+
+def test_a_card_that_cannot_be_drawn_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(publish=PublishConfig(content_dir=tmp_path / "content"), images=ImagesConfig(provider="card"))
+    settings.publish.covers_folder().parent.mkdir(parents=True, exist_ok=True)
+    settings.publish.covers_folder().write_text("a file where the covers folder should be")
+
+    async def go() -> None:
+        illustrator = Illustrator(settings)
+        await illustrator.cover(REQUEST)
+        await illustrator.drain()
+
+    asyncio.run(go())
+    assert "cover card not drawn" in caplog.text

@@ -99,8 +99,9 @@ def source_headline(user: str) -> str:
     m = re.search(r"^Headline: (.*)$", user, re.M)
     if m:
         return m.group(1)
+    start = user.find("{")
     try:
-        data = json.loads(user)
+        data, _ = json.JSONDecoder().raw_decode(user, start) if start >= 0 else (None, 0)
     except ValueError:
         return ""
     return str(data.get("title", "")) if isinstance(data, dict) else ""

@@ -70,17 +70,25 @@ class Illustrator:
         urls = self.card.urls(request)
         if self._drawer is None:
             self._drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cards")
+        self._drawing = [f for f in self._drawing if not (f.done() and _report(f))]  # a worker never drains
         self._drawing.append(self._drawer.submit(self.card.render, request))
         return urls
 
     async def drain(self) -> None:
         """Wait until every card queued so far is on disk (a failed card is logged, never raised)."""
         drawing, self._drawing = self._drawing, []
+        if drawing:
+            await asyncio.wait([asyncio.wrap_future(f) for f in drawing])
         for future in drawing:
-            try:
-                await asyncio.wrap_future(future)
-            except (OSError, ValueError) as exc:
-                log.warning("cover card not drawn: %s", exc)
+            _report(future)
+
+
+def _report(future: Future[CoverImage]) -> bool:
+    """Log a finished card's failure; True (so a finished future can be dropped)."""
+    exc = future.exception()
+    if exc is not None:
+        log.warning("cover card not drawn: %s", exc)
+    return True
 
 
 def cover_request(article: ArticleRow) -> CoverRequest:
