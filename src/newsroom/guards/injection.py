@@ -133,7 +133,7 @@ def clean_categories(categories: list[str]) -> list[str]:
             c
             and len(c) <= MAX_CATEGORY_CHARS
             and len(c.split()) <= MAX_CATEGORY_WORDS
-            and not re.search(r"[.!?:;<>{}\[\]|$%]|\d{3,}", c)
+            and not re.search(r"[!?:;<>{}\[\]|$%]|\d{5,}|\.\s+\w+\s", c)  # "Inc.", "U.S." and years are fine
             and not _INJECTION.search(c)
         ):
             out.append(c)
