@@ -103,6 +103,13 @@ class StoriesConfig(_Strict):
         description="join items about the same event across sources (embeddings); false: only the same link, the "
         "same text or a near-copy join a story",
     )
+    retry_base_seconds: float = Field(
+        default=60, ge=0, description="a failed story is tried again after this, doubling with each failure"
+    )
+    retry_max_seconds: float = Field(default=3600, ge=0, description="the longest wait between two tries of a story")
+    claim_seconds: float = Field(
+        default=600, gt=0, description="how long a process holds a story it works on; renewed while it works"
+    )
 
 
 class PublishConfig(_Strict):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..models import FeedItem
 from ..sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
+from ..store.claims import claim_source
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
 from ..text import fingerprint
@@ -34,6 +35,7 @@ POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
 STORE_CHUNK = 50  # new items per transaction: small enough that writing starts early, big enough to stay cheap
 FEED_TYPES = ("RSS", "ATOM")
+POLL_LEASE = timedelta(minutes=5)  # a poller that dies leaves its sources due again after this
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
 
@@ -104,13 +106,14 @@ def _sync_sources_once(store: Store, settings: Settings) -> None:
 
 
 def _due_sources(store: Store, now: datetime, force: bool) -> list[DueSource]:
+    """The enabled sources due now (all of them with ``force``). Each due one is claimed for this poll
+    (``store.claims.claim_source``), so two processes on one database never fetch and store the same feed at once."""
     with store.session() as s:
-        rows = s.scalars(select(SourceRow).where(SourceRow.enabled.is_(True)).order_by(SourceRow.key))
-        return [
-            DueSource(r.key, r.type, r.url, r.etag, r.last_modified)
-            for r in rows
-            if force or r.next_poll_at is None or r.next_poll_at <= now
-        ]
+        rows = s.scalars(select(SourceRow).where(SourceRow.enabled.is_(True)).order_by(SourceRow.key)).all()
+        due = [r for r in rows if force or r.next_poll_at is None or r.next_poll_at <= now]
+        if not force:
+            due = [r for r in due if claim_source(s, r.key, now, POLL_LEASE)]
+        return [DueSource(r.key, r.type, r.url, r.etag, r.last_modified) for r in due]
 
 
 def backoff_delay(interval_seconds: float, error_count: int, max_backoff_minutes: float) -> timedelta:
