@@ -57,9 +57,9 @@ def test_watch_survives_a_publish_error_and_finishes_after_it(
     finally:
         proc.kill()
         out = proc.communicate(timeout=30)[0].decode()
-        print(out)
         store.close()
-    assert "round failed" in out
+    # the failure was logged (per story, and as "round failed" when a round ends while the folder is broken)
+    assert "NotADirectoryError" in out
 
 
 def _stories(store: Store) -> int:
