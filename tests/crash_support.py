@@ -17,7 +17,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def write_config(
-    tmp_path: Path, db_url: str, sources: list[SourceConfig], llm_url: str, *, per_feed: int = 4, **llm: object
+    tmp_path: Path,
+    db_url: str,
+    sources: list[SourceConfig],
+    llm_url: str,
+    *,
+    per_feed: int = 4,
+    content: Path | None = None,
+    extra: str = "",
+    **llm: object,
 ) -> Path:
     llm_lines = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in llm.items())
     feeds = "\n".join(
@@ -38,11 +46,12 @@ concurrency = 4
 [fetch]
 allow_private_networks = true
 [publish]
-content_dir = "{tmp_path / "content"}"
+content_dir = "{content or tmp_path / "content"}"
 [guards]
 enabled = false
 [extract]
 enabled = false
+{extra}
 {feeds}
 """,
         encoding="utf-8",

@@ -188,6 +188,20 @@ def test_timeouts_exhausted_raise_timeout(server: RunningServer) -> None:
     assert time.perf_counter() - started < 5
 
 
+def test_a_server_that_keeps_streaming_is_cut_at_the_total_deadline(server: RunningServer) -> None:
+    server.script([ScriptedReply.trickle(0.05)])  # a byte every 50 ms: the per-read timeout never fires
+    records: list[CallRecord] = []
+    p = provider(server, records, timeout_seconds=1.0, max_retries=0)
+    started = time.perf_counter()
+    with pytest.raises(LLMError) as err:
+        run(p, p.generate(PROMPT, Tiny))
+    elapsed = time.perf_counter() - started
+    assert 1.0 <= elapsed < 4  # the deadline, not the stream, ended it
+    assert err.value.outcome == "timeout"
+    assert "llm.timeout_seconds = 1 s" in str(err.value) and "total deadline" in str(err.value)
+    assert outcomes(records) == ["timeout"]
+
+
 def test_client_errors_are_not_retried(server: RunningServer) -> None:
     server.script(["404"])
     records: list[CallRecord] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from newsroom.headings import HEADINGS
 from newsroom.llm import make_provider
 from newsroom.llm.usage import CallBuffer
 from newsroom.pipeline import Pipeline, RunSummary
-from newsroom.store import queries
+from newsroom.store import claims, queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ModelCallRow, StoryRow
 from web_support import serve_feeds
@@ -173,10 +174,15 @@ def test_model_outage_keeps_the_story_for_the_next_run(
     with sqlite_store.session() as s:
         stories = s.scalars(select(StoryRow)).all()
         assert all(st.status == "new" and st.attempts == 1 and st.last_error for st in stories)
+        assert all(st.next_attempt_at and st.next_attempt_at > datetime.now(UTC) for st in stories)  # backing off
         assert s.scalars(select(ModelCallRow)).all()  # the failed attempts are logged too
         assert {c.outcome for c in s.scalars(select(ModelCallRow))} != {"ok"}
 
-    healed = _run(_settings(tmp_path, sqlite_store.url, feeds, scripted_llm), sqlite_store)
+    settings = _settings(tmp_path, sqlite_store.url, feeds, scripted_llm)
+    assert _run(settings, sqlite_store).stories == 0  # not due yet: the backoff holds them
+    with sqlite_store.session() as s:
+        assert claims.retry_now(s) == n  # what `newsroom retry` does
+    healed = _run(settings, sqlite_store)
     assert healed.new_items == 0 and healed.written == {"en": n, "uk": n}
     with sqlite_store.session() as s:
         assert all(st.status == "written" and st.last_error is None for st in s.scalars(select(StoryRow)))

@@ -28,6 +28,8 @@ app.add_typer(eval_app, name="eval")
 _STDERR = Console(stderr=True, soft_wrap=True)
 console = _STDERR  # where notes, errors and progress go; with --log-format json, lines of the JSON log
 out = Console(soft_wrap=True)
+log = logging.getLogger("newsroom.cli")
+WATCH_MAX_BACKOFF_S = 900.0  # the longest pause of `run --watch` after rounds that failed
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="config file (default: $NEWSROOM_CONFIG or ./newsroom.toml)")
@@ -149,9 +151,21 @@ def run(
             serve_metrics(store, settings, metrics_port)
         except OSError as exc:
             raise _fail(f"metrics port: {exc}") from None
+    failed_rounds = 0
     try:
         while True:
-            summary = _run_round(settings, store, force=force)
+            try:
+                summary = _run_round(settings, store, force=force)
+            except Exception as exc:  # a store, disk or network error: --watch logs it, backs off and goes on
+                if not watch:
+                    raise
+                failed_rounds += 1
+                wait = min(every * 2 ** min(failed_rounds, 16), WATCH_MAX_BACKOFF_S)
+                log.exception("round failed")
+                console.print(f"[red]round failed[/] ({type(exc).__name__}: {exc}); next round in {wait:.0f} s")
+                time.sleep(wait)
+                continue
+            failed_rounds = 0
             _print_summary(summary, settings)
             _force_hint(store, summary.polled)
             if not watch:
@@ -260,9 +274,25 @@ def stats(
         for st in data["skipped"][:10]:
             out.print(f"  skipped story {st['story']} ({st['source']}): {st['reason']}", markup=False, highlight=False)
     if data["story_errors"]:
-        out.print("[red]stories with errors:[/]")
+        out.print("[red]stories whose last try failed[/] (retried automatically; `newsroom retry` to retry now):")
         for e in data["story_errors"]:
-            out.print(f"  story {e['story']}: {e['error']}")
+            nxt = e["next_attempt_at"] or "now"
+            out.print(f"  story {e['story']} (tries: {e['attempts']}, next: {nxt}): {e['error']}", markup=False)
+
+
+@app.command()
+def retry(
+    config: ConfigOpt = None,
+    story: Annotated[list[int] | None, typer.Option("--story", help="only this story (repeatable)")] = None,
+) -> None:
+    """Make failed stories due now (they are retried automatically with backoff; this skips the wait)."""
+    from .store.claims import retry_now
+
+    settings = _settings(config)
+    store = _store(settings)
+    with store.session() as s:
+        n = retry_now(s, story)
+    console.print(f"{n} stor{'y' if n == 1 else 'ies'} due now; `newsroom run` writes them")
 
 
 @app.command()

@@ -153,6 +153,13 @@ class StoriesConfig(_Strict):
         default_factory=lambda: [3, 5],
         description="crossing one of these numbers of distinct sources rewrites the article (besides new facts)",
     )
+    retry_base_seconds: float = Field(
+        default=60, ge=0, description="a failed story is tried again after this, doubling with each failure"
+    )
+    retry_max_seconds: float = Field(default=3600, ge=0, description="the longest wait between two tries of a story")
+    claim_seconds: float = Field(
+        default=600, gt=0, description="how long a process holds a story it works on; renewed while it works"
+    )
 
 
 ITEM_TYPES = ("price-prediction", "technical-analysis", "market-wrap", "live-blog", "newsletter", "sponsored")

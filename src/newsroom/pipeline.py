@@ -1,19 +1,22 @@
 """The in-process scheduler: runs the stages (``newsroom.stages``) with bounded model concurrency, on one machine.
 
 Polling goes on while stories are written: each story's job (``stages/job.py``) starts as soon as its items are
-stored. Every stage works from stored state, so a crash at any point is finished by the next run: a story stays
-``new`` until it has an article in every language; an article whose ``version`` is ahead of ``published_version``
-is (re)written to disk by ``publish_pending``. Model calls are logged in the same transaction as the article they
-produced. This module holds no stage logic: only the order, the concurrency and the run's summary.
+stored and this process has claimed the story (``store/claims.py``: other processes on the same database skip it;
+the lease is renewed while the job runs). Every stage works from stored state, so a crash at any point is finished
+by the next run: a story stays ``new`` until it has an article in every language; an article whose ``version`` is
+ahead of ``published_version`` is (re)written to disk by ``publish_pending``. This module holds no stage logic: only
+the order, the concurrency, the claims and the run's summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +31,12 @@ from .stages.extract import page_client
 from .stages.job import StageEnv, run_story
 from .stages.poll import SourcePollReport, poll_sources
 from .stages.update import update_stories
-from .store import queries
+from .store import claims, queries
 from .store.db import Store
 
 __all__ = ["Pipeline", "ProgressHook", "RunSummary"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,6 +80,8 @@ class Pipeline:
         self.http_client = http_client
         self.env = StageEnv.build(settings, store, provider, calls)
         self.env.pages = http_client  # article pages (full text); one per process() call unless given
+        self.owner = claims.new_owner()  # this process's name on the stories it claims
+        self._held: set[int] = set()  # stories claimed and not yet done
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- the whole run -----------------------------------------------------------------------------------------
@@ -91,6 +98,7 @@ class Pipeline:
         summary = RunSummary()
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
         await asyncio.to_thread(publish.reconcile, self.store, self.env.target)  # what a crash left on disk
+        await asyncio.to_thread(self._release_dead)  # stories a killed process on this host still holds
         stored = asyncio.Event()
         polling = asyncio.create_task(
             poll_sources(
@@ -132,9 +140,11 @@ class Pipeline:
         own_pages = self.http_client is None and self.settings.extract.enabled
         if own_pages:
             self.env.pages = page_client(self.settings)
+        renewing = asyncio.create_task(self._renew_claims())
         try:
             return await self._process(summary, limit, on_story, on_plan, polling, stored)
         finally:
+            renewing.cancel()
             if own_pages and self.env.pages is not None:
                 await self.env.pages.aclose()
                 self.env.pages = None
@@ -157,9 +167,12 @@ class Pipeline:
             room = None if limit is None else limit - len(begun)
             if room is None or room > 0:
                 with self.store.session() as s:
-                    ids = [i for i in queries.pending_story_ids(s) if i not in begun][:room]
+                    due = [i for i in claims.due_story_ids(s, self.owner) if i not in begun][:room]
+                    ids = claims.claim_stories(s, self.owner, due, self._lease)
+                with self.store.session() as s:
                     contexts = queries.story_contexts(s, ids)
                 begun.update(ids)
+                self._held.update(ids)
                 if contexts:
                     self._prefetch_signals(contexts)
                 tasks += [asyncio.create_task(self._process_story(ctx, summary, on_story)) for ctx in contexts]
@@ -185,12 +198,38 @@ class Pipeline:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.stories.claim_seconds)
+
+    async def _renew_claims(self) -> None:
+        """Keep the leases of the stories in progress alive (every third of a lease) until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.stories.claim_seconds / 3)
+            held = list(self._held)
+            try:
+                await asyncio.to_thread(self._renew, held)
+            except Exception:  # a store hiccup: the next renewal tries again, well before the lease ends
+                log.exception("could not renew the claims on %d stories", len(held))
+
+    def _release_dead(self) -> None:
+        with self.store.session() as s:
+            if n := claims.release_dead(s):
+                log.warning("released %d stories claimed by processes that no longer run", n)
+
+    def _renew(self, held: list[int]) -> None:
+        with self.store.session() as s:
+            claims.renew_claims(s, self.owner, held, self._lease)
+
     async def _process_story(
         self, ctx: queries.StoryContext, summary: RunSummary, on_story: ProgressHook | None
     ) -> None:
         story_id = ctx.story.id
         on_written = (lambda: on_story("written", story_id)) if on_story else None
-        result = await run_story(self.env, ctx, on_written)
+        try:
+            result = await run_story(self.env, ctx, on_written)
+        finally:
+            self._held.discard(story_id)
         summary.written.update(result.written)
         summary.published += result.published
         if result.error is not None:

@@ -4,7 +4,8 @@ It answers ``POST /v1/chat/completions`` after a fixed latency with a schema-val
 deterministically from the request's ``response_format`` JSON schema (or, for ``json_object`` requests, from a schema
 found in the messages), with a plausible ``usage`` block. A queue of scripted replies, consumed in arrival order,
 injects faults: HTTP 429 with Retry-After, 5xx, a hang longer than the client's timeout, invalid JSON, JSON that
-violates the schema. Fill it with ``ScriptedLLM.script([...])`` in process or ``POST /_script`` over HTTP.
+violates the schema, a body that streams forever (``trickle``). Fill it with ``ScriptedLLM.script([...])`` in
+process or ``POST /_script`` over HTTP.
 ``GET /_stats`` reports requests seen, replies sent (``answered``: a reply the client hung up on before it was sent is
 not one) and the most requests ever in flight at once (to check a client's bound).
 
@@ -22,12 +23,13 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .grounded import grounded_article
@@ -66,6 +68,7 @@ class ScriptedReply:
     content: str | None = None
     delay_s: float | None = None  # None: the server's latency
     hang_s: float | None = None  # wait this long (or until the client gives up), then answer 504
+    trickle_s: float | None = None  # answer 200 and send one byte every trickle_s seconds, never ending the body
     error: str = ""
     raw: Any = None  # answer this JSON body verbatim instead of a chat completion (a broken endpoint)
 
@@ -84,6 +87,11 @@ class ScriptedReply:
     @classmethod
     def hang(cls, seconds: float = 3600.0) -> ScriptedReply:
         return cls(hang_s=seconds)
+
+    @classmethod
+    def trickle(cls, every_s: float = 0.1) -> ScriptedReply:
+        """A server that keeps streaming: a read timeout never fires, only a total deadline ends the call."""
+        return cls(trickle_s=every_s)
 
     @classmethod
     def invalid_json(cls, text: str = '{"title": "unterminated, "sections": [') -> ScriptedReply:
@@ -109,6 +117,8 @@ class ScriptedReply:
             return cls.rate_limited(float(params.get("retry_after", 1.0)))
         if kind == "hang":
             return cls.hang(float(params.get("seconds", 3600.0)))
+        if kind == "trickle":
+            return cls.trickle(float(params.get("every_s", 0.1)))
         if kind == "invalid_json":
             return cls.invalid_json(**({"text": params["text"]} if "text" in params else {}))
         if kind in ("violation", "schema_violation"):
@@ -314,7 +324,7 @@ class ScriptedLLM:
         self.reset()
         return JSONResponse(self.stats())
 
-    async def _chat(self, request: Request) -> JSONResponse:
+    async def _chat(self, request: Request) -> Response:
         with self._lock:
             self.requests += 1
             self.in_flight += 1
@@ -330,7 +340,7 @@ class ScriptedLLM:
             with self._lock:
                 self.in_flight -= 1
 
-    async def _answer(self, request: Request) -> JSONResponse:
+    async def _answer(self, request: Request) -> Response:
         """The reply is due ``latency`` after the request arrived: the server's own work (reading the body, building
         the reply) happens inside that time, so a client sees the scripted latency, not latency plus overhead."""
         arrived = time.monotonic()
@@ -348,6 +358,8 @@ class ScriptedLLM:
             while time.monotonic() < deadline and not await request.is_disconnected():
                 await asyncio.sleep(0.05)
             return _error(504, "scripted hang ended")
+        if reply.trickle_s is not None:
+            return StreamingResponse(_trickle(request, reply.trickle_s), media_type="application/json")
         response = self._response(body, reply)
         delay = self.latency_s if reply.delay_s is None else reply.delay_s
         await asyncio.sleep(max(0.0, arrived + delay - time.monotonic()))
@@ -409,6 +421,13 @@ class ScriptedLLM:
             text = json.dumps(instance_for(schema), ensure_ascii=False)
             self._instances[key] = text
         return text
+
+
+async def _trickle(request: Request, every_s: float) -> AsyncIterator[bytes]:
+    """Whitespace (valid before any JSON value) one byte at a time until the client hangs up."""
+    while not await request.is_disconnected():
+        yield b" "
+        await asyncio.sleep(every_s)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

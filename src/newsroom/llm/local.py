@@ -334,11 +334,17 @@ class LocalProvider:
         return cached
 
     def _run(
-        self, text: str, grammar: str, max_tokens: int, reserve: int, seed: int, cancel: threading.Event
+        self,
+        text: str,
+        grammar: str,
+        max_tokens: int,
+        reserve: int,
+        seed: int,
+        cancel: threading.Event,
+        deadline: float,
     ) -> Completion:
         with self._lock:
             generator = self._load()
-            deadline = time.monotonic() + self.cfg.timeout_seconds
             return generator.complete(
                 text,
                 grammar,
@@ -362,7 +368,9 @@ class LocalProvider:
             key = start_call(self._on_call, prompt.stage, self.name, self.model)
             started = time.perf_counter()
             try:
-                done = await asyncio.to_thread(self._run, text, grammar, max_tokens, reserve, seed, cancel)
+                # a total deadline from here: the wait for the model (one call at a time) counts too
+                deadline = time.monotonic() + self.cfg.timeout_seconds
+                done = await asyncio.to_thread(self._run, text, grammar, max_tokens, reserve, seed, cancel, deadline)
             except asyncio.CancelledError:
                 cancel.set()  # the worker thread stops at its next token
                 raise
@@ -377,7 +385,10 @@ class LocalProvider:
             tokens_in += done.prompt_tokens
             tokens_out += done.completion_tokens
             if done.finish_reason == "timeout":
-                msg = f"generation passed llm.timeout_seconds ({self.cfg.timeout_seconds:g} s)"
+                msg = (
+                    f"no complete reply within llm.timeout_seconds = {self.cfg.timeout_seconds:g} s (the total "
+                    "deadline of one call, the wait for the model included)"
+                )
                 self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "timeout", msg, key)
                 raise LLMError(f"{self.model} ({prompt.stage}): {msg}", outcome="timeout")
             try:

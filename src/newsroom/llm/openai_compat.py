@@ -201,7 +201,11 @@ class OpenAIProvider:
             key = start_call(self._on_call, prompt.stage, self.name, self.model)
             started = time.perf_counter()
             try:
-                response = await self._client.chat.completions.create(**kwargs)
+                # a total deadline: the client's own timeout is per read, so a server that keeps streaming bytes
+                # would hold the call for ever without it
+                response = await asyncio.wait_for(
+                    self._client.chat.completions.create(**kwargs), timeout=self.cfg.timeout_seconds
+                )
             except Exception as exc:  # noqa: BLE001 - every failure becomes a record and a decision, never a crash
                 latency = (time.perf_counter() - started) * 1000
                 failure = self._classify(exc)
@@ -292,8 +296,19 @@ class OpenAIProvider:
         }
 
     def _classify(self, exc: Exception) -> _Attempt:
+        if isinstance(exc, TimeoutError):  # asyncio.wait_for's deadline
+            return _Attempt(
+                f"no complete reply within llm.timeout_seconds = {self.cfg.timeout_seconds:g} s (the total deadline "
+                "of one call; the endpoint was still sending)",
+                "timeout",
+                retryable=True,
+            )
         if isinstance(exc, openai.APITimeoutError):
-            return _Attempt(f"timed out after {self.cfg.timeout_seconds:g} s", "timeout", retryable=True)
+            return _Attempt(
+                f"timed out after {self.cfg.timeout_seconds:g} s without data (llm.timeout_seconds)",
+                "timeout",
+                retryable=True,
+            )
         if isinstance(exc, openai.APIConnectionError):
             return _Attempt(f"connection failed: {self._redact(str(exc))}", "error", retryable=True)
         if isinstance(exc, openai.APIStatusError):

@@ -2,8 +2,10 @@
 
 extract (teaser leads) → write (pivot) → illustrate → publish → translate each missing language → publish, then the
 story is marked written. Every step starts from what is stored: a story whose pivot exists skips straight to the
-missing translations. A model failure is recorded on the story (with the calls it cost) and returned, not raised.
-The in-process scheduler (``newsroom.pipeline``) runs this per story; the worker runs the same function.
+missing translations. A failure (the model's, or any other) is recorded on the story with the calls it cost and a
+next try after a capped exponential backoff, and returned, not raised: a story is never given up. Either way the
+story's claim (store/claims.py) is released. The in-process scheduler (``newsroom.pipeline``) runs this per story;
+the worker runs the same function.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,7 +25,7 @@ from ..llm.budget import Budget, BudgetReached, with_budget
 from ..llm.usage import CallBuffer, current_story
 from ..publish.filesystem import FilesystemTarget
 from ..sources.extract import RobotsCache
-from ..store import queries
+from ..store import claims, queries
 from ..store.db import Store
 from ..store.tables import StoryRow
 from .extract import fill_full_text
@@ -123,6 +125,11 @@ async def run_story(
         result.error = f"{exc.outcome}: {exc}"
         record_failure(env, story_id, result.error)
         return result
+    except Exception as exc:
+        log.exception("story %s: unexpected failure", story_id)
+        result.error = f"internal: {type(exc).__name__}: {exc}"
+        record_failure(env, story_id, result.error)
+        return result
     mark_written(env, story_id, max(m.id for m in ctx.members or [ctx.lead]))
     return result
 
@@ -140,17 +147,29 @@ def mark_written(env: StageEnv, story_id: int, written_through: int = 0) -> None
         story.written_through = max(story.written_through or 0, written_through)
         story.score_sources = story.score_sources or story.source_count
         story.last_error = None
+        story.next_attempt_at = None
         story.updated_at = datetime.now(UTC)
+        claims.release(story)
         queries.add_calls(s, env.calls.take(story_id))
 
 
+def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:
+    """base × 2^(attempts-1), capped at max: 1 min, 2, 4, … 1 h with the defaults."""
+    return timedelta(seconds=min(max_s, base_s * 2 ** min(attempts - 1, 32)))
+
+
 def record_failure(env: StageEnv, story_id: int, error: str) -> None:
+    """Count the failure, keep the reason, and set the next try; the story stays pending (never failed for good)."""
+    cfg = env.settings.stories
     with env.store.session() as s:
         story = s.get_one(StoryRow, story_id)
         story.attempts += 1
         story.last_error = error[:2000]
-        story.updated_at = datetime.now(UTC)
-        if story.attempts >= queries.MAX_STORY_ATTEMPTS:
-            story.status = "failed"
+        now = datetime.now(UTC)
+        story.updated_at = now
+        story.next_attempt_at = now + retry_delay(story.attempts, cfg.retry_base_seconds, cfg.retry_max_seconds)
+        claims.release(story)
         queries.add_calls(s, env.calls.take(story_id))
-    log.warning("story %s: %s", story_id, error)
+    log.warning(
+        "story %s (try %d, next at %s): %s", story_id, story.attempts, f"{story.next_attempt_at:%H:%M:%S}", error
+    )

@@ -27,6 +27,7 @@ from ..guards.injection import neutralise_item
 from ..models import FeedItem
 from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
 from ..sources.normalise import finalise
+from ..store.claims import claim_source
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
 from ..text import fingerprint
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
 STORE_CHUNK = 500  # new items per transaction and per story batch: writing starts early, batches stay cheap
+POLL_LEASE = timedelta(minutes=5)  # a poller that dies leaves its sources due again after this
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
 
@@ -118,11 +120,16 @@ def _sync_sources_once(store: Store, settings: Settings) -> None:
 
 
 def _due_sources(store: Store, now: datetime, force: bool) -> list[SourceSpec]:
+    """The enabled sources due now (all of them with ``force``). Each due one is claimed for this poll
+    (``store.claims.claim_source``), so two processes on one database never fetch and store the same feed at once."""
     with store.session() as s:
         rows = s.scalars(
             select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.parent.is_(None)).order_by(SourceRow.key)
-        )
-        return [due_source(r) for r in rows if force or r.next_poll_at is None or r.next_poll_at <= now]
+        ).all()
+        due = [r for r in rows if force or r.next_poll_at is None or r.next_poll_at <= now]
+        if not force:
+            due = [r for r in due if claim_source(s, r.key, now, POLL_LEASE)]
+        return [due_source(r) for r in due]
 
 
 def backed_off(store: Store, now: datetime) -> list[SourceRow]:

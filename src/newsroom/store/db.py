@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one process migrates at a time there
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,9 +75,11 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration. Safe to call on every start."""
+    """Bring the schema to the newest migration. Safe to call on every start, from any number of processes at once:
+    PostgreSQL takes an advisory lock inside the migration (migrations/env.py); an SQLite file is locked here."""
     try:
-        command.upgrade(alembic_config(engine), "heads")
+        with _sqlite_file_lock(engine):
+            command.upgrade(alembic_config(engine), "heads")
     except Exception as exc:
         raise StoreError(
             f"could not open or migrate the database at {engine.url.render_as_string(hide_password=True)}: {exc}"
@@ -89,6 +97,24 @@ def schema_problem(engine: Engine) -> str | None:
     return (
         f"schema at {sorted(current) or 'no migration'}, newest is {sorted(heads)}: run any newsroom command to migrate"
     )
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive flock while an SQLite file is migrated (SQLite runs DDL outside transactions through Python's
+    driver, so two first starts could both create a table). The lock is on the file's folder, never on the database
+    file itself: closing any other descriptor of that file would drop SQLite's own locks in this process. A no-op for
+    other databases, in-memory SQLite and systems without flock."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or fcntl is None:
+        yield
+        return
+    fd = os.open(Path(path).resolve().parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 class Store:

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from ..llm.base import CallRecord
 from .tables import ArticleRow, ItemRow, ModelCallRow, SourceRow, StoryRow
 
-MAX_STORY_ATTEMPTS = 3
 _IN_CHUNK = 1000
 
 
@@ -123,10 +122,17 @@ def stats(session: Session) -> dict[str, Any]:
         u["tokens_out"] += int(t_out)
         u["seconds"] = round(u["seconds"] + float(ms) / 1000, 3)
         u["cost"] = round(u["cost"] + float(cost), 6)
-    failed = [
-        {"story": sid, "error": err}
-        for sid, err in session.execute(
-            select(StoryRow.id, StoryRow.last_error).where(StoryRow.last_error.is_not(None)).order_by(StoryRow.id)
+    failed = [  # stories whose last try failed: retried automatically (next_attempt_at) or by `newsroom retry`
+        {
+            "story": sid,
+            "error": err,
+            "attempts": attempts,
+            "next_attempt_at": nxt.isoformat() if nxt else None,
+        }
+        for sid, err, attempts, nxt in session.execute(
+            select(StoryRow.id, StoryRow.last_error, StoryRow.attempts, StoryRow.next_attempt_at)
+            .where(StoryRow.last_error.is_not(None))
+            .order_by(StoryRow.id)
         )
     ]
     sources = [

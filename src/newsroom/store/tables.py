@@ -118,8 +118,12 @@ class StoryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
-    status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | skipped (a failure stays new)
     slug: Mapped[str | None] = mapped_column(String(200), default=None)  # fixed before the write call
+    # work claimed by one process (store/claims.py) until the lease expires; a failure's retry is due at next_attempt_at
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

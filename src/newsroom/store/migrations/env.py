@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from newsroom.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK = 0x6E6577730001  # PostgreSQL advisory lock key: "news" + 1
 
 
 def run() -> None:
@@ -16,6 +17,10 @@ def run() -> None:
     if engine is None:  # plain `alembic` command line use: take the URL from the ini option
         engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # two first starts on an empty database would both create the tables: the second waits here, then
+            # finds them made (PostgreSQL's DDL is transactional; the lock ends with this transaction)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

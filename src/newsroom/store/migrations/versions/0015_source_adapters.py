@@ -1,7 +1,7 @@
 """sources: adapter options, cursors, relayed publishers, skipped-entry counts; items: language and signals
 
 Revision ID: 0015
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-26 03:40:00
 
 ``sources.options`` holds a source's adapter settings (the API's key variable and filters, the language);
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
