@@ -120,8 +120,13 @@ def canonical_url(url: str) -> str:
         return url
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.netloc:
-        # Not a web link we understand (mailto:, tag:, relative path): only drop the fragment.
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, "")) if parts.fragment else url
+        # Not a web link we understand (mailto:, tag:, relative path): only drop the fragment (and whatever
+        # whitespace that leaves at the end, as in "0\x85#", so a second call changes nothing).
+        return (
+            _strip_wrappers(urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, "")))
+            if "#" in url
+            else url
+        )
     netloc = _clean_netloc(scheme, parts.netloc)
     path = parts.path or "/"
     query = _clean_query(parts.query)
