@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +30,10 @@ def test_starter_config_is_valid_and_complete(tmp_path: Path) -> None:
         "Bitcoin Magazine",
         "Blockworks",
         "CryptoSlate",
+        "CoinDesk Data news API",
     ]
+    api = s.sources[-1]  # the coindesk-data preset: off until its key is set
+    assert (api.key, api.type, api.api_key_env, api.enabled) == ("coindesk-data", "API", "COINDESK_API_KEY", False)
     assert all(src.url.startswith("https://") for src in s.sources)
     assert s.languages == ["en", "uk"] and s.pivot_language == "en" and s.extra_languages == ["uk"]
     assert s.llm.provider == "local"
@@ -91,3 +95,28 @@ def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("NEWSROOM_CONFIG", raising=False)
     s = load_settings()
     assert s.sources == [] and s.database_url == "sqlite:///newsroom.db"
+
+
+def test_publish_targets_are_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "newsroom.toml"
+    cfg.write_text(
+        '[publish]\ncovers_dir = "site/public/covers"\n'
+        '[[publish.targets]]\nkind = "git"\nname = "site"\nrepo_dir = "clone"\n'
+        '[[publish.targets]]\nkind = "webhook"\nname = "hook"\nurl = "https://hooks.example/build"\n'
+    )
+    s = load_settings(cfg)
+    git, hook = s.publish.targets
+    assert git.repo_dir == tmp_path / "clone" and git.branch == "main" and hook.max_retries == 4  # type: ignore[union-attr]
+    assert s.publish.covers_folder() == tmp_path / "site" / "public" / "covers"
+    bad = {
+        '[[publish.targets]]\nkind = "ftp"\nname = "x"\n': "publish.targets.0",
+        '[[publish.targets]]\nkind = "webhook"\nname = "x"\nurl = "ftp://x"\n': "http:// or https://",
+        '[[publish.targets]]\nkind = "folder"\nname = "x"\ndir = "d"\ncovers_subdir = "../up"\n': "relative path",
+        '[[publish.targets]]\nkind = "folder"\nname = "Bad Name"\ndir = "d"\n': "target name",
+        '[[publish.targets]]\nkind = "folder"\nname = "a"\ndir = "d"\n[[publish.targets]]\nkind = "folder"\n'
+        'name = "a"\ndir = "e"\n': "repeated: ['a']",
+    }
+    for text, message in bad.items():
+        cfg.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_settings(cfg)

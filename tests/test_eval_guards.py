@@ -40,3 +40,38 @@ def test_eval_guards(tmp_path: Path) -> None:
     assert summary["n"] == 6 and summary["flagged"] == 3 and summary["seconds"] >= 0
     missing = CliRunner().invoke(app, ["eval", "guards", "--jsonl", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2
+
+
+def test_labelled_lines_are_scored_on_the_fact_reasons(tmp_path: Path) -> None:
+    """Lines as FRANK gives them (extra keys ignored): the last line scores the reasons about facts."""
+    summary = "Harbor Exchange raised $1.2 billion from Northwind Capital and Bluefin Partners."
+    lines = [
+        {"source": SOURCE, "article": summary, "lang": "en", "label": "faithful", "error_types": [], "id": "a"},
+        {"source": SOURCE, "article": summary.replace("1.2", "7.5"), "lang": "en", "label": "error",
+         "error_types": ["CircE"], "dataset": "invented"},
+        {"source": SOURCE, "article": "Goldman Sachs raised $1.2 billion for Harbor.", "lang": "en",
+         "label": "error", "error_types": ["EntE"]},
+    ]  # fmt: skip
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", "guards", "--jsonl", str(path)])
+    assert result.exit_code == 0, result.output
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last["n"] == 3 and last["labelled"] == 3
+    assert last["faithful_flagged"] == 0.0 and last["errors_caught"] == 1.0 and last["balanced_accuracy"] == 1.0
+    assert last["by_error_type"] == {"CircE": 1.0, "EntE": 1.0}
+    assert {"flagged", "seconds", "form_flagged"} <= set(last)
+
+
+def test_frank_dev_lines_are_read_as_they_are(corpus: Path, tmp_path: Path) -> None:
+    lines = (corpus / "guards" / "frank_dev.jsonl").read_text(encoding="utf-8").splitlines()[:40]
+    path = tmp_path / "frank40.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", "guards", "--jsonl", str(path)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.stdout.strip().splitlines()]
+    assert not any(r.startswith("bad-input") for v in out[:-1] for r in v["reasons"])
+    last = out[-1]
+    assert last["n"] == 40 and last["labelled"] == 40
+    assert 0.0 <= last["balanced_accuracy"] <= 1.0 and set(last["by_error_type"]) <= {
+        "EntE", "CircE", "OutE", "RelE", "PredE", "CorefE", "LinkE", "GramE", "Other", "OtherE"}  # fmt: skip

@@ -123,6 +123,28 @@ def test_robots_txt_is_respected(httpserver: HTTPServer) -> None:
     assert "steal" not in page.text and "Cookie policy" not in page.text  # type: ignore[attr-defined]
 
 
+def test_robots_txt_longest_match_wins(httpserver: HTTPServer) -> None:
+    """RFC 9309: the most specific rule decides, whatever the order (the standard library takes the first match)."""
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nAllow: /news\nDisallow: /news/private\n", content_type="text/plain"
+    )
+    httpserver.expect_request("/news/private/x").respond_with_data(ARTICLE, content_type="text/html")
+    httpserver.expect_request("/news/open").respond_with_data(ARTICLE, content_type="text/html")
+    page, why = _fetch(_url(httpserver, "/news/private/x"))
+    assert page is None and why is not None and why.startswith("robots.txt disallows")
+    page, why = _fetch(_url(httpserver, "/news/open"))
+    assert why is None and page is not None
+
+
+def test_unreachable_robots_txt_is_not_called_a_disallow(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data("down", status=503)
+    httpserver.expect_request("/a").respond_with_data(ARTICLE, content_type="text/html")
+    page, why = _fetch(_url(httpserver, "/a"))
+    assert page is None and why is not None
+    assert "unreachable" in why and "HTTP 503" in why and "disallows" not in why
+    assert not any(r.path == "/a" for r, _resp in httpserver.log)  # RFC 9309: nothing fetched meanwhile
+
+
 def test_size_cap_and_content_type(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     httpserver.expect_request("/huge").respond_with_data("<p>x</p>" * 1_000_000, content_type="text/html")

@@ -126,7 +126,7 @@ def test_generated_frontmatter_has_the_seeds_keys_order_and_types(seed_path: Pat
         ours = yaml.safe_load(split_article(text)[0])
         keys = list(ours)
         assert keys[: len(SEED_KEYS)] == list(SEED_KEYS)
-        assert keys[len(SEED_KEYS) :] == ["slug", "sourceUrl"]  # additive keys only after the seed's
+        assert keys[len(SEED_KEYS) :] == ["slug", "sourceUrl", "translationKey"]  # additive keys only after the seed's
         assert _shape({k: ours[k] for k in SEED_KEYS}) == _shape(seed_fm)
         assert ours["sentiment"] in {"POSITIVE", "NEUTRAL", "NEGATIVE"}
         assert ours["source"]["type"] in {"RSS", "ATOM", "API"}
@@ -151,7 +151,7 @@ def test_timestamps_are_quoted_like_the_seed() -> None:
 def test_optional_keys_only_when_present() -> None:
     plain = frontmatter_data(sample_doc(slug="", source_url=""))
     assert "credit" not in plain["coverImage"] and "model" not in plain["ai"]
-    assert "slug" not in plain and "sourceUrl" not in plain
+    assert "slug" not in plain and "sourceUrl" not in plain and "translationKey" not in plain
     credit = {"name": "A. Photographer", "link": "https://unsplash.com/@someone"}
     cover = sample_doc().cover_image.model_copy(update={"credit": credit})
     full = frontmatter_data(sample_doc(cover_image=cover, model="some-model:7b"))
@@ -160,7 +160,7 @@ def test_optional_keys_only_when_present() -> None:
     assert list(full["ai"]) == ["translatedFrom", "version", "model"]
     back = yaml.safe_load(dump_frontmatter(full))
     assert back == full
-    assert list(back)[-2:] == ["slug", "sourceUrl"]
+    assert list(back)[-3:] == ["slug", "sourceUrl", "translationKey"]
 
 
 # ---- iso_ms --------------------------------------------------------------------------------------------------------

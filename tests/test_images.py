@@ -148,7 +148,7 @@ def test_unsplash_without_key_or_results(httpserver: HTTPServer, monkeypatch: py
 def test_illustrator_falls_back_to_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     settings = Settings(
-        publish=PublishConfig(content_dir=tmp_path),
+        publish=PublishConfig(content_dir=tmp_path / "content"),  # covers: beside it, tmp_path / "covers"
         images=ImagesConfig(
             provider="unsplash", unsplash_access_key_env=KEY_ENV, unsplash_api_url="http://127.0.0.1:9"
         ),
@@ -158,6 +158,27 @@ def test_illustrator_falls_back_to_the_card(tmp_path: Path, monkeypatch: pytest.
     assert (tmp_path / "covers" / REQUEST.slug / "regular.png").is_file()
     none = settings.model_copy(update={"images": ImagesConfig(provider="none")})
     assert asyncio.run(Illustrator(none).cover(REQUEST)).small_s3 == f"/covers/{REQUEST.slug}/small_s3.png"
+
+
+def test_covers_go_where_the_site_serves_them_with_absolute_urls(tmp_path: Path) -> None:
+    from newsroom.web.app import covers_mount
+
+    site = Settings(
+        publish=PublishConfig(content_dir=tmp_path / "c", covers_dir=tmp_path / "site" / "public" / "covers")
+    )
+    assert covers_mount(site) == "/covers"
+    served = site.model_copy(update={"web": site.web.model_copy(update={"public_url": "https://news.example/"})})
+    cover = asyncio.run(Illustrator(served).cover(REQUEST))
+    assert cover.regular == f"https://news.example/covers/{REQUEST.slug}/regular.png"
+    assert (tmp_path / "site" / "public" / "covers" / REQUEST.slug / "regular.png").is_file()
+    assert covers_mount(served) == "/covers"  # newsroom serve answers at the URL it wrote
+    elsewhere = served.model_copy(
+        update={"publish": served.publish.model_copy(update={"site_url": "https://site.example"})}
+    )
+    assert elsewhere.cover_url_base() == "https://site.example/covers"  # the site's URL wins over the server's
+    assert covers_mount(elsewhere) is None  # those covers are the site's to serve
+    cdn = Settings(publish=PublishConfig(cover_base_url="https://cdn.example/img/"))
+    assert cdn.cover_url_base() == "https://cdn.example/img" and covers_mount(cdn) is None
 
 
 # ---- library -----------------------------------------------------------------------------------------------------
@@ -179,3 +200,19 @@ def test_library_tag_match(tmp_path: Path) -> None:
     assert cover.thumb == f"/c/{REQUEST.slug}/thumb.png"
     with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
         assert img.size == CARD_SIZES["raw"]
+
+
+def test_the_card_is_drawn_off_the_critical_path(tmp_path: Path) -> None:
+    """With the card provider the URLs come back at once; the files are on disk once ``drain`` returns."""
+    settings = Settings(publish=PublishConfig(content_dir=tmp_path), images=ImagesConfig(provider="card"))
+
+    async def go() -> tuple[object, bool]:
+        illustrator = Illustrator(settings)
+        cover = await illustrator.cover(REQUEST)
+        await illustrator.drain()
+        return cover, (tmp_path / "covers" / REQUEST.slug / "raw.png").is_file()
+
+    cover, drawn = asyncio.run(go())
+    assert cover.raw == f"/covers/{REQUEST.slug}/raw.png" and drawn  # type: ignore[attr-defined]
+    with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
+        assert img.size == CARD_SIZES["raw"] and img.mode == "P" and len(img.getcolors(256) or []) > 8

@@ -89,10 +89,10 @@ def test_schema_is_inline_closed_and_bounded(model: type[BaseModel], cap: int) -
 def test_own_string_bounds_are_kept_when_tighter() -> None:
     schema = json_schema_for(WrittenArticle, max_string_chars=1000)
     props = schema["properties"]
-    assert props["title"]["maxLength"] == 200  # its own bound, tighter than the cap
+    assert props["title"]["maxLength"] == 160  # its own bound, tighter than the cap
     assert props["overview"]["maxLength"] == 1000  # 1500 in the model, capped: llama.cpp crashes at >= 1500
     assert props["sections"]["items"]["properties"]["body"]["maxLength"] == 1000
-    assert props["market_impact"]["items"]["maxLength"] == 1000  # unbounded in the model, bounded here
+    assert props["market_impact"]["items"]["maxLength"] == 300  # the guards' bullet bound
     assert props["sentiment"]["enum"] == ["POSITIVE", "NEUTRAL", "NEGATIVE"]
     assert (props["market_impact"]["minItems"], props["market_impact"]["maxItems"]) == (3, 6)
 

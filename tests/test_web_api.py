@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from newsroom.models import ArticleText
 from newsroom.store.db import Store
-from newsroom.store.tables import ArticleRow, SourceRow
+from newsroom.store.tables import ArticleRow, ItemRow, SourceRow
 from newsroom.web import create_app
+from source_support import api_articles
 from web_support import AUTH, DRAFT_REASONS, TOKEN, Newsroom, corpus_newsroom, read_file
 
 
@@ -299,6 +300,32 @@ def test_sources_add_pause_poll(client: TestClient, newsroom: Newsroom, httpserv
     after = {s["key"]: s for s in client.get("/api/v1/sources").json()}
     assert after["coindesk"]["enabled"] is False and after["decrypt"]["enabled"] is True
     assert client.patch("/api/v1/sources/nope", json={"enabled": True}, headers=AUTH).status_code == 404
+
+
+def test_an_editor_adds_an_api_source(
+    client: TestClient, newsroom: Newsroom, httpserver: HTTPServer, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSROOM_TEST_WEB_KEY", "k-123")
+    page = api_articles(corpus)[:3]  # the newsroom takes 3 items per poll (max_items_per_source)
+    httpserver.expect_request("/news/v1/article/list", headers={"Authorization": "Apikey k-123"}).respond_with_json(
+        {"Data": [*page, dict(page[0], ID=None)], "Err": {}}  # one article without an ID: skipped and counted
+    )
+    url = httpserver.url_for("/news/v1/article/list")
+    body = {"key": "cd-api", "name": "CoinDesk Data", "url": url, "type": "API", "apiKeyEnv": "NEWSROOM_TEST_WEB_KEY"}
+    r = client.post("/api/v1/sources", json={**body, "language": "en"}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert r.json()["type"] == "API" and r.json()["language"] == "en"
+    r = client.post("/api/v1/sources", json={**body, "key": "other", "type": "GOPHER"}, headers=AUTH)
+    assert r.status_code == 422 and "unknown source type" in r.text
+
+    polled = client.post("/api/v1/sources/cd-api/poll", headers=AUTH).json()
+    assert polled["status"] == "ok" and polled["newItems"] == 3, polled
+    sources = {s["key"]: s for s in client.get("/api/v1/sources").json()}
+    assert sources["cd-api"]["skippedEntries"] == {"no-id": 1}
+    assert sources["cd-api"]["lastSkips"]["skipped"] == {"no-id": 1}
+    with newsroom.store.session() as s:  # stored under the real publisher, the configured CoinDesk source
+        ids = set(s.scalars(select(ItemRow.external_id).where(ItemRow.source_key == "coindesk")))
+    assert {str(a["ID"]) for a in page} <= ids
 
 
 def test_private_read_mode(newsroom: Newsroom) -> None:

@@ -100,3 +100,69 @@ def test_category_and_tag_filters(client: TestClient) -> None:
     none = feedparser.parse(client.get("/feeds/en/rss.xml", params={"tag": "NO-SUCH-TAG"}).content)
     assert none.entries == [] and not none.bozo
     assert client.get("/feeds/fr/rss.xml").status_code == 404  # not a configured language
+
+
+def _jsonfeed_validator():  # type: ignore[no-untyped-def]
+    import jsonschema_rs
+
+    schema = json.loads((Path(__file__).parent / "data" / "jsonfeed-1.1.schema.json").read_text(encoding="utf-8"))
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def test_json_feed_validates_against_the_1_1_schema(client: TestClient) -> None:
+    v = _jsonfeed_validator()
+    for params in ({}, {"tag": "NO-SUCH-TAG"}, {"category": "BTC"}):
+        for lang in ("en", "uk"):
+            feed = client.get(f"/feeds/{lang}/feed.json", params=params).json()
+            errors = [f"{e.instance_path}: {e.message}" for e in v.iter_errors(feed)]
+            assert not errors, errors
+    full = client.get("/feeds/en/feed.json").json()
+    assert full["items"]
+    assert not v.is_valid({**full, "items": [{**full["items"][0], "content_html": None}]})  # the schema can fail
+    assert not v.is_valid({**full, "items": [{"title": "no id"}]})
+
+
+def test_empty_feeds_carry_plausible_dates(client: TestClient) -> None:
+    from datetime import UTC, datetime
+
+    this_year = datetime.now(UTC).year
+    rss = client.get("/feeds/en/rss.xml", params={"tag": "NO-SUCH-TAG"})
+    atom = client.get("/feeds/en/atom.xml", params={"tag": "NO-SUCH-TAG"})
+    for r in (rss, atom):
+        assert r.status_code == 200 and "1970" not in r.text
+        assert "last-modified" not in r.headers  # nothing was modified: no date to claim
+        assert client.get(r.url, headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status_code == 200
+    parsed_rss, parsed_atom = feedparser.parse(rss.content), feedparser.parse(atom.content)
+    assert parsed_rss.feed.updated_parsed.tm_year == this_year
+    assert parsed_atom.feed.updated_parsed.tm_year == this_year
+    full = client.get("/feeds/en/rss.xml")
+    newest = max(a["updatedAt"] for a in _published(client, "en"))
+    assert feedparser.parse(full.content).feed.updated_parsed[:6] == datetime.fromisoformat(newest).utctimetuple()[:6]
+
+
+def test_categories_once_channel_link_and_item_source(client: TestClient, newsroom: Newsroom) -> None:
+    feed_urls = {s.name: s.url for s in newsroom.settings.sources}
+    for fmt in ("rss.xml", "atom.xml"):
+        parsed = feedparser.parse(client.get(f"/feeds/en/{fmt}").content)
+        for e in parsed.entries:
+            terms = [t.term for t in e.tags]
+            assert len(terms) == len(set(terms)), terms
+    rss = client.get("/feeds/en/rss.xml").text
+    channel = rss.split("<item>", 1)[0]
+    assert "<link>https://testserver/</link>" in channel
+    parsed = feedparser.parse(rss)
+    for e in parsed.entries:
+        assert e.source["href"] == feed_urls[e.source["title"]]  # the feed the item came from, not the article
+
+
+def test_cover_urls_in_the_feed_and_the_api_answer(client: TestClient) -> None:
+    feed = client.get("/feeds/en/feed.json").json()
+    images = [item["image"] for item in feed["items"]]
+    assert images and all(i.startswith("https://testserver/covers/") for i in images)
+    for url in images:
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+    article = _published(client, "en")[0]
+    for size in ("raw", "regular", "thumb", "small_s3"):
+        assert client.get(article["coverImage"][size]).status_code == 200
+    assert client.get("/covers/no-such-slug/regular.png").status_code == 404

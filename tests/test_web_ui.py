@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
+from sqlalchemy import select
 
 from newsroom.store.db import Store
-from newsroom.store.tables import ArticleRow
+from newsroom.store.tables import ArticleRow, SourceRow
 from newsroom.web import create_app
 from web_support import TOKEN, Newsroom, corpus_newsroom, read_file
 
@@ -126,3 +127,17 @@ def test_pages_render_and_escape_hostile_text(client: TestClient, newsroom: News
     # adding a source with a bad URL is refused
     r = client.post("/ui/sources", data={"csrf_token": csrf, "key": "x", "name": "X", "url": "ftp://x"})
     assert r.status_code == 422
+
+
+def test_sources_page_adds_api_sources_and_shows_skipped_entries(client: TestClient, newsroom: Newsroom) -> None:
+    csrf = _sign_in(client)
+    form = {"csrf_token": csrf, "key": "cd-api", "name": "CoinDesk Data", "type": "API", "language": "en",
+            "url": "https://data-api.coindesk.com/news/v1/article/list", "api_key_env": "COINDESK_API_KEY"}  # fmt: skip
+    r = client.post("/ui/sources", data=form, headers=HTML, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with newsroom.store.session() as s:
+        added = s.scalars(select(SourceRow).where(SourceRow.key == "cd-api")).one()
+        assert (added.type, added.options) == ("API", {"language": "en", "api_key_env": "COINDESK_API_KEY"})
+        s.scalars(select(SourceRow).where(SourceRow.key == "coindesk")).one().skip_counts = {"duplicate-id": 4}
+    page = client.get("/ui/sources", headers=HTML).text
+    assert "duplicate-id 4" in page and "cd-api" in page

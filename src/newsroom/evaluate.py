@@ -2,7 +2,8 @@
 
 ``newsroom eval sentiment --csv FILE``: columns ``headline`` and ``label`` (-1, 0, 1); the offline classifier only.
 ``newsroom eval dedupe --csv FILE``: UCI News Aggregator columns; rows clustered incrementally in TIMESTAMP order
-exactly as the poll stage clusters items, scored against STORY.
+exactly as the poll stage clusters items, scored against STORY; ``events_lost`` and ``duplicate_articles`` count what
+the site would publish (one article per predicted story, written from its lead).
 A file that cannot be used raises ``EvalInputError`` with a message naming the file, the row and the problem.
 """
 
@@ -15,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .dedupe.cluster import ClusterParams, Doc, cluster
-from .dedupe.metrics import bcubed, pairwise
+from .dedupe.cluster import ClusterParams, Doc, cluster, lead
+from .dedupe.metrics import articles, bcubed, pairwise
 from .embeddings import Embedder, default_embedder
 from .urls import canonical_url
 
@@ -93,7 +94,13 @@ def read_dedupe_csv(path: Path) -> tuple[list[Doc], list[str]]:
                     f"{path} line {line}: TIMESTAMP {row.get('TIMESTAMP')!r} is not milliseconds since 1970"
                 ) from None
             url = (row.get("URL") or "").strip()
-            doc = Doc(title=title, url=canonical_url(url) if url else "", published=ts, source=row.get("PUBLISHER", ""))
+            doc = Doc(
+                title=title,
+                url=canonical_url(url) if url else "",
+                published=ts,
+                source=row.get("PUBLISHER") or "",
+                external_id=row.get("ID") or "",
+            )
             rows.append((ts, len(rows), doc, story))
     if not rows:
         raise EvalInputError(f"{path}: no rows")
@@ -118,6 +125,14 @@ def eval_sentiment(path: Path) -> dict[str, Any]:
     }
 
 
+def story_leads(docs: list[Doc], pred: list[int]) -> list[int]:
+    """The position of each predicted story's lead (``cluster.lead`` over its members in the order clustered)."""
+    members: dict[int, list[int]] = {}
+    for i in sorted(range(len(docs)), key=lambda i: docs[i].order):
+        members.setdefault(pred[i], []).append(i)
+    return [m[lead([docs[i] for i in m])] for m in members.values()]
+
+
 def eval_dedupe(path: Path, embedder: Embedder | None = None, params: ClusterParams | None = None) -> dict[str, Any]:
     docs, gold = read_dedupe_csv(path)
     started = time.perf_counter()
@@ -125,6 +140,7 @@ def eval_dedupe(path: Path, embedder: Embedder | None = None, params: ClusterPar
     seconds = time.perf_counter() - started
     pp, pr, pf = pairwise(pred, gold)
     bp, br, bf = bcubed(pred, gold)
+    lost, duplicates = articles(gold, story_leads(docs, pred))
     return {
         "n": len(docs),
         "clusters": len(set(pred)),
@@ -135,4 +151,7 @@ def eval_dedupe(path: Path, embedder: Embedder | None = None, params: ClusterPar
         "bcubed_recall": round(br, 4),
         "bcubed_f1": round(bf, 4),
         "seconds": round(seconds, 3),
+        "events": len(set(gold)),
+        "events_lost": lost,
+        "duplicate_articles": duplicates,
     }

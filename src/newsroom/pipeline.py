@@ -22,6 +22,7 @@ import httpx
 from .config import Settings
 from .llm.base import Provider
 from .llm.usage import CallBuffer
+from .publish.deliver import TargetReport, deliver
 from .stages import publish, write
 from .stages.extract import page_client
 from .stages.job import StageEnv, run_story
@@ -40,6 +41,8 @@ class RunSummary:
     written: Counter[str] = field(default_factory=Counter)  # articles created or updated, per language
     published: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    deliveries: list[TargetReport] = field(default_factory=list)  # per publish target (publish.targets)
+    paused: str | None = None  # the daily budget stopped writing: why (stories stay pending)
     skipped: list[str] = field(default_factory=list)  # "story N: reason" for each story select skipped
     updated: int = 0  # written stories whose articles a new member changed (score or rewrite; stages/update.py)
     model_calls: int = 0
@@ -87,6 +90,7 @@ class Pipeline:
         started = time.perf_counter()
         summary = RunSummary()
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
+        await asyncio.to_thread(publish.reconcile, self.store, self.env.target)  # what a crash left on disk
         stored = asyncio.Event()
         polling = asyncio.create_task(
             poll_sources(
@@ -101,7 +105,9 @@ class Pipeline:
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
         summary.updated = sum(1 for r in await update_stories(self.env) if r.rescored or r.rewritten)
+        await self.env.illustrator.drain()  # cover cards are drawn off the critical path: the run ends once they are
         summary.published += self.publish_pending()
+        summary.deliveries = await asyncio.to_thread(deliver, self.store, self.settings)
         summary.model_calls = self.calls.total - calls_before
         summary.tokens_in = self.calls.tokens_in - t_in
         summary.tokens_out = self.calls.tokens_out - t_out
@@ -189,6 +195,8 @@ class Pipeline:
         summary.published += result.published
         if result.error is not None:
             summary.failures.append(f"story {story_id}: {result.error}")
+        if result.paused is not None:
+            summary.paused = result.paused
         if result.skipped is not None:
             summary.skipped.append(f"story {story_id}: {result.skipped}")
         if on_story:

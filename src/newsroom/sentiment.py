@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import cached_rows, cpu_autocast, load_minilm
+from .embeddings import cached_rows, cpu_autocast, default_embedder
 from .mpnet import load_mpnet
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ _BATCH = 64
 
 
 def _minilm() -> tuple[Any, Any]:
-    st = load_minilm()
+    st = default_embedder().model()  # the clustering embedder's copy: one MiniLM per process
     return st[0].auto_model, st.tokenizer
 
 

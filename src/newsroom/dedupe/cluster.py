@@ -1,52 +1,50 @@
-"""Incremental same-story clustering: a new item joins one existing story or starts its own; history is never
-re-clustered. Pure, in memory; ``stories.py`` loads the recent stories from the store into a ``StoryIndex``.
+"""Incremental same-event clustering: a new item joins one existing story or starts its own; history is never
+re-clustered. Pure, in memory; ``stories.py`` rebuilds a ``StoryIndex`` from the store once per process.
 
-An item joins, in this order of evidence:
+A story is one real-world event (DESIGN §2), so a join must be earned; merging two events loses one of them. An item
+joins, in this order of evidence:
 1. **exact**: a story holding the same canonical URL or the same exact fingerprint (any time);
 2. **near-copy**: a story holding an item whose MinHash (word bigrams of headline + teaser) is estimated at
-   Jaccard ≥ ``near_copy``, within the time window (datasketch LSH proposes candidates; its bands also let near
-   misses through, so each estimate is checked);
-3. **same event**: the best story by ``cos(item, story centroid) + entity bonus − asset-conflict penalty
-   − amount-conflict penalty − same-source penalty`` over the stories active within the time window that began
-   at most ``max_span_hours`` before the item, when that reaches ``threshold``. Without that cap a story whose
-   members keep coming every day never leaves the window and grows without end (later developments then get no
-   article of their own). Vectors are centred on the running mean of the items seen (see ``StoryIndex.centred``).
-   A story whose members all come from the item's own source is not joined on meaning: a site does not cover one
-   event twice in a day, but it does run series ("Most Influential: …", "… – Daily Crypto Recap") whose headlines
-   embed alike. Such a story is joined by its own source only through tiers 1–2; another site's item joins it as
-   usual.
+   Jaccard ≥ ``near_copy``, within the time window (datasketch LSH proposes candidates; each estimate is checked);
+3. **same event**: a story whose members the pair model (``pairs.py``: embedding cosine, shared names, rare words,
+   figures and act, conflicting assets, amounts and acts, publisher, time gap) judges the same event: the mean
+   probability over its ``linkage`` most probable members (all of them when it has fewer) reaches ``join``. Linkage
+   over the members, never a drifting centroid: one similar member out of three does not carry an item in, so A≈B
+   and B≈C do not pull C into A's story once the story has grown. Only the ``candidates`` members nearest by cosine
+   within the window are scored (a fixed cost per item); a story's members outside them count as probability 0.
+   Stories that began more than ``max_span_hours`` before the item are not joined on meaning. Genre pieces
+   (price predictions, technical analysis, wraps, live pages, newsletters, sponsored posts) neither join nor are
+   joined on meaning.
 
-A copy (tiers 1–2) repeats a member: it counts for the story's heat but moves neither the centroid nor the running mean,
-so it never needs embedding (``cluster`` given an embedder embeds only the rest; on the benchmark's stream that is about
-62% of the items). The centroid is the mean of the other members' embeddings, so an item is compared with what the story
-is about as a whole, not with its single nearest member: that is what stops single-link chaining (A≈B, B≈C, so A, C and
-everything near C collapse into one). The entity bonus counts the item's named-entity keys (capitalised names) that a
-fair share of the story's members carry; an asset counts once (``$BTC``, not also "bitcoin") and domain words ("crypto",
-"blockchain") not at all, since in a crypto feed nearly every headline shares them. A conflict is both sides naming
-allow-listed assets with none in common; an amount conflict, both naming deal-sized money amounts (≥ $1 million, two
-significant digits) with none in common: two raises or two hacks of one day read alike, but their amounts differ.
+A copy (tiers 1–2) repeats a member: it counts for the story's heat but is never compared on meaning, so it needs no
+embedding (``cluster`` given an embedder embeds only the rest).
 
-Figures and the choice of ``threshold`` (dev file only): README, "Stories and offline classification".
+Deterministic: ``cluster`` and ``StoryIndex.assign`` process items sorted by ``Doc.order`` (published time, source,
+external id), and each decision is a function of the item and the story's members alone (no running statistics), so
+the same items give the same stories in any input order and any chunking of a time-ordered stream.
+
+Figures and the choice of ``join`` and ``linkage`` (dev files only, cross-validated): README, "Stories".
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from ..embeddings import Embedder
-from .features import NUM_PERM, amount_keys, entity_keys, event_keys, minhash
+from .features import NUM_PERM, minhash
+from .pairs import PairModel, Profile, conflicting, default_model, incompatible, pair_features, profile
 
 HOUR = 3600.0
 
 
 @dataclass(frozen=True)
 class Doc:
-    """One item as the clusterer sees it. ``published`` is in epoch seconds."""
+    """One item as the clusterer sees it. ``published`` is in epoch seconds; ``richness`` is the length of the text
+    an article would be written from (``lead`` picks the richest member)."""
 
     title: str
     text: str = ""
@@ -54,53 +52,50 @@ class Doc:
     fingerprint: str = ""
     published: float = 0.0
     source: str = ""
+    external_id: str = ""
+    richness: int = 0
 
     @property
     def basis(self) -> str:
         """The text compared for near-copies: the headline and the start of the teaser."""
         return f"{self.title}\n{self.text[:400]}"
 
+    @property
+    def order(self) -> tuple[float, str, str, str, str]:
+        """The order items are clustered in: whatever order they arrived in, the same stories come out."""
+        return (self.published, self.source, self.external_id, self.url, self.title)
+
+
+def lead(docs: Sequence[Doc]) -> int:
+    """The position of a story's lead among its members in arrival order: the richest, the earliest on a tie. The
+    pipeline writes the article from this item (``stories._join`` applies the same rule as members arrive)."""
+    best = 0
+    for i, doc in enumerate(docs):
+        if doc.richness > docs[best].richness:
+            best = i
+    return best
+
 
 @dataclass(frozen=True)
 class ClusterParams:
     window_hours: float = 48.0  # an item joins only stories seen within this many hours of it
     max_span_hours: float = 72.0  # …and, on meaning, only stories that began at most this many hours before it
-    threshold: float = 0.32  # combined similarity (of centred vectors) needed to join on meaning
-    centre_after: int = 20  # items seen before vectors are centred on the running mean
     near_copy: float = 0.6  # estimated Jaccard of word bigrams that makes a near-copy
-    entity_bonus: float = 0.04  # per shared entity key…
-    entity_bonus_cap: float = 0.12  # …up to this much
-    asset_conflict: float = 0.10  # penalty when both name allow-listed assets and share none
-    amount_conflict: float = 0.20  # penalty when both name deal-sized money amounts and share none
-    same_source: float = 0.05  # penalty when the story already holds an item of the item's source
-    top_k: int = 8  # stories checked in full after the centroid search
+    join: float = 0.4  # mean same-event probability over the story's closest members needed to join on meaning
+    linkage: int = 3  # …averaged over this many of its members, the most probable (all of them when fewer)
+    min_cosine: float = 0.35  # members less similar than this are not candidates
+    candidates: int = 12  # nearest members scored by the pair model
 
 
 @dataclass
 class StoryState:
     story_id: int
-    centroid: np.ndarray  # sum of the members' unit vectors
     count: int
     first_seen: float
     last_seen: float
-    keys: Counter[str] = field(default_factory=Counter)
     sources: set[str] = field(default_factory=set)
-
-    def shared_keys(self, keys: frozenset[str]) -> float:
-        """How many of ``keys`` the story carries in at least a quarter of its members (at least one member)."""
-        need = max(1.0, self.count / 4)
-        return float(sum(1 for k in keys if self.keys.get(k, 0) >= need))
-
-    def assets(self) -> set[str]:
-        return self._common("$")
-
-    def amounts(self) -> set[str]:
-        return self._common("#")
-
-    def _common(self, prefix: str) -> set[str]:
-        """The keys with ``prefix`` that at least a quarter of the members carry (at least one member)."""
-        need = max(1.0, self.count / 4)
-        return {k for k, c in self.keys.items() if k.startswith(prefix) and c >= need}
+    compared: int = 0  # members compared on meaning (not copies, not genre pieces)
+    lsh_keys: list[int] = field(default_factory=list)  # its members' near-copy signatures in the index
 
 
 @dataclass(frozen=True)
@@ -111,42 +106,30 @@ class Match:
 
 
 class StoryIndex:
-    """The active stories and what is needed to match new items against them."""
+    """The stories within the time window and what is needed to match new items against their members."""
 
-    def __init__(self, dim: int, params: ClusterParams | None = None) -> None:
+    def __init__(
+        self, dim: int, params: ClusterParams | None = None, model: PairModel | None = None, *, meaning: bool = True
+    ) -> None:
         self.params = params or ClusterParams()
+        self.meaning = meaning  # False: only copies join (``stories.same_event = false``), nothing is embedded
+        self.model = model or default_model()
         self.dim = dim
         self.stories: dict[int, StoryState] = {}
         self._by_url: dict[str, int] = {}
         self._by_fp: dict[str, int] = {}
         self._lsh = MinHashLSH(threshold=self.params.near_copy, num_perm=NUM_PERM)
         self._lsh_n = 0
-        self._minhashes: dict[str, MinHash] = {}  # LSH key -> its MinHash, to check a candidate's estimate
-        # the centroid search runs over dense arrays of the stories that may still be active
+        self._minhashes: dict[int, tuple[int, MinHash, str]] = {}  # LSH key -> its story, MinHash and headline
+        self._pending: dict[int, list[tuple[str, str]]] = {}  # provisional story -> its URLs and fingerprints
+        # the members compared on meaning, as dense arrays for the nearest-member search
         self._mat = np.zeros((256, dim), dtype=np.float32)
-        self._last = np.full(256, -np.inf)
-        self._first = np.full(256, -np.inf)
-        self._ids = np.zeros(256, dtype=np.int64)
-        self._row: dict[int, int] = {}
+        self._time = np.full(256, -np.inf)
+        self._sid = np.zeros(256, dtype=np.int64)
+        self._prof: list[Profile | None] = [None] * 256
         self._n = 0
         self._latest = -np.inf
-        self._sum = np.zeros(dim, dtype=np.float64)  # running sum of all raw vectors seen
-        self._seen = 0
-
-    def observe(self, vectors: np.ndarray) -> None:
-        """Count raw vectors in the running mean (``add`` does it for its own item; ``load`` callers use this)."""
-        v = np.atleast_2d(vectors)
-        self._sum += v.sum(axis=0)
-        self._seen += v.shape[0]
-
-    def centred(self, vector: np.ndarray) -> np.ndarray:
-        """The vector minus the running mean of what the index has seen, unit length. In a stream of one domain
-        (all crypto) every headline shares the domain's direction; removing it keeps "same topic" from passing for
-        "same event"."""
-        v = vector.astype(np.float32)
-        if self._seen >= self.params.centre_after:
-            v = v - (self._sum / self._seen).astype(np.float32)
-        return v / max(float(np.linalg.norm(v)), 1e-9)
+        self._pruned_at = -np.inf
 
     # ---- matching ----------------------------------------------------------------------------------------------
 
@@ -163,146 +146,191 @@ class StoryIndex:
             return Match(self._by_fp[doc.fingerprint], "fingerprint", 1.0)
         window = self.params.window_hours * HOUR
         mh = minhash(doc.basis)
-        if mh is not None and self._lsh_n:
-            for key in self._lsh.query(mh):
-                story = self.stories.get(int(str(key).split(":", 1)[0]))
-                if (
-                    story is not None
-                    and abs(doc.published - story.last_seen) <= window
-                    and mh.jaccard(self._minhashes[key]) >= self.params.near_copy  # LSH bands also pass near misses
-                ):
-                    return Match(story.story_id, "near-copy", 1.0)
-        return None
+        if mh is None or not self._lsh_n:
+            return None
+        found: list[int] = []
+        for key in self._lsh.query(mh):
+            story_id, other, title = self._minhashes[key]
+            story = self.stories.get(story_id)
+            if (
+                story is not None
+                and abs(doc.published - story.last_seen) <= window
+                and mh.jaccard(other) >= self.params.near_copy  # LSH bands also pass near misses
+                and not conflicting(doc.title, title)  # "Bitcoin ETF sees $500M inflows" / "Ether ETF sees …"
+            ):
+                found.append(story_id)
+        return Match(min(found), "near-copy", 1.0) if found else None  # the oldest story: LSH order is arbitrary
+
+    def knows_url(self, url: str) -> bool:
+        return url in self._by_url
+
+    def knows_fingerprint(self, fp: str) -> bool:
+        return fp in self._by_fp
+
+    def remember(self, story_id: int, url: str, fingerprint: str) -> None:
+        """An older story's URL or fingerprint (from the store): a copy joins it at any age."""
+        if url:
+            self._by_url.setdefault(url, story_id)
+        if fingerprint:
+            self._by_fp.setdefault(fingerprint, story_id)
 
     def similar(self, doc: Doc, vector: np.ndarray) -> Match | None:
-        """The best story for ``doc`` on meaning (tier 3), or None."""
-        if self._n == 0:
+        """The story of the same event on meaning (tier 3), or None."""
+        item = profile(doc.title, vector, doc.source, doc.published)
+        if not self.meaning or item.kind or self._n == 0:
             return None
-        window = self.params.window_hours * HOUR
-        inactive = np.abs(self._last[: self._n] - doc.published) > window
-        inactive |= doc.published - self._first[: self._n] > self.params.max_span_hours * HOUR
-        n_active = self._n - int(np.count_nonzero(inactive))
-        if n_active == 0:
+        p = self.params
+        sims = self._mat[: self._n] @ item.vector
+        near = (np.abs(self._time[: self._n] - doc.published) <= p.window_hours * HOUR) & (sims >= p.min_cosine)
+        rows = np.nonzero(near)[0]
+        if rows.size == 0:
             return None
-        # every row in one contiguous product (compaction keeps the arrays near the window), then mask: cheaper than
-        # gathering the active rows into a copy for each item
-        sims = self._mat[: self._n] @ self.centred(vector)
-        sims[inactive] = -np.inf
-        k = min(self.params.top_k, n_active)
-        top = np.argpartition(-sims, k - 1)[:k]
-        keys = entity_keys(doc.title)
-        item_assets = {k for k in keys if k.startswith("$")}
-        named = event_keys(keys)
-        item_amounts = amount_keys(doc.title)
+        rows = rows[np.lexsort((rows, -sims[rows]))][: p.candidates]  # most similar first, ties by position
+        members: list[Profile] = [self._prof[r] for r in rows]  # type: ignore[misc]
+        features = np.array([pair_features(item, m, float(sims[r])) for r, m in zip(rows, members, strict=True)])
+        per_story: dict[int, list[float]] = {}
+        for r, m, prob in zip(rows, members, self.model.probability(features), strict=True):
+            per_story.setdefault(int(self._sid[r]), []).append(0.0 if incompatible(item, m) else float(prob))
         best: Match | None = None
-        for j in top:
-            story = self.stories[int(self._ids[j])]
-            score = float(sims[j])
-            if doc.source and doc.source in story.sources:
-                if story.sources == {doc.source}:
-                    continue  # a one-source story: its own site joins it only as a copy (tiers 1-2)
-                score -= self.params.same_source  # a site rarely covers one event twice, but it happens
-            score += min(self.params.entity_bonus_cap, self.params.entity_bonus * story.shared_keys(named))
-            if _conflict(item_assets, story.assets()):
-                score -= self.params.asset_conflict
-            if _conflict(item_amounts, story.amounts()):
-                score -= self.params.amount_conflict
-            if score >= self.params.threshold and (best is None or score > best.score):
-                best = Match(story.story_id, "similar", score)
+        for story_id in sorted(per_story):
+            story = self.stories.get(story_id)
+            if story is None or not self._in_window(story, doc.published):
+                continue
+            top = sorted(per_story[story_id], reverse=True)[: p.linkage]
+            score = sum(top) / min(p.linkage, story.compared)  # members not among the nearest count as 0
+            if score >= p.join and (best is None or score > best.score):
+                best = Match(story_id, "similar", score)
         return best
+
+    def _in_window(self, story: StoryState, at: float) -> bool:
+        p = self.params
+        return abs(at - story.last_seen) <= p.window_hours * HOUR and at - story.first_seen <= p.max_span_hours * HOUR
 
     # ---- updating ------------------------------------------------------------------------------------------------
 
     def add(self, story_id: int, doc: Doc, vector: np.ndarray | None) -> StoryState:
         """Record ``doc`` as a member of ``story_id`` (a new story when the index does not know it yet). A copy of a
-        member (``copy_match``) is added with ``vector=None``: it repeats what the story already says, so it moves
-        neither the centroid nor the running mean, and it never needs embedding."""
+        member (``copy_match``) is added with ``vector=None``: it repeats what the story already says, so it is never
+        compared on meaning and never needs embedding."""
         story = self.stories.get(story_id)
-        if vector is None:
-            if story is None:
-                raise ValueError(f"story {story_id} is new: its first member needs a vector")
-        else:
-            vec = self.centred(vector)
-            self.observe(vector)
         if story is None:
-            story = StoryState(story_id, vec.copy(), 1, doc.published, doc.published)
+            story = StoryState(story_id, 0, doc.published, doc.published)
             self.stories[story_id] = story
-        else:
-            if vector is not None:
-                story.centroid += vec
-            story.count += 1
-            story.first_seen = min(story.first_seen, doc.published)
-            story.last_seen = max(story.last_seen, doc.published)
-        story.keys.update(entity_keys(doc.title) | amount_keys(doc.title))
+        story.count += 1
+        story.first_seen = min(story.first_seen, doc.published)
+        story.last_seen = max(story.last_seen, doc.published)
         if doc.source:
             story.sources.add(doc.source)
+        if vector is not None:
+            member = profile(doc.title, np.asarray(vector, dtype=np.float32), doc.source, doc.published)
+            if not member.kind:
+                story.compared += 1
+                self._put_row(story_id, member)
         self._index_doc(story_id, doc)
-        self._put_row(story)
         return story
 
-    def load(self, state: StoryState, members: Iterable[Doc]) -> None:
-        """Put a stored story (its centroid, counts and keys already known) and its members' keys in the index."""
-        self.stories[state.story_id] = state
-        for doc in members:
-            self._index_doc(state.story_id, doc)
-        self._put_row(state)
+    def assign(
+        self, docs: Sequence[Doc], vectors: Callable[[list[int]], np.ndarray], new_story: Callable[[], int]
+    ) -> list[Match]:
+        """Give each of ``docs`` a story, in ``Doc.order`` whatever order they came in; returns the match of each
+        (reason "new" where it started a story). ``vectors(positions)`` embeds the given documents (called once, for the
+        documents that are not copies); ``new_story()`` names a new story."""
+        order = sorted(range(len(docs)), key=lambda i: docs[i].order)
+        ahead = _copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
+        need = [order[k] for k in range(len(order)) if k not in ahead]
+        rows = dict(zip(need, vectors(need), strict=True)) if need else {}
+        out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
+        for i in order:
+            doc = docs[i]
+            found = self.copy_match(doc)
+            vec = None
+            if found is None and self.meaning:
+                vec = rows[i] if i in rows else vectors([i])[0]  # a foreseen copy that turned out not to be one
+                found = self.similar(doc, vec)
+            if found is None:
+                found = Match(new_story(), "new", 0.0)
+            self.add(found.story_id, doc, vec)
+            out[i] = found
+        return out
+
+    def rename(self, names: dict[int, int]) -> None:
+        """Give provisional story numbers (``assign``'s ``new_story``, negative) their stored ids."""
+        for old, new in names.items():
+            story = self.stories.pop(old)
+            story.story_id = new
+            self.stories[new] = story
+            for url, fp in self._pending.pop(old, []):
+                if url and self._by_url.get(url) == old:
+                    self._by_url[url] = new
+                if fp and self._by_fp.get(fp) == old:
+                    self._by_fp[fp] = new
+            for key in story.lsh_keys:
+                self._minhashes[key] = (new, *self._minhashes[key][1:])
+        rows = np.nonzero(self._sid[: self._n] < 0)[0]
+        for r in rows:
+            self._sid[r] = names.get(int(self._sid[r]), int(self._sid[r]))
 
     def _index_doc(self, story_id: int, doc: Doc) -> None:
-        if doc.url:
-            self._by_url.setdefault(doc.url, story_id)
-        if doc.fingerprint:
-            self._by_fp.setdefault(doc.fingerprint, story_id)
+        self.remember(story_id, doc.url, doc.fingerprint)
+        if story_id < 0:
+            self._pending.setdefault(story_id, []).append((doc.url, doc.fingerprint))
         mh = minhash(doc.basis)
         if mh is not None:
-            key = f"{story_id}:{self._lsh_n}"
+            key = self._lsh_n
             self._lsh.insert(key, mh, check_duplication=False)
-            self._minhashes[key] = mh
+            self._minhashes[key] = (story_id, mh, doc.title)
+            self.stories[story_id].lsh_keys.append(key)
             self._lsh_n += 1
         self._latest = max(self._latest, doc.published)
+        if self._latest - self._pruned_at > self.params.window_hours * HOUR:
+            self._prune()
 
-    def _put_row(self, story: StoryState) -> None:
-        row = self._row.get(story.story_id)
-        if row is None:
-            if self._n == len(self._ids):
-                self._compact()
-            row = self._n
-            self._n += 1
-            self._row[story.story_id] = row
-            self._ids[row] = story.story_id
-        norm = float(np.linalg.norm(story.centroid))
-        self._mat[row] = story.centroid / max(norm, 1e-9)
-        self._last[row] = story.last_seen
-        self._first[row] = story.first_seen
+    def _put_row(self, story_id: int, member: Profile) -> None:
+        if self._n == len(self._sid):
+            self._compact()
+        self._mat[self._n] = member.vector
+        self._time[self._n] = member.published
+        self._sid[self._n] = story_id
+        self._prof[self._n] = member
+        self._n += 1
 
     def _compact(self) -> None:
-        """Drop stories that fell out of the window from the search arrays; grow them when still full."""
+        """Drop members that fell out of the window from the search arrays; grow them when still full."""
         horizon = self._latest - 2 * self.params.window_hours * HOUR
-        keep = np.nonzero(self._last[: self._n] >= horizon)[0]
-        size = len(self._ids) if keep.size < len(self._ids) // 2 else len(self._ids) * 2
+        keep = np.nonzero(self._time[: self._n] >= horizon)[0]
+        size = len(self._sid) if keep.size < len(self._sid) // 2 else len(self._sid) * 2
         mat = np.zeros((size, self.dim), dtype=np.float32)
-        last = np.full(size, -np.inf)
-        first = np.full(size, -np.inf)
-        ids = np.zeros(size, dtype=np.int64)
-        mat[: keep.size], last[: keep.size], ids[: keep.size] = self._mat[keep], self._last[keep], self._ids[keep]
-        first[: keep.size] = self._first[keep]
-        self._mat, self._last, self._first, self._ids, self._n = mat, last, first, ids, int(keep.size)
-        self._row = {int(sid): i for i, sid in enumerate(ids[: keep.size])}
+        time = np.full(size, -np.inf)
+        sid = np.zeros(size, dtype=np.int64)
+        mat[: keep.size], time[: keep.size], sid[: keep.size] = self._mat[keep], self._time[keep], self._sid[keep]
+        self._mat, self._time, self._sid, self._n = mat, time, sid, int(keep.size)
+        self._prof = [self._prof[k] for k in keep] + [None] * (size - keep.size)
 
-
-def _conflict(mine: Set[str], theirs: Set[str]) -> bool:
-    """Both sides name assets (or amounts) and share none."""
-    return bool(mine) and bool(theirs) and not mine & theirs
+    def _prune(self) -> None:
+        """Forget the stories that fell out of the window (their members' signatures too); their URLs and
+        fingerprints stay, since a copy joins at any age. Runs once per window of published time; a story still
+        waiting for its stored id (``rename``) stays."""
+        horizon = self._latest - 2 * self.params.window_hours * HOUR
+        for story_id in [s for s, st in self.stories.items() if st.last_seen < horizon and s >= 0]:
+            for key in self.stories.pop(story_id).lsh_keys:
+                self._lsh.remove(key)
+                del self._minhashes[key]
+        self._pruned_at = self._latest
 
 
 def _near_copy(doc: Doc, mh: MinHash, other: Doc, window: float, bar: float) -> bool:
     """``copy_match``'s near-copy test against one earlier document instead of its story."""
-    return abs(doc.published - other.published) <= window and mh.jaccard(minhash(other.basis)) >= bar
+    return (
+        abs(doc.published - other.published) <= window
+        and mh.jaccard(minhash(other.basis)) >= bar
+        and not conflicting(doc.title, other.title)
+    )
 
 
 def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     """The positions in ``part`` that will join as copies, foreseen before any of them is added: copies of the
     index's stories, and copies of an earlier document of ``part`` itself (same URL or fingerprint, near-copy). A
-    wrong guess costs time only: ``cluster`` embeds a missed copy in vain, or an unforeseen non-copy on its own."""
+    wrong guess costs time only: a missed copy is embedded in vain, an unforeseen non-copy on its own."""
     window, bar = index.params.window_hours * HOUR, index.params.near_copy
     urls: set[str] = set()
     fps: set[str] = set()
@@ -326,30 +354,28 @@ def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
 
 
 def cluster(
-    docs: list[Doc], vectors: np.ndarray | Embedder, params: ClusterParams | None = None, chunk: int = 4096
+    docs: list[Doc],
+    vectors: np.ndarray | Embedder,
+    params: ClusterParams | None = None,
+    chunk: int = 4096,
+    model: PairModel | None = None,
 ) -> list[int]:
-    """Cluster documents incrementally in the given order; returns a story number per document. ``vectors`` holds
-    one row per document, or is an embedder: then only the documents that are not copies of earlier ones are
-    embedded, a chunk at a time (a copy found within its own chunk was embedded in vain; the result is the same)."""
-    index = StoryIndex(vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim, params)
-    labels: list[int] = []
-    for start in range(0, len(docs), chunk):
-        part = docs[start : start + chunk]
-        if isinstance(vectors, np.ndarray):
-            rows = dict(enumerate(vectors[start : start + chunk]))
-        else:
-            ahead = _copies_ahead(index, part)
-            need = [i for i in range(len(part)) if i not in ahead]
-            rows = dict(zip(need, vectors.embed([part[i].title for i in need]), strict=True)) if need else {}
-        for i, doc in enumerate(part):
-            copy = index.copy_match(doc)
-            if copy is not None:
-                index.add(copy.story_id, doc, None)
-                labels.append(copy.story_id)
-                continue
-            vec = rows[i] if i in rows else vectors.embed([doc.title])[0]  # type: ignore[union-attr]
-            m = index.similar(doc, vec)
-            story_id = m.story_id if m else len(index.stories)
-            index.add(story_id, doc, vec)
-            labels.append(story_id)
+    """Cluster documents incrementally in ``Doc.order``; returns a story number per document (in the order given).
+    ``vectors`` holds one row per document, or is an embedder: then only the documents that are not copies of earlier
+    ones are embedded, ``chunk`` documents at a time (the stories are the same for any ``chunk``)."""
+    dim = vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim
+    index = StoryIndex(dim, params, model)
+    order = sorted(range(len(docs)), key=lambda i: docs[i].order)
+    labels = [0] * len(docs)
+    counter = iter(range(len(docs)))
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+
+        def rows(positions: list[int], part: list[int] = part) -> np.ndarray:
+            if isinstance(vectors, np.ndarray):
+                return vectors[[part[k] for k in positions]]
+            return vectors.embed([docs[part[k]].title for k in positions])
+
+        for i, m in zip(part, index.assign([docs[i] for i in part], rows, lambda: next(counter)), strict=True):
+            labels[i] = m.story_id
     return labels

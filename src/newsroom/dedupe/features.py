@@ -248,3 +248,101 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+
+
+# ---- what tells two events apart ---------------------------------------------------------------------------------
+
+# Headline shapes that are a genre, not an event: they never join a story on meaning (a copy still joins).
+_ITEM_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "prediction",
+        re.compile(
+            r"\bprice (?:prediction|forecast|analysis|outlook)s?\b|\bprice predictions?\b|\btechnical analysis\b"
+            r"|\b(?:can|could|will) \S+(?: price)? (?:hit|reach|rally to|surge to|climb to)\b|\bkey levels?\b"
+            r"|\b(?:support|resistance) (?:level|zone)s?\b|\bchart pattern\b",
+            re.I,
+        ),
+    ),
+    (
+        "wrap",
+        re.compile(
+            r"\bmarket (?:wrap|update|recap)\b|\b(?:daily|weekly|morning|evening) (?:recap|wrap|brief|briefing)\b"
+            r"|\bthis week in\b|\bkey events\b|\bweek ahead\b|\bcrypto news today\b|\btop (?:\d+ )?crypto news\b",
+            re.I,
+        ),
+    ),
+    (
+        "analysis",
+        re.compile(
+            r"\b(?:support|resistance|breakout|breakdown|neckline|wedge|triangle|trendline|fibonacci|RSI|MACD"
+            r"|head (?:and|&) shoulders|TD sequential|double (?:top|bottom)|triple (?:top|bottom))\b"
+            r"|\btrades? (?:near|at|between|above|below) \$|\bholds? (?:above |below |near )?\$\d|\beyes \$\d",
+            re.I,
+        ),
+    ),
+    ("live", re.compile(r"^\s*live\b|\blive (?:updates?|blog|coverage)\b", re.I)),
+    ("newsletter", re.compile(r"\bnewsletter\b|^\s*(?:morning minute|the daily|daily debrief)\b", re.I)),
+    (
+        "sponsored",
+        re.compile(
+            r"\bsponsored\b|\bpress release\b|\bcloud mining\b|\bpassive income\b|\bpresale\b|\bairdrop guide\b"
+            r"|\bearn (?:up to )?\$[\d,.]+\s*(?:k\b)?\s*(?:daily|a day|per day|every day)",
+            re.I,
+        ),
+    ),
+)
+
+
+@lru_cache(maxsize=16384)
+def item_type(title: str) -> str:
+    """The genre of a headline that is not one event ("prediction", "analysis", "wrap", "live", "newsletter",
+    "sponsored"), or
+    "" for news. A genre piece joins a story only as a copy (same link, text or near-copy)."""
+    for name, pattern in _ITEM_TYPES:
+        if pattern.search(title):
+            return name
+    return ""
+
+
+# The act a headline reports, by word stem (regular expressions matched at a word start, case-insensitive). Two
+# reports of one event name the same kind of act; a sale and a purchase by one company in one week are two events.
+_ACTIONS: dict[str, str] = {
+    "sell": r"sell|sold|dump|offload|unload",
+    "buy": r"buy|bought|purchas|acquir|accumulat|scoop",
+    "raise": r"rais(?:e|es|ed|ing)\b|funding|fundrais|seed round|series [a-d]\b",
+    "hack": r"hack|exploit|drain|stole|steal|theft|attack|breach|scam|phish",
+    "launch": r"launch|debut|unveil|rolls? out|introduc|releas|goes live|go live|ships\b",
+    "legal": r"sue[sd]?\b|lawsuit|charge[sd]?\b|indict|court|judge|complaint|legal action|arrest",
+    "rule": r"approv|reject|bans?\b|banned|denie|deny|licen[cs]|authori[sz]|greenlight",
+    "list": r"list(?:s|ed|ing)?\b|delist",
+    "partner": r"partner|teams? up|collaborat|integrat|join forces|tie-up|alliance",
+    "invest": r"invest|stake in\b|backs\b",
+    "upgrade": r"upgrade|hard ?fork|hotfix|mainnet|testnet",
+    "flow": r"inflow|outflow|net ?flow|withdraw|deposit|mov(?:e|es|ed)\b|transfer",
+    "result": r"profit|loss(?:es)?\b|revenue|earning|quarter|q[1-4]\b|results\b",
+    "exit": r"exit|quit|leav|resign|steps? down|depart|shut|halt",
+    "price": r"surg|soar|jump|rall(?:y|ies|ied)|climb|gain|fall|falls|drop|slide|plung|tumbl|crash|slump",
+    "say": r"says?\b|warn|urge|claim|predict|calls?\b|argu|reveal|highlight|slam",
+}
+_ACTION_RES = tuple((name, re.compile(r"\b(?:" + stems + ")", re.I)) for name, stems in _ACTIONS.items())
+
+
+@lru_cache(maxsize=16384)
+def action_keys(title: str) -> frozenset[str]:
+    """The kinds of act a headline names (``sell``, ``hack``, ``launch`` …); empty when it names none."""
+    text = _fold(title)
+    return frozenset(name for name, pattern in _ACTION_RES if pattern.search(text))
+
+
+@lru_cache(maxsize=16384)
+def number_keys(text: str) -> frozenset[str]:
+    """Every quantity a headline names, to two significant digits with its unit when it has one (``1,638 BTC`` ->
+    ``1.6e+03``, ``$105M`` -> ``USD:1.1e+08``, ``12%`` -> ``%:1.2e+01``). Years are left out: "2026" names no event.
+    Two reports of one event tend to cite the same figure."""
+    keys = set()
+    for q in quantities(text, "en"):
+        for value in q.values:
+            if q.unit is None and 1990 <= value <= 2100 and float(value).is_integer():
+                continue
+            keys.add(f"{value:.1e}")  # unit-free: "$105 million" and "105M in bitcoin" agree
+    return frozenset(keys)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 
 def _f1(p: float, r: float) -> float:
@@ -37,3 +37,12 @@ def bcubed(pred: Sequence[Hashable], gold: Sequence[Hashable]) -> tuple[float, f
     p = sum(c * c / size_p[pc] for (pc, _), c in joint.items()) / len(pred)
     r = sum(c * c / size_g[gc] for (_, gc), c in joint.items()) / len(pred)
     return p, r, _f1(p, r)
+
+
+def articles(gold: Sequence[Hashable], leads: Iterable[int]) -> tuple[int, int]:
+    """What the site would publish, one article per predicted story written from its lead item (``leads``: the
+    positions of the stories' leads). Returns ``(events_lost, duplicate_articles)``: gold events none of whose items
+    leads a story (no article is about them), and stories beyond one per gold event (a second article on one event)."""
+    per_event = Counter(gold[i] for i in leads)
+    lost = sum(1 for event in set(gold) if event not in per_event)
+    return lost, sum(c - 1 for c in per_event.values())

@@ -5,7 +5,8 @@ deterministically from the request's ``response_format`` JSON schema (or, for ``
 found in the messages), with a plausible ``usage`` block. A queue of scripted replies, consumed in arrival order,
 injects faults: HTTP 429 with Retry-After, 5xx, a hang longer than the client's timeout, invalid JSON, JSON that
 violates the schema. Fill it with ``ScriptedLLM.script([...])`` in process or ``POST /_script`` over HTTP.
-``GET /_stats`` reports requests seen and the most requests ever in flight at once (to check a client's bound).
+``GET /_stats`` reports requests seen, replies sent (``answered``: a reply the client hung up on before it was sent is
+not one) and the most requests ever in flight at once (to check a client's bound).
 
 Standalone:  python -m newsroom.devtools.scripted_llm --host 127.0.0.1 --port 8765 --latency-ms 250
 In process:  server = start_scripted_server(latency_ms=50); ...; server.stop()
@@ -28,6 +29,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from .grounded import grounded_article
 
 DEFAULT_MODEL = "scripted"
 _WORDS = (
@@ -226,16 +229,24 @@ class ScriptedLLM:
     """The scripted server's state and its Starlette app. Thread-safe to script and inspect from tests."""
 
     def __init__(
-        self, *, latency_ms: float = 250.0, model: str = DEFAULT_MODEL, reject_json_schema: bool = False
+        self,
+        *,
+        latency_ms: float = 250.0,
+        model: str = DEFAULT_MODEL,
+        reject_json_schema: bool = False,
+        grounded: bool = False,
     ) -> None:
         self.latency_s = latency_ms / 1000
         self.model = model
+        # article requests get text that passes the guards, in the language asked for (devtools/grounded.py)
+        self.grounded = grounded
         # behave like `python -m llama_cpp.server`: refuse response_format json_schema with HTTP 500
         self.reject_json_schema = reject_json_schema
         self._lock = threading.Lock()
         self._queue: deque[ScriptedReply] = deque()
         self._instances: dict[str, str] = {}
         self.requests = 0
+        self.answered = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self.bodies: deque[dict[str, Any]] = deque(maxlen=_MAX_KEPT_BODIES)
@@ -262,6 +273,7 @@ class ScriptedLLM:
         with self._lock:
             self._queue.clear()
             self.requests = 0
+            self.answered = 0
             self.max_in_flight = self.in_flight
             self.bodies.clear()
             self.authorizations.clear()
@@ -270,6 +282,7 @@ class ScriptedLLM:
         with self._lock:
             return {
                 "requests": self.requests,
+                "answered": self.answered,
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "pending_script": len(self._queue),
@@ -307,7 +320,12 @@ class ScriptedLLM:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(request)
+            response = await self._answer(request)
+            if await request.is_disconnected():  # the client died or gave up meanwhile: nobody gets this reply
+                return response
+            with self._lock:
+                self.answered += 1
+            return response
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -343,7 +361,7 @@ class ScriptedLLM:
         fmt = body.get("response_format")
         if self.reject_json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             return _error(500, "json_schema response_format is not supported (scripted, like llama_cpp.server)")
-        content = reply.content if reply.content is not None else self._instance_text(schema_from_request(body))
+        content = reply.content if reply.content is not None else self._default_content(body)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages") or [] if isinstance(m, dict))
         usage = {
             "prompt_tokens": prompt_chars // 4 + 1,
@@ -368,6 +386,19 @@ class ScriptedLLM:
             },
             headers=reply.headers,
         )
+
+    def _default_content(self, body: dict[str, Any]) -> str:
+        schema = schema_from_request(body)
+        if self.grounded and schema is not None:
+            roles = {
+                m.get("role"): str(m.get("content", "")) for m in body.get("messages") or [] if isinstance(m, dict)
+            }
+            article = grounded_article(
+                roles.get("system", ""), roles.get("user", ""), json.loads(self._instance_text(schema))
+            )
+            if article is not None:
+                return json.dumps(article, ensure_ascii=False)
+        return self._instance_text(schema)
 
     def _instance_text(self, schema: dict[str, Any] | None) -> str:
         if schema is None:
@@ -412,11 +443,12 @@ def start_scripted_server(
     port: int = 0,
     latency_ms: float = 250.0,
     reject_json_schema: bool = False,
+    grounded: bool = False,
 ) -> RunningServer:
     """Start uvicorn in a daemon thread on ``host:port`` (0: a free port) and return once it accepts requests."""
     import uvicorn
 
-    state = llm or ScriptedLLM(latency_ms=latency_ms, reject_json_schema=reject_json_schema)
+    state = llm or ScriptedLLM(latency_ms=latency_ms, reject_json_schema=reject_json_schema, grounded=grounded)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -449,10 +481,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--reject-json-schema", action="store_true", help="answer json_schema requests with HTTP 500 (llama.cpp-like)"
     )
+    ap.add_argument(
+        "--grounded",
+        action="store_true",
+        help="article requests get text that passes the guards (devtools/grounded.py)",
+    )
     args = ap.parse_args(argv)
     import uvicorn
 
-    state = ScriptedLLM(latency_ms=args.latency_ms, model=args.model, reject_json_schema=args.reject_json_schema)
+    state = ScriptedLLM(
+        latency_ms=args.latency_ms,
+        model=args.model,
+        reject_json_schema=args.reject_json_schema,
+        grounded=args.grounded,
+    )
     uvicorn.run(state.app, host=args.host, port=args.port, log_level="warning", access_log=False, backlog=2048)
 
 

@@ -15,6 +15,9 @@ Reason codes (stable: stored in ``draft_reasons``, counted by ``newsroom stats``
 ``untranslated``      a translation's field is a copy of the pivot's
 ``ungrounded-number`` a number (with its unit and scale) that the source does not contain
 ``ungrounded-entity`` a person, company or asset that the source does not name
+``unfaithful``        a fact field the offline consistency scorer judges unsupported by the source (guards.faithfulness)
+``unsupported-claim`` a claim the model-based judge found unsupported (guards.judge; only with ``guards.judge``)
+``unverified``        the judge gave no valid verdict (the article waits for an editor)
 ``verbatim-copy``     a run of ≥ ``max_verbatim_words`` words copied from the source
 ``ngram-overlap``     more than ``max_ngram_overlap`` of the article's 5-grams are the source's
 ``leaked-prompt``     prompt or instruction text in the article
@@ -34,6 +37,7 @@ from pydantic import ValidationError
 from ..models import ArticleText
 from .base import Fields, Finding, GuardContext, Report, article_fields
 from .entities import check_entities
+from .faithfulness import check_faithfulness
 from .hygiene import check_hygiene
 from .injection import find_injections, neutralise
 from .language import check_language, check_not_a_copy
@@ -60,6 +64,7 @@ FIELD_GUARDS: tuple[FieldGuard, ...] = (
     check_not_a_copy,
     check_numbers,
     check_entities,
+    check_faithfulness,
     check_originality,
     check_hygiene,
 )

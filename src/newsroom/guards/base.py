@@ -39,6 +39,9 @@ class GuardContext:
     max_ngram_overlap: float = 0.5
     min_words: int = 80
     extra_grounding: str = ""  # facts the prompt gave besides the text (publication date, source name)
+    # the offline faithfulness scorer (guards.faithfulness): on for summaries (``newsroom eval guards``), off by
+    # default for written articles, which are paraphrases by design (see the module's docstring)
+    faithfulness: bool = False
 
     @property
     def is_translation(self) -> bool:

@@ -17,10 +17,12 @@ acronym or a Latin name (``Посол США``) is not part of a name. Pure func
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from .base import Fields, Finding, GuardContext, is_headline_field
 
@@ -83,9 +85,38 @@ GENERIC = frozenset(
         "l2",
         "web3",
         "fed",
+        # acronyms that translations localise (USA, UNO, GB, EZB for US, UN, UK, ECB)
+        "usa",
+        "uno",
+        "gb",
+        "ezb",
         "i",
         "ii",
         "iii",
+        # placeholder tokens of summarisation models: a gap, not a name
+        "unk",
+        "<unk>",
+        "[unk]",
+        # day and month names: dates, which the source gives in other words (its own date, "last week")
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ]
 )
 
@@ -138,14 +169,16 @@ _SKELETON_RULES = [("shch", "s"), ("ph", "f"), ("th", "t"), ("kh", "k"), ("ck", 
                    ("y", "i")]  # fmt: skip
 # Latin spellings that Ukrainian renders two ways: w as в or у (Warsaw/Варшава, Williams/Уілльямс), j as дж or й
 # (Jerry/Джеррі, Jan/Ян), ch as ч or к (Chelsea/Челсі, Christopher/Крістофер).
-_LATIN_VARIANTS = [("w", "u"), ("j", "y"), ("ch", "k")]
+# … and g as дж (Rogers/Роджерс), ch as ш (Charlotte/Шарлотта), dh as д (Dhabi/Даби).
+_LATIN_VARIANTS = [("w", "u"), ("j", "y"), ("ch", "k"), ("g", "j"), ("ch", "sh"), ("dh", "d")]
 # Ukrainian case and adjective endings, longest first; a declined name is compared by its stem (Саіфом ~ Saif,
 # Лівійської ~ Libyan, Кейптауні ~ Cape Town). Stems keep at least three letters.
 _ENDINGS = sorted(
     _wordlist(
         """ськими ського ському ською ській ських ськім ської ська ське ські ську ський ськ ійської ійська ійський
         ійськ ією ії ія ію ами ями ові еві єві ою ею єю ого ому ими их ій ої ом ем єм им ім ам ям ах ях ів їв
-        а я у ю е є і ї и о"""
+        а я у ю е є і ї и о
+        ского ской ским ских ии ией ый ей ой ью"""
     ),
     key=len,
     reverse=True,
@@ -249,6 +282,7 @@ def _consonants(w: str) -> str:
     return re.sub(r"(.)\1+", r"\1", w)
 
 
+@lru_cache(maxsize=1 << 16)  # every source word's skeletons are built per check: most words recur
 def skeleton(word: str) -> str:
     """Consonant skeleton of a (transliterated) name: ``Dalio`` and ``Даліо`` both give ``dl``."""
     w = _fold(word)
@@ -296,12 +330,18 @@ class SourceIndex:
         for group in ASSET_ALIASES:
             if group & self.words:
                 self.words |= group
-        self.skeletons: set[str] = set()
+        self._folded = folded
+
+    @functools.cached_property
+    def skeletons(self) -> set[str]:
+        """Transliteration skeletons of the source's words: built on the first cross-script lookup only."""
+        out: set[str] = set()
         for w in self.words:
-            self.skeletons |= {s for s in skeletons(w) if len(s) >= 2}
-        for a, b in itertools.pairwise(folded):  # names written as one word in Cyrillic: Кейптаун
+            out |= {s for s in skeletons(w) if len(s) >= 2}
+        for a, b in itertools.pairwise(self._folded):  # names written as one word in Cyrillic: Кейптаун
             if _is_latin(a) and _is_latin(b):
-                self.skeletons |= {s for s in skeletons(a + b) if len(s) >= 3}
+                out |= {s for s in skeletons(a + b) if len(s) >= 3}
+        return out
 
     def has(self, word: str) -> bool:
         f = _fold(word)
@@ -344,11 +384,76 @@ class SourceIndex:
         return any(self._has_skeleton(sk) for sk in sks if len(sk) >= 2)
 
 
-def _candidates(text: str, lang: str, headline: bool) -> list[str]:
-    """Entity-looking words of one field."""
-    out: list[str] = []
+# Languages whose lexicon (simplemma's dictionaries, shipped in its wheel) tells a common word from a name: German
+# capitalises every noun, and a Cyrillic sentence may open a quoted title or a line without punctuation.
+LEXICON_LANGS = frozenset({"de", "ru", "uk", "es", "fr", "pt", "tr"})
+LATIN_LEXICON_LANGS = frozenset({"de", "es", "fr", "pt", "tr"})
+CJK_LANGS = frozenset({"zh", "ja"})
+_LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.&-][A-Za-z0-9]+)*")
+_ROMAN = re.compile(r"(?i)^(?=[mdclxvi])m*(?:c[md]|d?c{0,3})(?:x[cl]|l?x{0,3})(?:i[xv]|v?i{0,3})$")
+
+
+def common_word(word: str, lang: str) -> bool:
+    """``word`` is a common word of ``lang`` (its lexicon knows it): ``Regierung``, ``Пожалуйста``. Names that the
+    lexicon also lists (``Goldman``, ``Tesla`` in German) count as common words too: a German article's unknown
+    capitalised words are checked, its dictionary nouns are not."""
+    if lang not in LEXICON_LANGS:
+        return False
+
+    w = word.strip(".")
+    if w.isupper() and len(w) < 4:
+        return False  # an acronym, not a shouted word
+    if _known(w, lang):
+        return True
+    # German: a compound of known words, or a first part with its linking s (Bewertungs-, Erstattungs-)
+    return lang == "de" and (_compound(w, 2) or (w.endswith("s") and _known(w[:-1], lang)))
+
+
+def _known(word: str, lang: str) -> bool:
+    """In the language's lexicon, or an English loanword (Community, Services in a German text)."""
+    import simplemma
+
+    langs = (lang, "en") if lang in LATIN_LEXICON_LANGS else (lang,)
+    return any(simplemma.is_known(word, lang=x) or simplemma.is_known(word.lower(), lang=x) for x in langs)
+
+
+def _german(word: str) -> bool:
+    import simplemma
+
+    return bool(simplemma.is_known(word, lang="de") or simplemma.is_known(word.capitalize(), lang="de"))
+
+
+def _compound(word: str, depth: int) -> bool:
+    """A German compound of known words, with or without a linking s (Zustellungszeitraum, Impfstoffversorgung)."""
+    for i in range(3, len(word) - 2):
+        head, tail = word[:i], word[i:].capitalize()
+        if not (_german(head) or (head.endswith("s") and _german(head[:-1]))):  # Coinbase: no German compound
+            continue
+        if _known(tail, "de") or (depth > 1 and _compound(tail, depth - 1)):
+            return True
+    return False
+
+
+def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | None]]:
+    """Entity-looking words of one field, each with the capitalised word it follows in a run (else None)."""
+    out: list[tuple[str, str | None]] = []
+    text = unicodedata.normalize("NFKC", text)  # full-width ＨＢＯ is HBO
+    if lang in CJK_LANGS:
+        # no capitals in Chinese or Japanese: the Latin-script words (names, tickers, brands) are the candidates
+        return [(m.group(0), None) for m in _LATIN_TOKEN.finditer(text) if len(m.group(0)) >= 2 or m.group(0).isupper()]
     cyrillic_lang = lang in ("uk", "ru")
     matches = list(_TOKEN.finditer(text))
+
+    def in_run(i: int) -> str | None:
+        """The capitalised word that token ``i`` follows with only spaces between them (Південній for Африці); for
+        a word after a Cyrillic preposition (в Тесла), the preposition: a name follows it, never a sentence."""
+        prev = matches[i - 1] if i > 0 else None
+        if prev is None or text[prev.end() : matches[i].start()].strip():
+            return None
+        if prev.group(0)[:1].isupper() or (cyrillic_lang and prev.group(0) in _PREPOSITIONS):
+            return prev.group(0).rstrip(".")
+        return None
+
     for i, m in enumerate(matches):
         word = m.group(0).rstrip(".")
         if len(word) < 2 and not word.isupper():
@@ -357,11 +462,11 @@ def _candidates(text: str, lang: str, headline: bool) -> list[str]:
         camel = bool(re.search(r"[a-zа-яіїєґ][A-ZА-ЯІЇЄҐ]", word))
         capital = word[:1].isupper()
         if cyrillic_lang and _is_latin(word):
-            out.append(word)  # Latin script inside a Cyrillic text: a name, a ticker or a brand
+            out.append((word, None))  # Latin script inside a Cyrillic text: a name, a ticker or a brand
             continue
         if upper or camel:
             if not (_is_cyrillic(word) and upper):  # Cyrillic acronyms (США, ЄС) cannot be compared
-                out.append(word)
+                out.append((word, in_run(i)))
             continue
         if not capital or headline:
             continue
@@ -380,21 +485,87 @@ def _candidates(text: str, lang: str, headline: bool) -> list[str]:
                 run = not (nxt.isupper() or _is_latin(nxt) or _fold(word) in UK_COMMON)
             if not run:
                 continue  # a single capitalised word opening a sentence
-        out.append(word)
+        out.append((word, in_run(i)))
     return out
+
+
+_PREPOSITIONS = frozenset(
+    _wordlist(
+        """
+        в у на з із зі до від для про за по при над під між через из от к с о об со во
+        """
+    )
+)
+# Pronouns that Russian and Ukrainian capitalise out of politeness (Желаю Вам, Дякуємо Вам): never names.
+_POLITE = frozenset(
+    _wordlist(
+        """
+        вы вас вам вами ваш ваша ваше ваши вашего вашей вашему вашим ваших вашу ви вас вам вами ваш ваша ваше
+        ваші вашого вашої вашому вашим вашій вашу
+        """
+    )
+)
+
+
+def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run: bool = False) -> bool:
+    """A candidate name is in the source (by transliteration skeleton across languages and scripts), or is a common
+    word of the article's language. In German a hyphenated word may be grounded part by part (FedEx-Platz,
+    Krypto-Community). In a Cyrillic text a word after another capitalised word (Африці in Південній Африці), a
+    hyphenated word or a word in Latin script is a name, never a common word: the lexicon only excuses the first
+    capitalised word of a run (a sentence opener)."""
+    if index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
+        return True
+    cyrillic = lang in ("ru", "uk")
+    if cyrillic and ((in_run and _fold(word) not in _POLITE) or _is_latin(word)):
+        return False
+    parts = [p for p in re.split(r"[-’']", word) if p]
+    if len(parts) > 1:  # ПЦР-тест, Krypto-Community; in Cyrillic a capitalised part must be grounded (Нью-Йорку)
+        return all(
+            p.isupper() or _grounded(p, index, lang, source_lang, in_run=cyrillic and i > 0 and p[:1].isupper())
+            for i, p in enumerate(parts)
+        )
+    return common_word(word, lang)
+
+
+# Russian and Ukrainian adjective endings: an adjective after a preposition opens a name (в Південній Африці) or
+# is a capitalised common phrase (с Новым годом); the words after it are checked as the name.
+_ADJECTIVE = re.compile(r"(?:ий|ій|ой|ая|яя|ое|ее|ые|ие|ых|их|ым|им|ого|его|ому|ему|ую|юю|ою|ею|ої|ей|ими|ыми|ім)$")
+
+
+def _opens_run(text: str, word: str) -> bool:
+    return re.search(re.escape(word) + r"\s+[A-ZА-ЯІЇЄҐЁ]", text) is not None
+
+
+def _proper_lemma(word: str, lang: str) -> bool:
+    """The lexicon knows ``word`` as a proper noun (its lemma is capitalised: Парижі → Париж), not as a common word
+    (Тесла → тесло)."""
+    if lang not in LEXICON_LANGS:
+        return False
+    import simplemma
+
+    return simplemma.lemmatize(word, lang=lang)[:1].isupper() and simplemma.is_known(word, lang=lang)
 
 
 def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
     index = SourceIndex(ctx.source + "\n" + ctx.extra_grounding)
     out = []
     seen: set[str] = set()
+    opened = ""
     for name, text in fields:
-        for word in _candidates(text, ctx.lang, is_headline_field(name)):
+        for word, after in _candidates(text, ctx.lang, is_headline_field(name)):
             key = _fold(word)
-            if key in seen:
+            if key in seen or _ROMAN.match(key):
                 continue
-            ok = index.has_name(word) if _is_cyrillic(word) else index.has(word)
-            if not ok:
+            # a word after an ungrounded capitalised word continues a name (Південній Африці); after a grounded
+            # one (eBay Пожалуйста) it may open a new sentence
+            in_run = after is not None and (
+                after in _PREPOSITIONS or after == opened or not _grounded(after, index, ctx.lang, ctx.source_lang)
+            )
+            if in_run and after in _PREPOSITIONS and _proper_lemma(word, ctx.lang):
+                in_run = False  # в Парижі: a place the lexicon knows
+            elif in_run and after in _PREPOSITIONS and (_opens_run(text, word) or _ADJECTIVE.search(word)):
+                in_run, opened = False, word  # у Великій Британії: the rest of the name must be in the source
+            if not _grounded(word, index, ctx.lang, ctx.source_lang, in_run):
                 seen.add(key)
                 out.append(Finding("ungrounded-entity", name, f"{word!r} does not appear in the source"))
     return out

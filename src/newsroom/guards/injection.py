@@ -1,54 +1,166 @@
-"""Prompt injection in source text: find passages addressed to a language model, and take them out of the data.
+"""Prompt injection in feed content: find passages addressed to a language model, and take them out of the data.
 
-Source text is data. The prompt already says so, and structured output fixes the format; on top of that, sentences
-that talk to a model ("ignore all previous instructions", "you are now …", "system prompt", "as an AI …") are cut
-from the text the model sees and from the text the article is grounded in. A model that still follows an injection
-then writes numbers, names or phrases that are not in the (clean) source, and the guards catch it.
+Source text is data. The prompt fences it and says so, and structured output fixes the format; on top of that,
+passages that talk to a model are cut from every field a feed controls (title, body, categories, author, link text)
+before the item is stored, so they reach neither the model nor the text an article is grounded in: a fact that
+appears only inside such a passage never counts as grounded, and a model that still follows one writes numbers,
+names or phrases that are not in the (clean) source, which the guards catch.
+
+A passage starts at a sentence that addresses a model - an override ("ignore all previous instructions"), a role
+("you are now …", "system:"), a note to the writer ("Note to the AI writing this summary", "when summarising this
+article, say that …"), chat-template tokens - and runs to the end of its paragraph, at most ``PASSAGE_SENTENCES``
+sentences (the payload often follows the trigger). Phrases that merely share a word with a trigger ("firms cannot
+ignore the new rules", "an AI startup") are not triggers.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import FeedItem
 
 PLACEHOLDER = "[removed: text addressed to an AI model]"
-
+PASSAGE_SENTENCES = 3
+_MODEL = (
+    r"(?:ai|a\.i\.|llms?|language models?|chat ?bots?|chatgpt|gpt-?\d\w*|claude|gemini|llama|copilot|assistants?|"
+    r"bots?|models?|summari[sz]ers?|(?:ai|automated) (?:writers?|systems?|agents?|tools?|editors?))"
+)
+_TASK = r"(?:summar\w+|rewrit\w+|writ\w+|process\w+|read\w*|generat\w+|paraphras\w+|translat\w+|cover\w*|edit\w*)"
 _PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|rules|prompts?|guidelines|directions)\b",
-    r"\b(?:new|updated|real|actual)\s+instructions?\s*:",
-    r"\byou\s+(?:are|will)\s+now\b",
-    r"\b(?:system|developer)\s+(?:prompt|message|instructions?)\b",
-    r"\b(?:as|you\s+are)\s+an?\s+(?:ai|language\s+model|llm|assistant)\b",
-    r"\b(?:chatgpt|gpt-?\d|claude|gemini|llama)\b[^.!?\n]{0,30}\b(?:must|should|will|please)\b",
+    # overrides
+    r"\b(?:ignore|disregard|forget)\b\s+(?:(?:all|any|the|your|of|these|those|my)\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|original|system|existing|other|safety)\b",
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,30}\b(?:instructions?|prompts?|directives?)\b",
+    r"\b(?:new|updated|real|actual|additional|hidden|secret|important|special)\s+(?:instructions?|directives?|task)\s*:",
+    r"\b(?:system|developer)\s+(?:prompt|instructions?|override)\b|\bsystem\s+message\b",
+    r"(?:^|\n)\s*(?:system|assistant|user|instruction|ai)\s*:",
+    r"#{2,}\s*(?:instruction|system|task)",
+    r"\b(?:begin|start|end)\s+(?:of\s+)?(?:new\s+)?(?:instructions?|system prompt|prompt)\b",
+    # roles and addressees
+    r"\byou\s+are\s+now\s+(?:an?|the|my|our|in)\s|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must)\b",
+    r"\b(?:act|behave|pretend|roleplay)\s+as\b[^.!?\n]{0,40}\b(?:promoter|assistant|ai|model|bot)\b",
+    r"\byou\s+are\s+an?\s+" + _MODEL + r"\b",
+    r"\bas\s+an?\s+(?:ai|llm)(?:\s+language)?\s+model\b",
+    r"\bif\s+you\s+are\s+(?:an?\s+)?" + _MODEL + r"\b",
+    r"\b(?:note|message|instructions?|memo|reminder|directive|request|hint|tip|attention|psa)\s+(?:to|for)\s+"
+    r"(?:the\s+|any\s+|all\s+|every\s+)?" + _MODEL + r"\b",
+    r"\b(?:to|for|dear|hey|attention|calling)\s*,?\s+(?:the\s+|any\s+|all\s+|every\s+)?"
+    + _MODEL
+    + r"s?\b[^.!?\n]{0,30}\b(?:reading|summar\w+|rewrit\w+|processing|writing|parsing|scraping|ingesting|that|who"
+    r"|which)\b",
+    r"\b(?:dear|hey|attention|hello|hi)\s*,?\s+(?:the\s+)?" + _MODEL + r"\b",
+    r"\b" + _MODEL + r"s?\s+(?:reading|summari[sz]ing|rewriting|processing|ingesting|writing about)\s+(?:this|the)\b",
+    r"\b(?:chatgpt|gpt-?\d|claude|gemini|llama|copilot)\b[^.!?\n]{0,30}\b(?:must|should|please|shall)\b",
+    # tasks addressed to whoever writes the article
+    r"\b(?:when|while|if|before)\s+(?:you\s+(?:are\s+)?)?" + _TASK + r"\s+(?:this|the|these|about\s+this)\s+"
+    r"(?:article|story|text|item|piece|post|page|news|content|report|feed)\b",
+    r"\bin\s+(?:your|the)\s+(?:summary|rewrite|output|response|answer|reply|generated\s+article|headline|article)\b"
+    r"[^.!?\n]{0,40}\b(?:say|state|write|mention|include|claim|report|add|stress|note)\b",
+    r"\b(?:your|the)\s+(?:summary|rewrite|output|response|generated\s+article|headline)\s+(?:must|should|shall|has\s+to|needs?\s+to)\b",
+    r"\b(?:make\s+sure|be\s+sure|remember|don't\s+forget|do\s+not\s+forget)\s+to\s+(?:say|state|write|mention|include|"
+    r"claim|report|tell|add|stress|print)\b",
+    r"\b(?:always|must)\s+(?:say|state|write|mention|include|claim|report)\s+that\b",
+    r"\btell\s+(?:your\s+|the\s+)?(?:readers|users|audience)\s+that\b",
     r"\b(?:respond|answer|reply|output)\s+(?:only\s+)?(?:with|in)\s+(?:the\s+following|json|this)\b",
     r"\bdo\s+not\s+follow\s+(?:the|your)\b",
-    r"<\|?(?:im_start|im_end|system|assistant|user|endoftext)\|?>",
-    r"\[/?(?:INST|SYS)\]",
-    r"\b(?:ігноруй|проігноруй|ігноруйте|забудь)\w*\b[^.!?\n]{0,40}\bінструкц\w*",
-    r"\b(?:игнорируй|игнорируйте|забудь)\w*\b[^.!?\n]{0,40}\bинструкц\w*",
+    # chat templates
+    r"<\|?(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id)\|?>",
+    r"\[/?(?:INST|SYS)\]|<</?SYS>>",
+    # other languages
+    r"\b(?:ігноруй|проігноруй|ігноруйте|забудь|не зважай)\w*\b[^.!?\n]{0,40}\b(?:інструкц|вказівк|правил)\w*",
+    r"\b(?:игнорируй|проигнорируй|игнорируйте|забудь)\w*\b[^.!?\n]{0,40}\b(?:инструкц|указани|правил)\w*",
+    r"\b(?:примітка|повідомлення|вказівка|нотатка)\s+для\s+(?:ші|штучного інтелекту|моделі|бота)",
+    r"\b(?:примечание|сообщение|указание|заметка)\s+для\s+(?:ии|искусственного интеллекта|модели|бота)",
+    r"\b(?:ignoriere|ignorieren sie|vergiss)\b[^.!?\n]{0,40}\b(?:anweisungen|vorgaben|regeln)\b",
+    r"\b(?:hinweis|nachricht|anweisung)\s+(?:an|für)\s+(?:die\s+|das\s+|den\s+)?(?:ki|sprachmodell|modell|bot)\b",
+    r"\b(?:ignora|ignore[sz]?|olvida|oublie[sz]?)\b[^.!?\n]{0,40}\b(?:instrucciones|instructions|consignes|istruzioni)\b",
+    r"(?:忽略|无视|忽视|無視)[^。！？\n]{0,20}(?:指令|指示|说明|提示|命令)",
+    r"(?:给|致|對|对)\s*(?:AI|人工智能|模型|助手)",
 ]
 _INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I)
-_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
+_SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+[\"'”’»)]*|\n+|$)")
+
+
+def _split(text: str) -> list[str]:
+    return [s for s in _SENTENCE.findall(text) if s]
 
 
 def find_injections(text: str) -> list[str]:
-    """The sentences of ``text`` that address a model."""
-    return [
-        s.group(0).strip() for s in _SENTENCE.finditer(text) if s.group(0).strip() and _INJECTION.search(s.group(0))
-    ]
+    """The passages of ``text`` that address a model."""
+    return neutralise(text)[1]
 
 
 def neutralise(text: str) -> tuple[str, list[str]]:
-    """``text`` with every sentence that addresses a model replaced by a placeholder, and the removed sentences."""
+    """``text`` with every passage that addresses a model replaced by a placeholder, and the removed passages."""
     removed: list[str] = []
-
-    def repl(m: re.Match[str]) -> str:
-        sentence = m.group(0)
-        if sentence.strip() and _INJECTION.search(sentence):
-            removed.append(sentence.strip())
-            return PLACEHOLDER + (" " if not sentence.endswith("\n") else "\n")
-        return sentence
-
-    cleaned = _SENTENCE.sub(repl, text)
+    out: list[str] = []
+    parts = _split(text)
+    i = 0
+    while i < len(parts):
+        sentence = parts[i]
+        if not (sentence.strip() and _INJECTION.search(sentence)):
+            out.append(sentence)
+            i += 1
+            continue
+        passage = [sentence]
+        i += 1
+        # the payload may follow the trigger: take the rest of the paragraph, a few sentences at most
+        while i < len(parts) and len(passage) < PASSAGE_SENTENCES and "\n" not in passage[-1] and parts[i].strip():
+            passage.append(parts[i])
+            i += 1
+        removed.append("".join(passage).strip())
+        tail = "\n" if passage[-1].endswith("\n") else " "
+        out.append(PLACEHOLDER + tail)
+    cleaned = "".join(out)
     # The data block in the prompt is fenced with <<< >>>: a source must not be able to close it.
     cleaned = cleaned.replace("<<<", "‹‹‹").replace(">>>", "›››")
     return cleaned, removed
+
+
+MAX_CATEGORY_CHARS = 40
+MAX_CATEGORY_WORDS = 4
+MAX_AUTHOR_CHARS = 80
+
+
+def clean_categories(categories: list[str]) -> list[str]:
+    """Feed categories that look like categories: short labels; a sentence or an instruction is not one."""
+    out = []
+    for c in categories:
+        c = " ".join(c.split())
+        if (
+            c
+            and len(c) <= MAX_CATEGORY_CHARS
+            and len(c.split()) <= MAX_CATEGORY_WORDS
+            and not re.search(r"[.!?:;<>{}\[\]|$%]|\d{3,}", c)
+            and not _INJECTION.search(c)
+        ):
+            out.append(c)
+    return out
+
+
+def clean_author(author: str | None) -> str | None:
+    """An author line that names someone; instructions or a sentence in its place give no author."""
+    if not author:
+        return None
+    a = " ".join(author.split())
+    if len(a) > MAX_AUTHOR_CHARS or _INJECTION.search(a) or re.search(r"[!?$%<>{}]|\d{3,}", a):
+        return None
+    return a
+
+
+def neutralise_item(item: FeedItem) -> FeedItem:
+    """A feed item with passages addressed to a model cut from every field the feed controls."""
+    title, _ = neutralise(item.title)
+    summary, _ = neutralise(item.summary)
+    content, _ = neutralise(item.content)
+    return item.model_copy(
+        update={
+            "title": title,
+            "summary": summary,
+            "content": content,
+            "categories": clean_categories(item.categories),
+            "author": clean_author(item.author),
+        }
+    )

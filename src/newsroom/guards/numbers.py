@@ -14,6 +14,7 @@ Pure functions, no I/O.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .base import Fields, Finding, GuardContext
@@ -57,7 +58,7 @@ _SCALES: dict[str, list[tuple[str, float]]] = {
 }  # fmt: skip
 
 _PERCENT = re.compile(
-    r"\s?(?:%|percentage points?|per ?cent\b|pct\b|відсотк\w*|відсот\w*|процент\w*|п\.\s?п\.|Prozent\w*|"
+    r"[\s-]?(?:%|percentage points?|per ?cent\b|pct\b|відсотк\w*|відсот\w*|процент\w*|п\.\s?п\.|Prozent\w*|"
     r"pour ?cent|por ?ciento|por ?cento|puan)",
     re.I,
 )
@@ -69,6 +70,8 @@ _CURRENCY_WORDS: list[tuple[str, str]] = [
 ]
 _PREFIX_CURRENCY = {"US$": "USD", "$": "USD", "€": "EUR", "£": "GBP", "₴": "UAH", "¥": "JPY"}
 _TICKER = re.compile(r"\s?([A-Z]{2,6})\b")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_CENTURY = re.compile(r"\.?\s?(?:世纪|世紀|年代|Jahrhundert|век|столітт|siècle|siglo|século|yüzyıl)", re.I)
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,8 @@ class Quantity:
 def _scales(lang: str) -> list[tuple[re.Pattern[str], float]]:
     table = _SCALES.get(lang, []) + ([] if lang == "en" else _SCALES["en"][:4]) + _SCALES_COMMON
     # single-letter scales (5k, $1.2B) only attach directly: "14 K" is fourteen carats, not 14,000
-    return [
-        (re.compile((r"(?:" if pat in _LETTER_SCALES else r"\s?(?:") + pat + r")(?![^\W\d_])"), f) for pat, f in table
-    ]
+    end = "" if lang in ("zh", "ja") else r"(?![^\W\d_])"  # no spaces between CJK words: 7500 万英镑
+    return [(re.compile((r"(?:" if pat in _LETTER_SCALES else r"[\s-]?(?:") + pat + ")" + end), f) for pat, f in table]
 
 
 _LETTER_SCALES = frozenset({"k|K", "m|M", "b|B", "t|T"})
@@ -137,6 +139,7 @@ def quantities(text: str, lang: str, *, attached: bool = False) -> list[Quantity
     if scales is None:
         scales = _SCALE_CACHE[lang] = _scales(lang)
     core = _CORE_SPACED if lang in COMMA_DECIMAL else _CORE_TIGHT
+    text = unicodedata.normalize("NFKC", text)  # full-width digits and separators: ２４, １，０００
     out: list[Quantity] = []
     for m in core.finditer(text):
         start, end = m.span()
@@ -151,8 +154,10 @@ def quantities(text: str, lang: str, *, attached: bool = False) -> list[Quantity
                 factor, after = f, after[sm.end() :]
                 break
         else:
-            if after[:1].isalpha() and not after[:1].isupper() and not attached:
+            if after[:1].isalpha() and not after[:1].isupper() and not attached and not _CJK.match(after):
                 continue  # 1st, 3x, 10-fold written as 10fold: not a quantity we compare
+            if _CENTURY.match(after):
+                continue  # 19 世纪 (the 1800s), 80 年代 (the eighties): periods, written as 1880s in English
         unit: str | None = None
         before = text[max(0, start - 4) : start].rstrip()
         for sym, code in _PREFIX_CURRENCY.items():
@@ -219,6 +224,53 @@ def clock_quantities(text: str) -> list[Quantity]:
     return out
 
 
+def _split_words(text: str) -> list[str]:
+    return text.split()
+
+
+_NUMBER_WORDS = {
+    w: float(i)
+    for i, w in enumerate(
+        _split_words(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+            "seventeen eighteen nineteen twenty"
+        )
+    )
+} | {"thirty": 30.0, "forty": 40.0, "fifty": 50.0, "sixty": 60.0, "seventy": 70.0, "eighty": 80.0, "ninety": 90.0,
+     "hundred": 100.0, "thousand": 1000.0, "dozen": 12.0, "half": 0.5, "quarter": 0.25, "once": 1.0,
+     "twice": 2.0}  # fmt: skip
+_MONTHS = {
+    m: float(i % 12 + 1)
+    for i, m in enumerate(
+        _split_words(
+            "january february march april may june july august september october november december "
+            "jan feb mar apr may jun jul aug sep oct nov dec"
+        )
+    )
+}
+_ENGLISH_WORD = re.compile(r"[a-z]+")
+
+
+def word_quantities(text: str) -> list[Quantity]:
+    """An English source's number words and month names as numbers: a translation writes "3" for "three" and "12月"
+    for "December"."""
+    words = set(_ENGLISH_WORD.findall(text.casefold()))
+    values = {v for w, v in (_NUMBER_WORDS | _MONTHS).items() if w in words}
+    return [Quantity(str(v), frozenset({v}), None, 0.0) for v in sorted(values)]
+
+
+_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)](?=\s)")  # "1." opening a line numbers a list; it states nothing
+_HH_MM = re.compile(r"([01]?\d|2[0-3])[.:]([0-5]\d)")
+
+
+def _clock_grounded(q: Quantity, source: list[Quantity]) -> bool:
+    """``17.30`` (a German or French clock time) is grounded when the source has its hour and its minutes."""
+    m = _HH_MM.fullmatch(q.text)
+    if m is None or q.unit is not None:
+        return False
+    return all(grounded(Quantity(p, frozenset({float(p)}), None, 0.5), source) for p in m.groups())
+
+
 def _clock(hour: int, minute: str | None) -> Quantity:
     return Quantity(f"{hour}:{minute or '00'}", frozenset({float(hour), float(minute or 0)}), None, 0.5)
 
@@ -227,12 +279,13 @@ def check_numbers(fields: Fields, ctx: GuardContext) -> list[Finding]:
     source = (
         quantities(ctx.source, ctx.source_lang, attached=True)
         + clock_quantities(ctx.source)
+        + (word_quantities(ctx.source) if ctx.source_lang == "en" else [])
         + quantities(ctx.extra_grounding, "en")
     )
     out = []
     for name, text in fields:
-        for q in quantities(text, ctx.lang):
-            if not grounded(q, source):
+        for q in quantities(_LIST_MARKER.sub(" ", text), ctx.lang):
+            if not grounded(q, source) and not _clock_grounded(q, source):
                 unit = f" ({q.unit})" if q.unit else ""
                 out.append(Finding("ungrounded-number", name, f"{q.text}{unit} is not in the source"))
     return out

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from ..headings import HEADINGS
-from ..models import ArticleText
+from ..models import BULLETS, FIELD_BOUNDS, ArticleText
 from .base import Finding, GuardContext, words
 
-# (min words, max chars) per field kind: tighter than the schema's hard limits, which only stop runaway output.
-BOUNDS: dict[str, tuple[int, int]] = {
-    "title": (3, 160),
-    "description": (6, 400),
-    "overview": (15, 1500),
-    "heading": (1, 100),
-    "body": (12, 2000),
-    "why_it_matters": (8, 2000),
-    "from_the_author": (6, 1200),
-    "bullet": (2, 300),
-}
+# (min words, max chars) per field kind: the same table the schema sent to the model is built from.
+BOUNDS = FIELD_BOUNDS
 _FIXED = {h.casefold() for hs in HEADINGS.values() for h in hs}
 
 
@@ -43,8 +34,14 @@ def check_structure(article: ArticleText, ctx: GuardContext) -> list[Finding]:
             out.append(Finding("length", name, f"{n} words; at least {lo_words}"))
     if not article.sections:
         out.append(Finding("section-missing", "sections", "no topical section"))
-    if not 3 <= len(article.market_impact) <= 6:
-        out.append(Finding("section-missing", "market_impact", f"{len(article.market_impact)} bullets; 3 to 6"))
+    if not BULLETS[0] <= len(article.market_impact) <= BULLETS[1]:
+        out.append(
+            Finding(
+                "section-missing",
+                "market_impact",
+                f"{len(article.market_impact)} bullets; {BULLETS[0]} to {BULLETS[1]}",
+            )
+        )
     for i, s in enumerate(article.sections):
         if s.heading.strip().strip("#: ").casefold() in _FIXED:
             out.append(Finding("fixed-heading", f"sections[{i}].heading", f"{s.heading!r} is a fixed heading"))

@@ -18,8 +18,8 @@ __all__ = ["CoverError", "CoverProvider", "CoverRequest", "make_cover_provider"]
 
 def make_cover_provider(settings: Settings, client: httpx.AsyncClient | None = None) -> CoverProvider | None:
     cfg = settings.images
-    covers_dir = settings.publish.content_dir / "covers"
-    base = settings.publish.cover_base_url
+    covers_dir = settings.publish.covers_folder()
+    base = settings.cover_url_base()
     if cfg.provider == "none":
         return None
     if cfg.provider == "unsplash":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -10,7 +12,9 @@ from pydantic import BaseModel
 
 T = TypeVar("T", bound=BaseModel)
 
-Outcome = Literal["ok", "invalid_output", "rate_limited", "server_error", "timeout", "error"]
+Outcome = Literal["ok", "invalid_output", "rate_limited", "server_error", "timeout", "error", "started"]
+
+log = logging.getLogger("newsroom.llm")
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,26 @@ class CallRecord:
     outcome: Outcome
     error: str | None = None
     cost: float = 0.0
+    call_key: str | None = None  # the attempt's id, shared by its "started" record and its outcome
 
 
 CallLogger = Callable[[CallRecord], None]
+
+
+def start_call(logger: CallLogger | None, stage: str, provider: str, model: str) -> str | None:
+    """Announce one HTTP attempt before it is made, to a logger that records calls up front (``started``: the
+    pipeline's CallBuffer stores a row at once, so a crash that loses the reply still leaves the call counted).
+    Returns the attempt's key, which its outcome record carries; None for a logger without ``started``."""
+    hook = getattr(logger, "started", None)
+    if hook is None:
+        return None
+    key = uuid.uuid4().hex
+    try:
+        hook(CallRecord(stage, provider, model, 0, 0, 0.0, "started", call_key=key))
+    except Exception:  # a broken logger must not fail the call; the outcome is still recorded after it
+        log.exception("the call logger failed to record a call's start")
+        return None
+    return key
 
 
 @dataclass

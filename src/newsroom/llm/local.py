@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..config import LLMConfig
-from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T
+from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, start_call
 from .schema import ReplyError, fit_to_budget, grammar_for, json_schema_for, min_completion_chars, parse_reply
 
 log = logging.getLogger("newsroom.llm")
@@ -359,6 +359,7 @@ class LocalProvider:
             text = build_prompt(prompt, rejected)
             seed = zlib.crc32(text.encode("utf-8")) ^ attempt
             cancel = threading.Event()
+            key = start_call(self._on_call, prompt.stage, self.name, self.model)
             started = time.perf_counter()
             try:
                 done = await asyncio.to_thread(self._run, text, grammar, max_tokens, reserve, seed, cancel)
@@ -366,18 +367,18 @@ class LocalProvider:
                 cancel.set()  # the worker thread stops at its next token
                 raise
             except LLMError as exc:
-                self._record(prompt, 0, 0, (time.perf_counter() - started) * 1000, exc.outcome, str(exc))
+                self._record(prompt, 0, 0, (time.perf_counter() - started) * 1000, exc.outcome, str(exc), key)
                 raise
             except Exception as exc:  # noqa: BLE001 - a llama.cpp failure is a failed call, never a crashed pipeline
                 msg = f"{type(exc).__name__}: {exc}"
-                self._record(prompt, 0, 0, (time.perf_counter() - started) * 1000, "error", msg)
+                self._record(prompt, 0, 0, (time.perf_counter() - started) * 1000, "error", msg, key)
                 raise LLMError(f"{self.model} ({prompt.stage}): {msg}", outcome="error") from None
             latency = done.seconds * 1000
             tokens_in += done.prompt_tokens
             tokens_out += done.completion_tokens
             if done.finish_reason == "timeout":
                 msg = f"generation passed llm.timeout_seconds ({self.cfg.timeout_seconds:g} s)"
-                self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "timeout", msg)
+                self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "timeout", msg, key)
                 raise LLMError(f"{self.model} ({prompt.stage}): {msg}", outcome="timeout")
             try:
                 value = parse_reply(done.text, schema)
@@ -385,19 +386,26 @@ class LocalProvider:
                 reason = exc.reason
                 if done.finish_reason == "length":
                     reason += f" (the reply hit max_tokens={max_tokens})"
-                self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "invalid_output", reason)
+                self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "invalid_output", reason, key)
                 if attempt == 2:
                     raise LLMError(
                         f"{self.model} gave invalid output twice ({prompt.stage}): {reason}", outcome="invalid_output"
                     ) from None
                 rejected = exc.reason
                 continue
-            self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "ok", None)
+            self._record(prompt, done.prompt_tokens, done.completion_tokens, latency, "ok", None, key)
             return Result(value=value, model=self.model, tokens_in=tokens_in, tokens_out=tokens_out, attempts=attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _record(
-        self, prompt: Prompt, t_in: int, t_out: int, latency_ms: float, outcome: Outcome, error: str | None
+        self,
+        prompt: Prompt,
+        t_in: int,
+        t_out: int,
+        latency_ms: float,
+        outcome: Outcome,
+        error: str | None,
+        call_key: str | None = None,
     ) -> None:
         if self._on_call is None:
             return
@@ -411,6 +419,7 @@ class LocalProvider:
             outcome=outcome,
             error=error[:300] if error else None,
             cost=0.0,
+            call_key=call_key,
         )
         try:
             self._on_call(record)

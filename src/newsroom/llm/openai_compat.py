@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import openai
 
 from ..config import LLMConfig
-from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T
+from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, start_call
 from .retry import backoff_delay, parse_retry_after
 from .schema import ReplyError, grammar_for, json_schema_for, parse_reply
 
@@ -82,6 +82,7 @@ class _Reply:
     attempts: int
     latency_ms: float
     finish_reason: str | None
+    call_key: str | None = None
 
 
 class OpenAIProvider:
@@ -156,7 +157,15 @@ class OpenAIProvider:
                     reason = exc.reason
                     if reply.finish_reason == "length":
                         reason += " (the reply hit max_tokens: keep every field shorter)"
-                    self._record(prompt, reply.tokens_in, reply.tokens_out, reply.latency_ms, "invalid_output", reason)
+                    self._record(
+                        prompt,
+                        reply.tokens_in,
+                        reply.tokens_out,
+                        reply.latency_ms,
+                        "invalid_output",
+                        reason,
+                        reply.call_key,
+                    )
                     if repair:
                         raise LLMError(
                             f"{self.model} gave invalid output twice ({prompt.stage}): {reason}",
@@ -172,7 +181,7 @@ class OpenAIProvider:
                         },
                     ]
                     continue
-                self._record(prompt, reply.tokens_in, reply.tokens_out, reply.latency_ms, "ok", None)
+                self._record(prompt, reply.tokens_in, reply.tokens_out, reply.latency_ms, "ok", None, reply.call_key)
                 return Result(
                     value=value, model=self.model, tokens_in=tokens_in, tokens_out=tokens_out, attempts=attempts
                 )
@@ -189,6 +198,7 @@ class OpenAIProvider:
             attempts += 1
             mode = self._mode
             kwargs = self._request_kwargs(prompt, messages, json_schema, schema_name, mode)
+            key = start_call(self._on_call, prompt.stage, self.name, self.model)
             started = time.perf_counter()
             try:
                 response = await self._client.chat.completions.create(**kwargs)
@@ -208,10 +218,11 @@ class OpenAIProvider:
                         latency,
                         failure.outcome,
                         f"json_schema refused (HTTP {exc.status_code}); falling back to json_object",
+                        key,
                     )
                     self._switch_to_json_object(exc.status_code)
                     continue  # a refusal of the format is not a failure of the call: no retry budget spent
-                self._record(prompt, 0, 0, latency, failure.outcome, str(failure))
+                self._record(prompt, 0, 0, latency, failure.outcome, str(failure), key)
                 if not failure.retryable or retry >= self.cfg.max_retries:
                     suffix = f" after {attempts} attempts" if attempts > 1 else ""
                     raise LLMError(f"{self.model} ({prompt.stage}){suffix}: {failure}", failure.outcome) from None
@@ -233,7 +244,7 @@ class OpenAIProvider:
                 content = getattr(message, "content", None)
                 text = content if isinstance(content, str) else ""
                 finish = getattr(choices[0], "finish_reason", None)
-            return _Reply(text, t_in, t_out, attempts, latency, finish)
+            return _Reply(text, t_in, t_out, attempts, latency, finish, key)
 
     def _switch_to_json_object(self, status: int) -> None:
         if self._mode != "json_object":
@@ -310,7 +321,14 @@ class OpenAIProvider:
     # ---- bookkeeping -------------------------------------------------------------------------------------------
 
     def _record(
-        self, prompt: Prompt, t_in: int, t_out: int, latency_ms: float, outcome: Outcome, error: str | None
+        self,
+        prompt: Prompt,
+        t_in: int,
+        t_out: int,
+        latency_ms: float,
+        outcome: Outcome,
+        error: str | None,
+        call_key: str | None = None,
     ) -> None:
         if self._on_call is None:
             return
@@ -325,6 +343,7 @@ class OpenAIProvider:
             outcome=outcome,
             error=self._redact(error)[:_MAX_ERROR_CHARS] if error else None,
             cost=cost,
+            call_key=call_key,
         )
         try:
             self._on_call(record)

@@ -2,13 +2,21 @@
 
 Each record is tagged with the story being worked on (the ``current_story`` context variable, which the story's job
 sets), so a story's calls are flushed in the same transaction as its article or its failure.
+
+Bound to a store, the buffer also writes a ``started`` row for every HTTP attempt before the request goes out
+(``started``, called through ``llm.base.start_call``); the flush completes that row. A crash that loses a reply
+therefore leaves its call counted, and ``stats`` agrees with what the endpoint saw.
 """
 
 from __future__ import annotations
 
 import contextvars
+from typing import TYPE_CHECKING
 
 from .base import CallRecord
+
+if TYPE_CHECKING:
+    from ..store.db import Store
 
 current_story: contextvars.ContextVar[int | None] = contextvars.ContextVar("story", default=None)
 
@@ -16,7 +24,8 @@ current_story: contextvars.ContextVar[int | None] = contextvars.ContextVar("stor
 class CallBuffer:
     """Collects CallRecords from providers; flushed into the store with the article they belong to."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store
         self._pending: list[tuple[CallRecord, int | None]] = []
         self.total = 0
         self.tokens_in = 0
@@ -27,6 +36,19 @@ class CallBuffer:
         self.total += 1
         self.tokens_in += record.tokens_in
         self.tokens_out += record.tokens_out
+
+    def started(self, record: CallRecord) -> None:
+        """Store a ``started`` row for an attempt about to be made (nothing without a store)."""
+        if self.store is None:
+            return
+        from ..store.queries import add_calls
+
+        with self.store.session() as s:
+            add_calls(s, [(record, current_story.get())])
+
+    def pending(self) -> list[CallRecord]:
+        """The records not stored yet (what the budget adds to the stored call log)."""
+        return [r for r, _ in self._pending]
 
     def take(self, story_id: int | None = None) -> list[tuple[CallRecord, int | None]]:
         """Remove and return the buffered records of one story (or all, when ``story_id`` is None)."""

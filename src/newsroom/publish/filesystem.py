@@ -11,7 +11,8 @@ import contextlib
 import os
 import string
 import tempfile
-from datetime import UTC
+import time
+from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
 from ..models import ArticleDoc
@@ -59,20 +60,26 @@ class FilesystemTarget:
         self.content_dir = Path(content_dir)
         self.path_template = path_template
 
-    def path_for(self, doc: ArticleDoc) -> Path:
-        """Where ``doc`` lives; PathEscapeError when that would be outside ``content_dir``.
+    def relative_path(self, doc: ArticleDoc) -> str:
+        """``doc``'s path inside the content folder (``/``-separated).
 
         ``{date}`` is the publishedAt date (UTC, YYYY-MM-DD); ``{key}`` the source key.
         """
-        published = doc.published_at
+        return self._relative(doc.lang, doc.slug, doc.published_at, doc.source.key)
+
+    def _relative(self, lang: str, slug: str, published: datetime, key: str) -> str:
         day = (published.astimezone(UTC) if published.tzinfo else published).date().isoformat()
-        relative = self.path_template.format(
-            lang=_segment("lang", doc.lang),
-            slug=_segment("slug", doc.slug),
-            date=day,
-            key=_segment("key", doc.source.key),
+        return self.path_template.format(
+            lang=_segment("lang", lang), slug=_segment("slug", slug), date=day, key=_segment("key", key)
         )
-        return self._inside(self.content_dir / relative)
+
+    def path_of(self, lang: str, slug: str, published: datetime, key: str) -> Path:
+        """``path_for`` from the four values the template can use."""
+        return self._inside(self.content_dir / self._relative(lang, slug, published, key))
+
+    def path_for(self, doc: ArticleDoc) -> Path:
+        """Where ``doc`` lives; PathEscapeError when that would be outside ``content_dir``."""
+        return self._inside(self.content_dir / self.relative_path(doc))
 
     def _inside(self, path: Path) -> Path:
         root = self.content_dir.resolve()
@@ -111,6 +118,23 @@ class FilesystemTarget:
         _fsync_dir(path.parent)
         return path
 
+    def stray_files(self, min_age_s: float = 60.0) -> tuple[list[Path], list[Path]]:
+        """What a crash can leave here: temporary files of interrupted writes older than ``min_age_s`` (younger
+        ones may belong to a write in progress in another process), and the article files Newsroom wrote (front
+        matter with ``externalId`` and ``ai``) — which of those no row claims is for the caller to decide."""
+        if not self.content_dir.is_dir():
+            return [], []
+        now = time.time()
+        temps, articles = [], []
+        for path in self.content_dir.rglob("*"):
+            if path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    if now - path.stat().st_mtime >= min_age_s:
+                        temps.append(path)
+            elif path.suffix == ".md" and path.is_file() and _written_by_newsroom(path):
+                articles.append(path)
+        return temps, articles
+
     def remove(self, path: Path) -> None:
         """Delete an article file (a no-op when it is gone) and the folders it leaves empty, up to content_dir."""
         path = Path(path)
@@ -126,6 +150,17 @@ class FilesystemTarget:
             except OSError:
                 break
             parent = parent.parent
+
+
+def _written_by_newsroom(path: Path) -> bool:
+    """A Markdown file with the front matter this target writes (not a page the site keeps beside the articles)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192).decode("utf-8", "replace")
+    except OSError:
+        return False
+    front = head.split("\n---\n", 1)[0] if head.startswith("---\n") else ""
+    return "\nexternalId: " in front and "\nai:\n" in front
 
 
 def _fsync_dir(folder: Path) -> None:

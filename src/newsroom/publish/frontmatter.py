@@ -33,7 +33,7 @@ from ..models import COVER_SIZES, ArticleDoc
 
 __all__ = ["SEED_KEYS", "dump_frontmatter", "frontmatter_data", "iso_ms"]
 
-# The seed's top-level keys, in the seed's order. Additive keys (slug, sourceUrl) only ever follow these.
+# The seed's top-level keys, in the seed's order. Additive keys (slug, sourceUrl, translationKey) only follow these.
 SEED_KEYS = (
     "title",
     "description",
@@ -73,9 +73,10 @@ def frontmatter_data(doc: ArticleDoc) -> dict[str, Any]:
     """The ordered frontmatter mapping of one article: the seed's keys in the seed's order, then the additive ones.
 
     Optional parts appear only when they carry a value: ``coverImage.credit``, ``ai.model``, and the additive
-    top-level keys ``slug``, ``sourceUrl`` and ``sources`` (the story's other sources: a list of name and url)
-    (empty means absent, so a file of the seed's exact shape can still be
-    produced).
+    top-level keys ``slug``, ``sourceUrl``, ``translationKey`` (the slug, which all languages of a story share)
+    and ``sources`` (the story's other sources: a list of name and url); empty means absent, so a file of the
+    seed's exact shape can still be produced. The keys are described by
+    :class:`newsroom.publish.schema.Frontmatter`.
     """
     cover: dict[str, Any] = {size: getattr(doc.cover_image, size) for size in COVER_SIZES}
     if doc.cover_image.credit:
@@ -104,6 +105,8 @@ def frontmatter_data(doc: ArticleDoc) -> dict[str, Any]:
         data["slug"] = doc.slug
     if doc.source_url:
         data["sourceUrl"] = doc.source_url
+    if doc.slug:
+        data["translationKey"] = doc.slug  # the same in every language of the story (Hugo links translations by it)
     if doc.sources:
         data["sources"] = [{"name": x.name, "url": x.url} for x in doc.sources]
     return data

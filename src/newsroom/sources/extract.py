@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.robotparser
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from protego import Protego
 
 from ..config import ExtractConfig, FetchConfig
 from ..netguard import BlockedURL, check_url
@@ -185,13 +185,17 @@ def _agent_token(user_agent: str) -> str:
 
 
 class RobotsCache:
-    """robots.txt per origin, fetched through the same guarded path, kept for an hour."""
+    """robots.txt per origin (protego: RFC 9309, the longest matching rule wins), fetched through the same guarded
+    path, kept for an hour."""
 
     def __init__(self) -> None:
-        self._rules: dict[str, tuple[float, urllib.robotparser.RobotFileParser | bool]] = {}
+        self._rules: dict[str, tuple[float, Protego | str | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def allowed(self, client: httpx.AsyncClient, url: str, *, fetch: FetchConfig, timeout_seconds: float) -> bool:
+    async def refusal(
+        self, client: httpx.AsyncClient, url: str, *, fetch: FetchConfig, timeout_seconds: float
+    ) -> str | None:
+        """None when ``url`` may be fetched; otherwise why not (disallowed, or robots.txt unreachable)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         lock = self._locks.setdefault(origin, asyncio.Lock())
@@ -201,14 +205,21 @@ class RobotsCache:
                 cached = (time.monotonic(), await self._load(client, origin, fetch, timeout_seconds))
                 self._rules[origin] = cached
         rules = cached[1]
-        if isinstance(rules, bool):
+        agent = _agent_token(fetch.user_agent)
+        if isinstance(rules, str):
             return rules
-        return rules.can_fetch(_agent_token(fetch.user_agent), url)
+        if rules is None or rules.can_fetch(url, agent):
+            return None
+        return f"robots.txt disallows {url} for {agent}"
+
+    async def allowed(self, client: httpx.AsyncClient, url: str, *, fetch: FetchConfig, timeout_seconds: float) -> bool:
+        return await self.refusal(client, url, fetch=fetch, timeout_seconds=timeout_seconds) is None
 
     @staticmethod
     async def _load(
         client: httpx.AsyncClient, origin: str, fetch: FetchConfig, timeout_seconds: float
-    ) -> urllib.robotparser.RobotFileParser | bool:
+    ) -> Protego | str | None:
+        """The parsed rules; None (no robots.txt: everything allowed) or the reason nothing may be fetched."""
         page = await fetch_page(
             client,
             origin + "/robots.txt",
@@ -218,11 +229,11 @@ class RobotsCache:
             accept="text/plain, */*;q=0.1",
         )
         if page.status == "ok":
-            parser = urllib.robotparser.RobotFileParser()
-            parser.parse(page.body.decode("utf-8", "replace").splitlines())
-            return parser
+            return Protego.parse(page.body.decode("utf-8", "replace"))
         # 4xx: no robots.txt, everything is allowed; unreachable or refused: RFC 9309 says assume complete disallow
-        return bool(page.status == "error" and page.error and page.error.startswith("HTTP 4"))
+        if page.status == "error" and page.error and page.error.startswith("HTTP 4"):
+            return None
+        return f"robots.txt of {origin} unreachable ({page.error or page.status}): not fetching its pages (RFC 9309)"
 
 
 async def fetch_full_text(
@@ -243,9 +254,9 @@ async def fetch_full_text(
     except BlockedURL as exc:
         return None, str(exc)
     if extract.respect_robots and robots is not None:
-        ok = await robots.allowed(client, url, fetch=fetch, timeout_seconds=extract.timeout_seconds)
-        if not ok:
-            return None, f"robots.txt disallows {url} for {_agent_token(fetch.user_agent)}"
+        refusal = await robots.refusal(client, url, fetch=fetch, timeout_seconds=extract.timeout_seconds)
+        if refusal:
+            return None, refusal
     page = await fetch_page(
         client, url, fetch=fetch, timeout_seconds=extract.timeout_seconds, max_bytes=extract.max_bytes
     )

@@ -6,14 +6,17 @@ timeouts (a server dripping one byte a second cannot hold a poll forever); redir
 hop passes the private-network guard. Nothing here raises for a network or HTTP problem: the result says what went
 wrong, and the poller records it.
 
-Parsing: feedparser, which is lenient and flags malformed input (``bozo``) instead of failing. Every entry is
-normalised: canonical link, UTC timestamp, plain text, stable external id.
+Parsing: the encoding is verified and repaired first (sources/encoding.py), numeric character references that no
+XML document may contain (``&#0;``, ``&#xD800;``) are removed, then feedparser, which is lenient and flags malformed
+input (``bozo``) instead of failing. Every entry is normalised: canonical link, UTC timestamp, plain text, stable
+external id; an entry that cannot be is skipped and counted with its reason (``ParsedFeed.entries``), never the feed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import hashlib
 import io
 import re
@@ -30,9 +33,12 @@ from ..models import FeedItem
 from ..netguard import BlockedURL, check_url
 from ..text import html_to_text
 from ..urls import canonical_url
+from .base import EntryLog
+from .encoding import to_utf8_xml
 from .fetching import MAX_REDIRECTS, REDIRECT_CODES, TooLarge, read_capped
 
 MAX_EXTERNAL_ID = 512  # the items.external_id column
+ERROR_BODY_BYTES = 65_536
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 
 FetchStatus = Literal["ok", "not_modified", "error"]
@@ -47,6 +53,8 @@ class FetchResult:
     http_status: int | None = None
     error: str | None = None
     final_url: str | None = None  # after redirects: the base for relative links
+    content_type: str | None = None
+    retry_after: float | None = None  # seconds, from a 429/503 Retry-After header
 
 
 @dataclass
@@ -54,13 +62,36 @@ class ParsedFeed:
     items: list[FeedItem] = field(default_factory=list)
     bozo: str | None = None  # why feedparser found the document malformed; None when well-formed
     kind: Literal["RSS", "ATOM"] | None = None
-    skipped: int = 0  # entries with neither a link nor an id
+    entries: EntryLog = field(default_factory=EntryLog)  # entries skipped (with reasons) or flagged
     title: str = ""
     description: str = ""
+    language: str | None = None  # the feed's <language> / xml:lang
+    note: str | None = None  # the declared encoding was wrong and was repaired
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.entries.skipped.values())
 
 
-def _error(message: str, *, http_status: int | None = None, url: str | None = None) -> FetchResult:
-    return FetchResult(status="error", http_status=http_status, error=message, final_url=url)
+def _error(
+    message: str, *, http_status: int | None = None, url: str | None = None, retry_after: float | None = None
+) -> FetchResult:
+    return FetchResult(status="error", http_status=http_status, error=message, final_url=url, retry_after=retry_after)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
 
 
 async def fetch_feed(
@@ -70,27 +101,30 @@ async def fetch_feed(
     etag: str | None,
     last_modified: str | None,
     fetch: FetchConfig,
+    accept: str = ACCEPT,
+    headers: dict[str, str] | None = None,
 ) -> FetchResult:
     """GET ``url`` with conditional headers. Never raises for network, HTTP or policy problems."""
+    sent = {"User-Agent": fetch.user_agent, "Accept": accept, **(headers or {})}
+    if etag:
+        sent["If-None-Match"] = etag
+    if last_modified:
+        sent["If-Modified-Since"] = last_modified
     try:
         async with asyncio.timeout(fetch.timeout_seconds):
-            return await _fetch(client, url, etag=etag, last_modified=last_modified, fetch=fetch)
+            return await _fetch(client, url, headers=sent, fetch=fetch)
     except TimeoutError:
         return _error(f"timed out after {fetch.timeout_seconds:g} s (fetch.timeout_seconds)", url=url)
 
 
-async def _fetch(
-    client: httpx.AsyncClient, url: str, *, etag: str | None, last_modified: str | None, fetch: FetchConfig
-) -> FetchResult:
-    headers = {"User-Agent": fetch.user_agent, "Accept": ACCEPT}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+async def _fetch(client: httpx.AsyncClient, url: str, *, headers: dict[str, str], fetch: FetchConfig) -> FetchResult:
+    etag, last_modified = headers.get("If-None-Match"), headers.get("If-Modified-Since")
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            await asyncio.to_thread(check_url, current, allow_private=fetch.allow_private_networks)
+            await asyncio.to_thread(
+                check_url, current, allow_private=fetch.allow_private_networks, allow_hosts=fetch.allow_hosts
+            )
         except BlockedURL as exc:
             return _error(str(exc), url=current)
         try:
@@ -120,7 +154,15 @@ async def _fetch(
                 )
             if not 200 <= code < 300:
                 reason = response.reason_phrase or ""
-                return _error(f"HTTP {code} {reason}".strip() + f" from {current}", http_status=code, url=current)
+                failed = _error(
+                    f"HTTP {code} {reason}".strip() + f" from {current}",
+                    http_status=code,
+                    url=current,
+                    retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                )
+                with contextlib.suppress(TooLarge, httpx.HTTPError):  # an API's error envelope says what is wrong
+                    failed.body = await read_capped(response, ERROR_BODY_BYTES)
+                return failed
             try:
                 body = await read_capped(response, fetch.max_bytes)
             except TooLarge as exc:
@@ -140,6 +182,7 @@ async def _fetch(
                 last_modified=response.headers.get("last-modified"),
                 http_status=code,
                 final_url=current,
+                content_type=response.headers.get("content-type"),
             )
         finally:
             await response.aclose()
@@ -184,7 +227,8 @@ def _categories(entry: Any) -> list[str]:
     return out
 
 
-def _external_id(raw_id: str, link: str) -> str | None:
+def external_id(raw_id: str, link: str) -> str | None:
+    """The id as given (hashed past MAX_EXTERNAL_ID), else a hash of the canonical link; None without either."""
     raw_id = raw_id.strip()
     if raw_id:
         if len(raw_id) > MAX_EXTERNAL_ID:
@@ -195,13 +239,13 @@ def _external_id(raw_id: str, link: str) -> str | None:
     return None
 
 
-def _entry_to_item(entry: Any, *, source_key: str, now: datetime) -> FeedItem | None:
+def _entry_to_item(entry: Any, *, source_key: str, now: datetime, language: str | None) -> FeedItem | None:
     raw_id = str(entry.get("id") or "")
     link = canonical_url(str(entry.get("link") or ""))
     if not link and raw_id.strip().lower().startswith(("http://", "https://")):
         link = canonical_url(raw_id)  # a permalink guid is the link when the entry has no <link>
-    external_id = _external_id(raw_id, link)
-    if external_id is None:
+    ident = external_id(raw_id, link)
+    if ident is None:
         return None
     summary = html_to_text(entry.get("summary"))
     contents = [html_to_text(c.get("value")) for c in entry.get("content") or []]
@@ -213,7 +257,7 @@ def _entry_to_item(entry: Any, *, source_key: str, now: datetime) -> FeedItem | 
     published = _as_utc(entry.get("published_parsed")) or _as_utc(entry.get("updated_parsed")) or now
     return FeedItem(
         source_key=source_key,
-        external_id=external_id,
+        external_id=ident,
         url=link,
         title=title,
         summary=summary,
@@ -221,17 +265,48 @@ def _entry_to_item(entry: Any, *, source_key: str, now: datetime) -> FeedItem | 
         categories=_categories(entry),
         author=html_to_text(entry.get("author")) or None,
         published_at=published,
+        language=language,
     )
 
 
-def parse_feed(data: bytes, *, source_key: str, base_url: str | None = None, now: datetime | None = None) -> ParsedFeed:
+def _char_ref(m: re.Match[bytes]) -> bytes:
+    """A numeric character reference, or nothing when it names a character XML forbids (NUL, a surrogate, …)."""
+    try:
+        code = int(m.group(1)[1:], 16) if m.group(1)[:1] in b"xX" else int(m.group(1))
+    except ValueError:
+        return b""
+    if code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF:
+        return m.group(0)
+    return b""
+
+
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,10}|[0-9]{1,12});")
+# Raw bytes no XML document may contain: C0 controls but tab, newline and carriage return (NUL above all).
+_RAW_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def clean_xml(data: bytes, http_charset: str | None = None) -> tuple[bytes, str | None]:
+    """UTF-8 bytes with the characters XML forbids removed (raw or as references); a note when the encoding lied."""
+    data, note = to_utf8_xml(data, http_charset)
+    return _CHAR_REF.sub(_char_ref, _RAW_CONTROLS.sub(b"", data)), note
+
+
+def parse_feed(
+    data: bytes,
+    *,
+    source_key: str,
+    base_url: str | None = None,
+    now: datetime | None = None,
+    http_charset: str | None = None,
+) -> ParsedFeed:
     """Parse an RSS/Atom document into FeedItems. Never raises for malformed input.
 
     A malformed document that still yields entries gives them plus ``bozo``; one with no entries and a ``bozo``
     reason is an error for the caller to record. ``now`` (the fetch time) stands in for entries without a date.
     """
     now = now or datetime.now(UTC)
-    cleaned = _EMPTY_TEXT_ELEMENTS.sub(b"", data)
+    cleaned, note = clean_xml(data, http_charset)
+    cleaned = _EMPTY_TEXT_ELEMENTS.sub(b"", cleaned)
     # A stream, never bytes or str: feedparser treats a str as a URL or a file name and would open it.
     headers = {"content-location": base_url} if base_url else None
     try:
@@ -247,23 +322,27 @@ def parse_feed(data: bytes, *, source_key: str, base_url: str | None = None, now
     version = str(doc.get("version") or "")
     if bozo is None and not entries and not version:
         bozo = "empty response" if not data.strip() else "not an RSS or Atom feed (no <rss>, <feed> or <rdf> root)"
+    feed = doc.get("feed") or {}
+    language = str(feed.get("language") or "") or None
     items: list[FeedItem] = []
-    skipped = 0
-    for entry in entries:
+    log = EntryLog()
+    for n, entry in enumerate(entries, 1):
         try:
-            item = _entry_to_item(entry, source_key=source_key, now=now)
-        except Exception:  # noqa: BLE001 - one hostile entry is skipped, the rest of the feed still counts
-            item = None
+            item = _entry_to_item(entry, source_key=source_key, now=now, language=language)
+        except Exception as exc:  # noqa: BLE001 - one hostile entry is skipped, the rest of the feed still counts
+            log.skip("invalid", f"entry {n}: {type(exc).__name__}: {exc}")
+            continue
         if item is None:
-            skipped += 1
+            log.skip("no-id", f"entry {n}: {html_to_text(entry.get('title'))[:100]}")
         else:
             items.append(item)
-    feed = doc.get("feed") or {}
     return ParsedFeed(
         items=items,
         bozo=bozo,
         kind=_kind(version),
-        skipped=skipped,
+        entries=log,
         title=html_to_text(feed.get("title")),
         description=html_to_text(feed.get("subtitle")),
+        language=language,
+        note=note,
     )

@@ -48,7 +48,7 @@ async def fill_full_text(
             page, why = await fetch_full_text(http, item.url, fetch=settings.fetch, extract=cfg, robots=robots)
         current = item.content if len(item.content or "") > len(item.summary or "") else item.summary or ""
         if page is None or len(page.text) <= len(current):
-            log.info("full text for item %s kept from the feed: %s", item.id, why or "extracted text was not longer")
+            log.debug("full text for item %s kept from the feed: %s", item.id, why or "extracted text was not longer")
             return False
         item.content = page.text
         await asyncio.to_thread(_store_content, store, item.id, page.text)

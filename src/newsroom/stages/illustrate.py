@@ -8,11 +8,18 @@ limit, no match); if even the card fails, the placeholder URLs are kept. A cover
 ``coverImage`` keeps the seed's six keys (Unsplash's ``urls`` object: raw, full, regular, small, thumb, small_s3) so
 a site reading the files never meets a missing field: until a provider answers, each key points at the story's
 generated card under ``{base_url}/{slug}/{size}.png`` (:func:`placeholder_cover`).
+
+Off the critical path: a card's URLs are known before it is drawn, so with the card provider (the default) the
+article is published with them at once and the card is drawn in the illustrator's one background thread while the
+story's translations are in flight; :meth:`Illustrator.drain` waits for the cards still being drawn (the scheduler
+calls it before a run ends). One thread: drawing never takes both cores from the event loop and the guards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 
@@ -40,21 +47,40 @@ class Illustrator:
         self.settings = settings
         self.primary = make_cover_provider(settings, client)
         cfg = settings.images
-        self.card = CardProvider(
-            settings.publish.content_dir / "covers", settings.publish.cover_base_url, cfg.card_brand
-        )
+        self.card = CardProvider(settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand)
+        self._drawer: ThreadPoolExecutor | None = None
+        self._drawing: list[Future[CoverImage]] = []
 
     async def cover(self, request: CoverRequest) -> CoverImage:
-        placeholder = placeholder_cover(self.settings.publish.cover_base_url, request.slug)
+        placeholder = placeholder_cover(self.settings.cover_url_base(), request.slug)
         if self.primary is None:
             return placeholder
+        if isinstance(self.primary, CardProvider):
+            return self._draw_later(request)
         chain = [self.primary] if self.primary.name == "card" else [self.primary, self.card]
         for provider in chain:
             try:
                 return await provider.cover(request)
             except (CoverError, OSError, ValueError) as exc:
-                log.info("cover for %s from %s: %s", request.slug, provider.name, exc)
+                log.debug("cover for %s from %s: %s", request.slug, provider.name, exc)
         return placeholder
+
+    def _draw_later(self, request: CoverRequest) -> CoverImage:
+        """The card's URLs now; the card itself drawn in the background thread."""
+        urls = self.card.urls(request)
+        if self._drawer is None:
+            self._drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cards")
+        self._drawing.append(self._drawer.submit(self.card.render, request))
+        return urls
+
+    async def drain(self) -> None:
+        """Wait until every card queued so far is on disk (a failed card is logged, never raised)."""
+        drawing, self._drawing = self._drawing, []
+        for future in drawing:
+            try:
+                await asyncio.wrap_future(future)
+            except (OSError, ValueError) as exc:
+                log.warning("cover card not drawn: %s", exc)
 
 
 def cover_request(article: ArticleRow) -> CoverRequest:

@@ -19,6 +19,7 @@ import httpx
 
 from ..config import Settings
 from ..llm.base import LLMError, Provider
+from ..llm.budget import Budget, BudgetReached, with_budget
 from ..llm.usage import CallBuffer, current_story
 from ..publish.filesystem import FilesystemTarget
 from ..sources.extract import RobotsCache
@@ -45,18 +46,24 @@ class StageEnv:
     calls: CallBuffer
     target: FilesystemTarget
     illustrator: Illustrator
+    budget: Budget
     robots: RobotsCache = field(default_factory=RobotsCache)  # robots.txt of article sites (full-text extraction)
     pages: httpx.AsyncClient | None = None  # article pages (full text)
 
     @classmethod
     def build(cls, settings: Settings, store: Store, provider: Provider, calls: CallBuffer) -> StageEnv:
+        if calls.store is None:
+            calls.store = store  # every attempt gets its "started" row before the request (llm/usage.py)
+        """The env of one process; ``provider`` is put behind the daily budget (``[budget]``) when one is set."""
+        budget = Budget(settings.budget, store, calls)
         return cls(
             settings,
             store,
-            provider,
+            with_budget(provider, budget, settings.llm.concurrency),
             calls,
             target=FilesystemTarget(settings.publish.content_dir, settings.publish.path_template),
             illustrator=Illustrator(settings),
+            budget=budget,
         )
 
 
@@ -66,6 +73,7 @@ class StoryResult:
     written: list[str] = field(default_factory=list)  # languages whose article this job created
     published: list[Path] = field(default_factory=list)
     error: str | None = None  # "outcome: message" of the model failure that stopped the story
+    paused: str | None = None  # why the daily budget stopped it (the story stays pending)
     skipped: str | None = None  # why the select stage skipped the story
 
 
@@ -84,8 +92,9 @@ async def run_story(
             return result
     try:
         if pivot is None:
+            env.budget.check("write")  # no page fetch for a story the budget would not let be written
             await fill_full_text(env.store, env.settings, [ctx.lead], env.pages, robots=env.robots)
-            pivot = await write_pivot(env.settings, env.provider, ctx)
+            pivot = await write_pivot(env.settings, env.store, env.provider, ctx)
             await illustrate(env.illustrator, pivot)
             result.published.append(await publish_new(env.store, env.target, env.calls, pivot, ctx))
             result.written.append(pivot_lang)
@@ -101,10 +110,15 @@ async def run_story(
                 result.written.append(lang)
                 result.published.append(r)
         for err in errors:
-            if not isinstance(err, LLMError):
+            if not isinstance(err, LLMError):  # the budget (BudgetReached) or a bug
                 raise err
         if errors:
             raise errors[0]
+    except BudgetReached as exc:
+        result.paused = str(exc)
+        with env.store.session() as s:
+            queries.add_calls(s, env.calls.take(story_id))
+        return result
     except LLMError as exc:
         result.error = f"{exc.outcome}: {exc}"
         record_failure(env, story_id, result.error)

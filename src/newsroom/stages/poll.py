@@ -3,15 +3,17 @@
 Idempotent by construction: items are unique on (source key, external id), so a re-poll of an unchanged feed stores
 nothing and therefore creates no story and costs no model tokens, whether the server answers 304 or ignores the
 conditional headers. A broken source is recorded on its row (status, error, error count, a backed-off next poll)
-and never stops the others; nothing raises out of ``poll_sources``.
+and never stops the others; nothing raises out of ``poll_sources``. Each source kind is an adapter (sources/base.py);
+what every item needs before the store (hostile text, links, dates, limits) is sources/normalise.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -21,19 +23,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..guards.injection import neutralise_item
 from ..models import FeedItem
-from ..sources.feeds import FetchResult, ParsedFeed, fetch_feed, parse_feed
+from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
+from ..sources.normalise import finalise
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
 from ..text import fingerprint
-from .stories import assign_story, prefetch_vectors
+from .stories import assign_stories
 
 log = logging.getLogger(__name__)
 
 POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
-STORE_CHUNK = 50  # new items per transaction: small enough that writing starts early, big enough to stay cheap
-FEED_TYPES = ("RSS", "ATOM")
+STORE_CHUNK = 500  # new items per transaction and per story batch: writing starts early, batches stay cheap
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
 
@@ -46,18 +49,24 @@ class SourcePollReport:
     new_items: int = 0
     seen_items: int = 0  # entries of this poll that were already stored
     error: str | None = None  # HTTP/network/parse error, or the bozo reason of a feed that still gave entries
-    skipped_entries: int = 0  # entries with neither a link nor an id
+    skipped_entries: int = 0  # entries not stored, for a reason other than being stored already
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> entries (no-id, duplicate-id, over-max-items…)
+    flagged: dict[str, int] = field(default_factory=dict)  # reason -> entries kept but repaired (date-in-future…)
 
 
-@dataclass(frozen=True)
-class DueSource:
-    """A source the poll stage is about to fetch, with its conditional-GET validators."""
-
-    key: str
-    type: str
-    url: str
-    etag: str | None
-    last_modified: str | None
+def due_source(row: SourceRow) -> SourceSpec:
+    options = dict(row.options or {})
+    return SourceSpec(
+        key=row.key,
+        type=row.type,
+        url=row.url,
+        name=row.name,
+        language=options.pop("language", None),
+        options=options,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        cursor=row.cursor,
+    )
 
 
 # ---- sources table ---------------------------------------------------------------------------------------------
@@ -84,33 +93,45 @@ def _sync_sources_once(store: Store, settings: Settings) -> None:
         rows = {r.key: r for r in s.scalars(select(SourceRow))}
         for cfg in settings.sources:
             row = rows.get(cfg.key)
+            options = cfg.adapter_options()
             if row is None:
                 row = SourceRow(key=cfg.key, error_count=0, items_seen=0)
                 s.add(row)
-            elif row.url != cfg.url:
-                row.etag = row.last_modified = None
+            elif row.url != cfg.url or row.type != cfg.type or (row.options or {}) != options:
+                # a changed config deserves a fresh start: no stale validators or cursor, no backoff left to wait
+                row.etag = row.last_modified = row.cursor = None
                 row.next_poll_at = None
                 row.error_count = 0
             row.name = cfg.name
             row.url = cfg.url
             row.type = cfg.type
+            row.options = options
+            row.parent = None
             row.weight = cfg.weight
             row.interval_seconds = cfg.interval_minutes * 60
             row.enabled = cfg.enabled and not row.paused  # an editor's pause wins over the config
         configured = {c.key for c in settings.sources}
         for key, row in rows.items():
-            if key not in configured and row.origin != "editor":  # editor-added sources are not in the config
+            # editor-added sources are not in the config; a publisher row (parent set) is kept by its relay source
+            if key not in configured and row.origin != "editor" and row.parent is None:
                 row.enabled = False
 
 
-def _due_sources(store: Store, now: datetime, force: bool) -> list[DueSource]:
+def _due_sources(store: Store, now: datetime, force: bool) -> list[SourceSpec]:
     with store.session() as s:
-        rows = s.scalars(select(SourceRow).where(SourceRow.enabled.is_(True)).order_by(SourceRow.key))
-        return [
-            DueSource(r.key, r.type, r.url, r.etag, r.last_modified)
-            for r in rows
-            if force or r.next_poll_at is None or r.next_poll_at <= now
-        ]
+        rows = s.scalars(
+            select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.parent.is_(None)).order_by(SourceRow.key)
+        )
+        return [due_source(r) for r in rows if force or r.next_poll_at is None or r.next_poll_at <= now]
+
+
+def backed_off(store: Store, now: datetime) -> list[SourceRow]:
+    """Enabled sources waiting out an error backoff (``--force`` polls them now)."""
+    with store.session() as s:
+        rows = s.scalars(
+            select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.parent.is_(None), SourceRow.error_count > 0)
+        )
+        return [r for r in rows if r.next_poll_at is not None and r.next_poll_at > now]
 
 
 def backoff_delay(interval_seconds: float, error_count: int, max_backoff_minutes: float) -> timedelta:
@@ -122,28 +143,30 @@ def backoff_delay(interval_seconds: float, error_count: int, max_backoff_minutes
 # ---- storing one source's result -----------------------------------------------------------------------------------
 
 
-def newest_items(items: Sequence[FeedItem], limit: int) -> list[FeedItem]:
-    """First occurrence of each external id, the ``limit`` newest of them."""
-    unique = list({i.external_id: i for i in reversed(items)}.values())[::-1]
-    return sorted(unique, key=lambda i: i.published_at, reverse=True)[:limit]
-
-
-def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, same_event: bool = True) -> int:
-    """Insert the items not yet stored (oldest first, so stories follow publication order); return how many."""
-    existing: set[str] = set()
-    ids = [i.external_id for i in items]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        existing.update(
-            s.scalars(select(ItemRow.external_id).where(ItemRow.source_key == key, ItemRow.external_id.in_(chunk)))
-        )
-    fresh = sorted((i for i in items if i.external_id not in existing), key=lambda i: i.published_at)
-    if same_event and fresh:
-        prefetch_vectors([i.title for i in fresh])  # one batch instead of one model call per item
-    new = 0
-    for item in fresh:
-        row = ItemRow(
-            source_key=key,
+def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: bool = True) -> int:
+    """Insert the items not yet stored and give them stories in one batch (publication order); return how many.
+    Each item goes to its own ``source_key``: a relay source (the API) stores items under their publisher."""
+    existing: set[tuple[str, str]] = set()
+    by_source: dict[str, list[str]] = {}
+    for i in items:
+        by_source.setdefault(i.source_key, []).append(i.external_id)
+    for key, ids in by_source.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = s.execute(
+                select(ItemRow.source_key, ItemRow.external_id).where(
+                    ItemRow.source_key == key, ItemRow.external_id.in_(chunk)
+                )
+            )
+            existing.update((k, e) for k, e in rows)
+    # feed content is data: passages addressed to a model are cut from every field before it is stored
+    fresh = sorted(
+        (neutralise_item(i) for i in items if (i.source_key, i.external_id) not in existing),
+        key=lambda i: i.published_at,
+    )
+    rows = [
+        ItemRow(
+            source_key=item.source_key,
             external_id=item.external_id,
             url=item.url,
             title=item.title,
@@ -154,20 +177,57 @@ def _store_items(s: Session, key: str, items: list[FeedItem], now: datetime, sam
             published_at=item.published_at,
             fetched_at=now,
             fingerprint=fingerprint(item.title, item.text),
+            language=item.language,
+            signals=item.signals or None,
         )
-        s.add(row)
-        s.flush()
-        assign_story(s, row, same_event=same_event)
-        new += 1
-    return new
+        for item in fresh
+    ]
+    s.add_all(rows)
+    s.flush()
+    assign_stories(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
+    return len(rows)
 
 
 def _source_row(s: Session, key: str) -> SourceRow:
     return s.scalars(select(SourceRow).where(SourceRow.key == key)).one()
 
 
+def _ensure_publishers(s: Session, relay: SourceRow, items: list[FeedItem]) -> None:
+    """One source row per real publisher a relay source delivers (key, name and type as the relay reports them);
+    a row that exists already (a configured feed of the same publisher) is left as it is."""
+    publishers = {i.publisher.key: i.publisher for i in items if i.publisher is not None and i.source_key != relay.key}
+    if not publishers:
+        return
+    known = set(s.scalars(select(SourceRow.key).where(SourceRow.key.in_(list(publishers)))))
+    for key, pub in publishers.items():
+        if key in known:
+            continue
+        s.add(
+            SourceRow(
+                key=key,
+                name=pub.name,
+                type=pub.type,
+                url=relay.url,
+                enabled=True,
+                interval_seconds=relay.interval_seconds,
+                weight=relay.weight,
+                error_count=0,
+                items_seen=0,
+                origin=relay.origin,
+                parent=relay.key,
+            )
+        )
+    s.flush()
+
+
 def _record_failure(
-    store: Store, settings: Settings, key: str, message: str, http_status: int | None, now: datetime
+    store: Store,
+    settings: Settings,
+    key: str,
+    message: str,
+    http_status: int | None,
+    now: datetime,
+    retry_after: float | None = None,
 ) -> SourcePollReport:
     with store.session() as s:
         row = _source_row(s, key)
@@ -175,49 +235,68 @@ def _record_failure(
         row.last_status = "error"
         row.last_error = message
         row.error_count = (row.error_count or 0) + 1
-        row.next_poll_at = now + backoff_delay(
-            row.interval_seconds, row.error_count, settings.fetch.max_backoff_minutes
-        )
+        delay = backoff_delay(row.interval_seconds, row.error_count, settings.fetch.max_backoff_minutes)
+        if retry_after is not None:  # the source said how long to wait (HTTP 429): at least that, within the cap
+            delay = max(delay, timedelta(seconds=min(retry_after, settings.fetch.max_backoff_minutes * 60)))
+        row.next_poll_at = now + delay
     log.warning("source %s: %s", key, message)
     return SourcePollReport(key=key, status="error", http_status=http_status, error=message)
+
+
+def _count(row: SourceRow, batch: Batch) -> None:
+    """The batch's skipped and flagged entries on the source row: this poll's (with samples) and the running totals."""
+    entries = batch.entries
+    totals: Counter[str] = Counter(row.skip_counts or {})
+    totals.update(entries.skipped)
+    totals.update({f"flagged:{k}": v for k, v in entries.flagged.items()})
+    row.skip_counts = dict(totals) or None
+    last = {"skipped": dict(entries.skipped), "flagged": dict(entries.flagged), "samples": entries.samples}
+    row.last_skips = last if entries.skipped or entries.flagged else None
+    for sample in entries.samples:
+        log.info("source %s: entry %s (%s): %s", row.key, sample["what"], sample["reason"], sample["entry"])
 
 
 def _record_success(
     store: Store,
     settings: Settings,
     key: str,
-    result: FetchResult,
-    parsed: ParsedFeed | None,
+    batch: Batch,
     now: datetime,
     on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
     """New items and their stories commit in chunks of STORE_CHUNK (``on_stored`` is called after each, so writing
-    can start while the rest is stored); the source's validators (ETag, Last-Modified) commit last. A crash in between
-    leaves the old validators, so the next poll fetches the feed again and stores what is missing: items are unique
+    can start while the rest is stored); the source's validators (ETag, Last-Modified, cursor) commit last. A crash in
+    between leaves the old validators, so the next poll fetches again and stores what is missing: items are unique
     per (source, externalId), which is what makes the chunks safe."""
-    report = SourcePollReport(key=key, status="not_modified", http_status=result.http_status)
+    report = SourcePollReport(key=key, status="not_modified", http_status=batch.http_status)
     items: list[FeedItem] = []
-    if result.status == "ok" and parsed is not None:
-        items = sorted(newest_items(parsed.items, settings.max_items_per_source), key=lambda i: i.published_at)
+    if batch.status == "ok":
+        items = sorted(batch.items, key=lambda i: i.published_at)
+        with store.session() as s:
+            _ensure_publishers(s, _source_row(s, key), items)
         for start in range(0, len(items), STORE_CHUNK):
             with store.session() as s:
-                stored = _store_items(s, key, items[start : start + STORE_CHUNK], now, settings.stories.same_event)
+                stored = _store_items(s, items[start : start + STORE_CHUNK], now, settings.stories.same_event)
             report.new_items += stored
             if stored and on_stored is not None:
                 on_stored()
     with store.session() as s:
         row = _source_row(s, key)
-        if result.status == "ok" and parsed is not None:
+        if batch.status == "ok":
             report.seen_items = len(items) - report.new_items
-            report.skipped_entries = parsed.skipped
-            report.status = "bozo" if parsed.bozo else "ok"
-            report.error = parsed.bozo
-            row.etag = result.etag
-            row.last_modified = result.last_modified
+            report.skipped = dict(batch.entries.skipped)
+            report.flagged = dict(batch.entries.flagged)
+            report.skipped_entries = sum(report.skipped.values())
+            report.status = "bozo" if batch.warning else "ok"
+            report.error = batch.warning
+            row.etag = batch.etag
+            row.last_modified = batch.last_modified
+            row.cursor = batch.cursor or row.cursor
             row.items_seen = (row.items_seen or 0) + report.new_items
+            _count(row, batch)
         else:  # 304: keep validators, refreshed if the server sent new ones
-            row.etag = result.etag or row.etag
-            row.last_modified = result.last_modified or row.last_modified
+            row.etag = batch.etag or row.etag
+            row.last_modified = batch.last_modified or row.last_modified
         row.last_status = report.status
         row.last_error = report.error
         row.error_count = 0
@@ -231,26 +310,25 @@ def record_poll(
     store: Store,
     settings: Settings,
     key: str,
-    result: FetchResult,
-    parsed: ParsedFeed | None,
+    batch: Batch,
     now: datetime,
     on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
-    """Store what one poll of one source produced and update the source's state. Blocking (run it in a thread);
-    ``on_stored`` is called, from that thread, whenever a chunk of new items has been committed."""
-    if result.status == "error":
-        return _record_failure(store, settings, key, result.error or "unknown error", result.http_status, now)
-    if parsed is not None and not parsed.items and parsed.bozo:
-        return _record_failure(store, settings, key, parsed.bozo, result.http_status, now)
+    """Store what one poll of one source produced (a finalised Batch) and update the source's state. Blocking (run
+    it in a thread); ``on_stored`` is called, from that thread, whenever a chunk of new items has been committed."""
+    if batch.status == "error":
+        return _record_failure(
+            store, settings, key, batch.error or "unknown error", batch.http_status, now, batch.retry_after
+        )
     for attempt in range(1, INSERT_ATTEMPTS + 1):
         try:
-            return _record_success(store, settings, key, result, parsed, now, on_stored)
+            return _record_success(store, settings, key, batch, now, on_stored)
         except IntegrityError as exc:
             # Another poller stored some of the same items between our read and our insert: the transaction
             # rolled back as a whole; the next attempt sees those items as existing and skips them.
             log.info("source %s: concurrent insert (attempt %d): %s", key, attempt, exc.orig)
     return _record_failure(
-        store, settings, key, f"could not store items after {INSERT_ATTEMPTS} attempts", result.http_status, now
+        store, settings, key, f"could not store items after {INSERT_ATTEMPTS} attempts", batch.http_status, now
     )
 
 
@@ -271,25 +349,28 @@ async def poll_one(
     store: Store,
     settings: Settings,
     client: httpx.AsyncClient,
-    src: DueSource,
+    src: SourceSpec,
     now: datetime,
     db_lock: asyncio.Lock,
     on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
     """Fetch, parse and store one source (its own schedule aside), recording the outcome on its row; the poll stage
     and the editors' "poll now" both come through here. Store writes wait for ``db_lock``."""
-    if src.type not in FEED_TYPES:
-        result = FetchResult(status="error", error=f"source type {src.type} has no adapter yet; use RSS or ATOM")
-        parsed = None
+    try:
+        adapter = adapter_for(src.type)
+    except UnknownSourceType as exc:
+        batch = Batch.failed(str(exc))
     else:
-        result = await fetch_feed(client, src.url, etag=src.etag, last_modified=src.last_modified, fetch=settings.fetch)
-        parsed = None
-        if result.status == "ok":
-            parsed = await asyncio.to_thread(
-                parse_feed, result.body or b"", source_key=src.key, base_url=result.final_url or src.url, now=now
-            )
+        ctx = FetchContext(client=client, fetch=settings.fetch, now=now, max_items=settings.max_items_per_source)
+        batch = await adapter.poll(src, ctx)
+        if batch.status == "ok":
+            if not batch.items and batch.warning:
+                batch = Batch.failed(batch.warning, http_status=batch.http_status)
+            else:
+                kw = {"language": src.language, "now": now, "max_items": settings.max_items_per_source}
+                batch = await asyncio.to_thread(finalise, batch, **kw)
     async with db_lock:  # one writer at a time: SQLite allows no more, and it keeps PostgreSQL retries rare
-        return await asyncio.to_thread(record_poll, store, settings, src.key, result, parsed, now, on_stored)
+        return await asyncio.to_thread(record_poll, store, settings, src.key, batch, now, on_stored)
 
 
 async def poll_sources(
@@ -316,7 +397,7 @@ async def poll_sources(
     limit = asyncio.Semaphore(POLL_CONCURRENCY)
     db_lock = asyncio.Lock()
 
-    async def one(src: DueSource) -> SourcePollReport:
+    async def one(src: SourceSpec) -> SourcePollReport:
         async with limit:
             try:
                 report = await poll_one(store, settings, http, src, now, db_lock, notify)

@@ -1,13 +1,19 @@
 """The publish stage: render stored articles to Markdown files on the publish target, and record what is on disk.
 
-``publish_new`` writes a new article's file, then stores its row already marked published, with the model calls
-that produced it. ``publish_pending`` (re)writes every article whose stored version is ahead of its file (crash
-recovery, editors' edits). ``article_doc`` is the publishable view of a stored article (files, API, feeds).
+An outbox, so that a row and its file never disagree after a crash: ``publish_new`` commits a new article's row
+first, marked unpublished, with the model calls that produced it; then writes the file; then marks the row
+published. ``publish_pending`` (re)writes every article whose stored version is ahead of its file (what a crash
+between the two left, and editors' edits). ``reconcile`` (on start) sweeps what an interrupted write or an older
+release left on disk: temporary files, and article files that no row claims. ``article_doc`` is the publishable view
+of a stored article (files, API, feeds).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -18,6 +24,8 @@ from ..publish.filesystem import FilesystemTarget
 from ..store import queries
 from ..store.db import Store
 from ..store.tables import ArticleRow, ItemRow, SourceRow, StoryRow
+
+log = logging.getLogger(__name__)
 
 
 def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> ArticleDoc:
@@ -50,16 +58,14 @@ def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> Articl
 async def publish_new(
     store: Store, target: FilesystemTarget, calls: CallBuffer, article: ArticleRow, ctx: queries.StoryContext
 ) -> Path:
-    """Write a new article's file (in a worker thread: file I/O and fsync stay off the event loop), then store
-    the article, already marked published, with the model calls that produced it, in one transaction.
-
-    File first: a crash between the two leaves a file and no row, so the next run writes the article again and
-    replaces the file; the other order could leave a row that claims a file which does not exist."""
-    path = await asyncio.to_thread(target.write, article_doc(article, ctx.lead, ctx.source))
-    article.path, article.published_version = str(path), article.version
+    """Store a new article (unpublished) with its model calls, write its file, then mark it published. File I/O,
+    fsync and the second commit run in a worker thread, off the event loop."""
+    article.published_version = 0
     with store.session() as s:
         s.add(article)
         queries.add_calls(s, calls.take(article.story_id))
+    path = await asyncio.to_thread(target.write, article_doc(article, ctx.lead, ctx.source))
+    await asyncio.to_thread(_mark_published, store, article, path)
     return path
 
 
@@ -89,3 +95,46 @@ def _mark_published(store: Store, article: ArticleRow, path: Path) -> None:
             .values(path=str(path), published_version=article.version)
         )
     article.path, article.published_version = str(path), article.version
+
+
+@dataclass
+class Reconciled:
+    temp_files: list[Path] = field(default_factory=list)  # interrupted writes, removed
+    orphans: list[Path] = field(default_factory=list)  # article files no row claims, removed
+
+
+def reconcile(store: Store, target: FilesystemTarget, *, min_age_s: float = 60.0) -> Reconciled:
+    """Remove the temporary files of interrupted writes and the article files no stored article claims.
+
+    The files are listed before the rows are read: every file that exists then had its row committed first (the
+    outbox order), so a write in progress in another process is never taken for an orphan."""
+    temps, files = target.stray_files(min_age_s)
+    claimed: set[Path] = set()
+    with store.session() as s:
+        rows = s.execute(
+            select(ArticleRow.lang, ArticleRow.slug, ArticleRow.published_at, ArticleRow.path, ItemRow.source_key)
+            .join(StoryRow, StoryRow.id == ArticleRow.story_id)
+            .join(ItemRow, ItemRow.id == StoryRow.lead_item_id)
+        )
+        for lang, slug, published, path, key in rows:
+            if path:
+                claimed.add(Path(path).resolve())
+            with contextlib.suppress(ValueError):  # a slug or key the template refuses has no file
+                claimed.add(target.path_of(lang, slug, published, key).resolve())
+    done = Reconciled()
+    for tmp in temps:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            done.temp_files.append(tmp)
+    for path in files:
+        if path.resolve() not in claimed:
+            target.remove(path)
+            done.orphans.append(path)
+    if done.temp_files or done.orphans:
+        log.warning(
+            "reconciled the content folder: removed %d temporary file(s) and %d orphan article file(s): %s",
+            len(done.temp_files),
+            len(done.orphans),
+            ", ".join(str(p) for p in done.orphans[:5]),
+        )
+    return done

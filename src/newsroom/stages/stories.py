@@ -1,51 +1,38 @@
-"""Which story a new item belongs to: the store's side of ``dedupe/cluster.py``.
+"""Which story new items belong to: the store's side of ``dedupe/cluster.py``.
 
-``assign_story`` is the only entry point (poll calls it for each new item, oldest first). An item joins a story when
-a stored item has its canonical URL or exact fingerprint (any age), else when the clusterer finds a near-copy or the
-same event among the stories active within the time window; otherwise it starts a new story. Joining never
-re-clusters history and never creates a second article: it updates the story's heat (``source_count`` of distinct
-sources, ``item_count``, ``last_seen_at``, the centroid and entity counts) and, while the story is not yet written,
-makes the richest member its lead (the item the article is written from).
+``assign_stories`` is the only entry point: poll calls it once per batch of new items (already flushed). The batch
+goes through ``StoryIndex.assign`` exactly as ``newsroom eval dedupe`` and ``bench/dedupe.py`` cluster: in
+``Doc.order``, copies first (same canonical URL or fingerprint at any age, near-copies within the window), then the
+same-event decision against the members of the stories within the window. Joining never re-clusters history and never
+creates a second article: it updates the story's heat (``source_count`` of distinct sources, ``item_count``,
+``first_seen_at``/``last_seen_at``) and, while the story is not yet written, makes the richest member its lead (the
+item the article is written from; ``cluster.lead`` is the same rule).
 
-The recent stories are loaded once per session into a ``StoryIndex`` (``session.info``) and kept up to date as items
-are assigned, so a poll of many items reads the store once.
+The index lives for the process, one per database: built from the store once (the items of the last two windows,
+replayed in order, so a fresh process makes the same decisions as a long-running one), then kept up to date with the
+items this process assigns and, at the start of each batch, those other processes stored since (one query). Each
+batch costs a fixed number of queries whatever the history: exact matches older than the window, the touched
+stories' rows and prior sources, the new stories' inserts.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from weakref import WeakKeyDictionary
 
-import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import Engine, event, or_, select
 from sqlalchemy.orm import Session
 
-from ..dedupe.cluster import ClusterParams, Doc, StoryIndex, StoryState
-from ..embeddings import Embedder, default_embedder
+from ..dedupe.cluster import Doc, Match, StoryIndex, lead
+from ..embeddings import Embedder, HashingEmbedder, default_embedder
 from ..store.tables import ItemRow, StoryRow, utcnow
 from ..text import EMPTY_FINGERPRINT
 
-_INDEX_KEY = "newsroom.story_index"
-MAX_ENTITY_KEYS = 64
-PARAMS = ClusterParams()
-
-
-def find_match(session: Session, item: ItemRow) -> ItemRow | None:
-    """The oldest stored item (other than ``item``) with the same canonical URL or fingerprint that has a story."""
-    conditions = []
-    if item.url:
-        conditions.append(ItemRow.url == item.url)
-    if item.fingerprint and item.fingerprint != EMPTY_FINGERPRINT:
-        conditions.append(ItemRow.fingerprint == item.fingerprint)
-    if not conditions:
-        return None
-    query = (
-        select(ItemRow)
-        .where(or_(*conditions), ItemRow.id != item.id, ItemRow.story_id.is_not(None))
-        .order_by(ItemRow.id)
-        .limit(1)
-    )
-    return session.scalars(query).first()
+QUERY_CHUNK = 500
 
 
 def item_doc(item: ItemRow) -> Doc:
@@ -55,149 +42,177 @@ def item_doc(item: ItemRow) -> Doc:
         text=item.summary or item.content[:400],
         url=item.url,
         fingerprint=fp,
-        published=item.published_at.timestamp(),
+        published=item.published_at.replace(tzinfo=item.published_at.tzinfo or UTC).timestamp(),
         source=item.source_key,
+        external_id=item.external_id,
+        richness=max(len(item.content or ""), len(item.summary or "")),
     )
 
 
-def _state_from_row(row: StoryRow, dim: int) -> StoryState:
-    centroid = np.asarray(row.centroid, dtype=np.float32) if row.centroid else np.zeros(dim, dtype=np.float32)
-    first = row.first_seen_at or row.created_at
-    last = row.last_seen_at or row.updated_at
-    return StoryState(
-        story_id=row.id,
-        centroid=centroid,
-        count=row.item_count or 1,
-        first_seen=first.timestamp(),
-        last_seen=last.timestamp(),
-        keys=Counter({k: int(v) for k, v in (row.entity_counts or {}).items()}),
-    )
+@dataclass
+class _Live:
+    """One process's index for one database, and the last item id it has seen."""
+
+    index: StoryIndex
+    seen_id: int
+    lock: threading.Lock
 
 
-def _load_index(session: Session, around: datetime, embedder: Embedder) -> StoryIndex:
-    """The stories seen within two windows of ``around``, with their members' URLs, fingerprints and texts."""
-    dim = embedder.dim
-    index = StoryIndex(dim, PARAMS)
-    since = around - timedelta(hours=2 * PARAMS.window_hours)
-    rows = list(session.scalars(select(StoryRow).where(StoryRow.last_seen_at >= since, StoryRow.centroid.is_not(None))))
-    members: dict[int, list[Doc]] = {r.id: [] for r in rows}
-    ids = list(members)
-    for start in range(0, len(ids), 500):
-        for item in session.scalars(select(ItemRow).where(ItemRow.story_id.in_(ids[start : start + 500]))):
-            members[item.story_id].append(item_doc(item))  # type: ignore[index]
-    for row in rows:
-        state = _state_from_row(row, dim)
-        state.sources = {d.source for d in members[row.id]}
-        index.load(state, members[row.id])
-    titles = [d.title for docs in members.values() for d in docs]
-    if titles:  # the running mean the clusterer centres vectors on (embeddings are cached)
-        index.observe(embedder.embed(titles))
-    return index
+_LIVE: WeakKeyDictionary[Engine, dict[bool, _Live]] = WeakKeyDictionary()
+_LIVE_LOCK = threading.Lock()
 
 
-def story_index(session: Session, around: datetime, embedder: Embedder) -> StoryIndex:
-    index = session.info.get(_INDEX_KEY)
-    if index is None:
-        index = _load_index(session, around, embedder)
-        session.info[_INDEX_KEY] = index
-    return index
+_ASSIGNED = "newsroom.stories_assigned"
 
 
-def _richness(item: ItemRow) -> int:
-    return max(len(item.content or ""), len(item.summary or ""))
+def forget_index(engine: Engine) -> None:
+    """Drop the process's index for ``engine`` (the next batch rebuilds it from the store)."""
+    with _LIVE_LOCK:
+        _LIVE.pop(engine, None)
 
 
-def _save_state(story: StoryRow, state: StoryState) -> None:
-    story.centroid = [round(float(x), 5) for x in state.centroid]
-    story.item_count = state.count
-    story.entity_counts = dict(state.keys.most_common(MAX_ENTITY_KEYS))
-    story.first_seen_at = datetime.fromtimestamp(state.first_seen, tz=UTC)
-    story.last_seen_at = datetime.fromtimestamp(state.last_seen, tz=UTC)
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    """A batch whose transaction rolled back is in the index but not in the store: rebuild from the store."""
+    engine = session.info.pop(_ASSIGNED, None)
+    if engine is not None:
+        forget_index(engine)
 
 
-def prefetch_vectors(titles: list[str], embedder: Embedder | None = None) -> None:
-    """Embed the headlines about to be assigned in one batch; ``assign_story`` then finds them in the embedder's
-    cache (embedding one headline per call costs about ten times as much per headline)."""
-    (embedder or default_embedder()).embed(titles)
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop(_ASSIGNED, None)
 
 
-def assign_story(
-    session: Session, item: ItemRow, embedder: Embedder | None = None, *, same_event: bool = True
-) -> StoryRow:
-    """Attach ``item`` (already added to the session) to an existing story or a new one, and return that story.
-    With ``same_event`` false (``stories.same_event`` in the config) only exact matches join: no embeddings."""
-    if item.id is None:
-        session.flush()
-    if not same_event:
-        return _assign_exact(session, item)
-    embedder = embedder or default_embedder()
-    index = story_index(session, item.published_at, embedder)
-    doc = item_doc(item)
-    exact = find_match(session, item)
-    story_id = exact.story_id if exact is not None else None
-    if story_id is None:
-        copy = index.copy_match(doc)
-        story_id = copy.story_id if copy else None
-    vector = None  # a copy moves no centroid (dedupe/cluster.py): it needs no embedding
-    if story_id is None:
-        vector = embedder.embed([item.title])[0]
-        found = index.similar(doc, vector)
-        story_id = found.story_id if found else None
-    if story_id is None:
-        now = utcnow()
-        story = StoryRow(lead_item_id=item.id, status="new", created_at=now, updated_at=now)
-        session.add(story)
-        session.flush()
-        item.story_id = story.id
-        _save_state(story, index.add(story.id, doc, vector))
-        return story
-    story = session.get_one(StoryRow, story_id)
-    if story_id not in index.stories:  # an exact match on a story older than the window
-        index.load(_state_from_row(story, embedder.dim), [])
-    _join(session, story, item)
-    _save_state(story, index.add(story.id, doc, vector))
-    return story
+def _live(session: Session, embedder: Embedder, same_event: bool, around: datetime) -> _Live:
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with _LIVE_LOCK:
+        per_engine = _LIVE.setdefault(engine, {})
+        live = per_engine.get(same_event)
+        if live is None:
+            index = StoryIndex(embedder.dim, meaning=same_event)
+            since = around - timedelta(hours=2 * index.params.window_hours)
+            rows = list(session.scalars(_stored().where(ItemRow.published_at >= since)))
+            live = _Live(index, max((r.id for r in rows), default=_max_item_id(session)), threading.Lock())
+            _replay(index, rows, embedder)
+            per_engine[same_event] = live
+    return live
 
 
-def _join(session: Session, story: StoryRow, item: ItemRow) -> None:
-    """A late member: the story's heat goes up (distinct sources), and while it is unwritten the richest member
-    becomes its lead. Never a second article."""
-    same_source = session.scalar(
-        select(ItemRow.id)
-        .where(ItemRow.story_id == story.id, ItemRow.source_key == item.source_key, ItemRow.id != item.id)
-        .limit(1)
-    )
-    if same_source is None:
-        story.source_count += 1
-    if story.status == "new":
-        lead = session.get(ItemRow, story.lead_item_id)
-        if lead is None or _richness(item) > _richness(lead):
-            story.lead_item_id = item.id
-    story.updated_at = utcnow()
-    item.story_id = story.id
+def _stored():  # type: ignore[no-untyped-def]
+    return select(ItemRow).where(ItemRow.story_id.is_not(None))
 
 
-def _assign_exact(session: Session, item: ItemRow) -> StoryRow:
-    """The same link or the same text joins a story; anything else starts one (no centroid: the same-event index
-    never loads such a story, so switching ``same_event`` back on later only affects new items)."""
-    exact = find_match(session, item)
-    now = utcnow()
-    if exact is None or exact.story_id is None:
-        story = StoryRow(
-            lead_item_id=item.id,
-            status="new",
-            created_at=now,
-            updated_at=now,
-            first_seen_at=item.published_at,
-            last_seen_at=item.published_at,
+def _max_item_id(session: Session) -> int:
+    return max(session.scalars(select(ItemRow.id).order_by(ItemRow.id.desc()).limit(1)), default=0)
+
+
+def _replay(index: StoryIndex, rows: list[ItemRow], embedder: Embedder) -> None:
+    """Put stored items into the index as the live path put them: in order, copies without a vector."""
+    docs = [item_doc(r) for r in rows]
+    order = sorted(range(len(rows)), key=lambda i: docs[i].order)
+    copies = {i for i in order if index.copy_match(docs[i]) is not None}
+    need = [i for i in order if i not in copies] if index.meaning else []
+    vecs = dict(zip(need, embedder.embed([docs[i].title for i in need]), strict=True)) if need else {}
+    for i in order:
+        index.add(rows[i].story_id, docs[i], vecs.get(i))  # type: ignore[arg-type]
+
+
+def _older_matches(session: Session, index: StoryIndex, docs: list[Doc]) -> None:
+    """Teach the index the stories of stored items older than its window with the batch's URLs or fingerprints (one
+    query per ``QUERY_CHUNK`` items): an exact copy joins at any age."""
+    urls = sorted({d.url for d in docs if d.url and not index.knows_url(d.url)})
+    fps = sorted({d.fingerprint for d in docs if d.fingerprint and not index.knows_fingerprint(d.fingerprint)})
+    for start in range(0, max(len(urls), len(fps)), QUERY_CHUNK):
+        u, f = urls[start : start + QUERY_CHUNK], fps[start : start + QUERY_CHUNK]
+        query = select(ItemRow.url, ItemRow.fingerprint, ItemRow.story_id).where(
+            or_(ItemRow.url.in_(u), ItemRow.fingerprint.in_(f)), ItemRow.story_id.is_not(None)
         )
-        session.add(story)
-        session.flush()
-        item.story_id = story.id
-        return story
-    story = session.get_one(StoryRow, exact.story_id)
-    _join(session, story, item)
-    story.item_count = (story.item_count or 1) + 1
-    if story.last_seen_at is None or item.published_at > story.last_seen_at:
-        story.last_seen_at = item.published_at
-    return story
+        for url, fp, story_id in session.execute(query.order_by(ItemRow.id)):
+            index.remember(story_id, url if url in u else "", fp if fp in f else "")
+
+
+def assign_stories(
+    session: Session, items: list[ItemRow], embedder: Embedder | None = None, *, same_event: bool = True
+) -> list[StoryRow]:
+    """Attach each of ``items`` (added and flushed) to an existing story or a new one; returns their stories in the
+    same order. With ``same_event`` false (``stories.same_event`` in the config) only copies join: no embeddings."""
+    if not items:
+        return []
+    embedder = embedder or (default_embedder() if same_event else HashingEmbedder(8))
+    live = _live(session, embedder, same_event, max(i.published_at for i in items))
+    session.info[_ASSIGNED] = session.get_bind()
+    with live.lock:
+        index = live.index
+        new_ids = [i.id for i in items]
+        others = list(session.scalars(_stored().where(ItemRow.id > live.seen_id, ItemRow.id.not_in(new_ids))))
+        _replay(index, others, embedder)  # what other processes stored since
+        live.seen_id = max([live.seen_id, *new_ids, *(r.id for r in others)])
+        docs = [item_doc(i) for i in items]
+        _older_matches(session, index, docs)
+        provisional = itertools.count(-1, -1)
+        matches = index.assign(
+            docs, lambda pos: embedder.embed([docs[p].title for p in pos]), lambda: next(provisional)
+        )
+        return _write(session, index, items, docs, matches)
+
+
+def _write(
+    session: Session, index: StoryIndex, items: list[ItemRow], docs: list[Doc], matches: list[Match]
+) -> list[StoryRow]:
+    """Store the batch's decisions: new stories inserted together, the touched ones updated from one read each of
+    their rows, prior sources and leads."""
+    members: dict[int, list[int]] = defaultdict(list)
+    for k in sorted(range(len(items)), key=lambda k: docs[k].order):
+        members[matches[k].story_id].append(k)
+    now = utcnow()
+    fresh = {sid: StoryRow(status="new", created_at=now, updated_at=now, source_count=0, item_count=0)
+             for sid in members if sid < 0}  # fmt: skip
+    for sid, story in fresh.items():
+        story.lead_item_id = items[members[sid][0]].id
+    session.add_all(fresh.values())
+    old = [sid for sid in members if sid >= 0]
+    rows = {sid: fresh[sid] for sid in fresh}
+    sources: dict[int, set[str]] = defaultdict(set)
+    leads: dict[int, int] = {}
+    for start in range(0, len(old), QUERY_CHUNK):
+        chunk = old[start : start + QUERY_CHUNK]
+        rows.update((r.id, r) for r in session.scalars(select(StoryRow).where(StoryRow.id.in_(chunk))))
+        for sid, source in session.execute(
+            select(ItemRow.story_id, ItemRow.source_key).where(ItemRow.story_id.in_(chunk)).distinct()
+        ):
+            sources[sid].add(source)
+        lead_ids = [rows[s].lead_item_id for s in chunk if s in rows]
+        for item in session.scalars(select(ItemRow).where(ItemRow.id.in_(lead_ids))):
+            leads[item.id] = max(len(item.content or ""), len(item.summary or ""))
+    session.flush()  # the new stories get their ids
+    index.rename({sid: story.id for sid, story in fresh.items()})
+    out: list[StoryRow] = [None] * len(items)  # type: ignore[list-item]
+    for sid, ks in members.items():
+        story = rows[sid]
+        batch = [docs[k] for k in ks]
+        for k in ks:
+            items[k].story_id = story.id
+            out[k] = story
+        sources[sid].update(d.source for d in batch)
+        story.source_count = len(sources[sid])
+        story.item_count = (story.item_count or 0) + len(ks)
+        first = min(d.published for d in batch)
+        last = max(d.published for d in batch)
+        story.first_seen_at = _earlier(story.first_seen_at, first, min)
+        story.last_seen_at = _earlier(story.last_seen_at, last, max)
+        story.updated_at = now
+        if story.status == "new":  # the richest member leads while the story is unwritten; the first on a tie
+            current = [Doc(title="", richness=leads.get(story.lead_item_id, -1))] if sid >= 0 else []
+            best = lead([*current, *batch])
+            if best >= len(current):
+                story.lead_item_id = items[ks[best - len(current)]].id
+    return out
+
+
+def _earlier(stored: datetime | None, value: float, pick) -> datetime:  # type: ignore[no-untyped-def]
+    at = datetime.fromtimestamp(value, tz=UTC)
+    if stored is None:
+        return at
+    return pick(stored.replace(tzinfo=stored.tzinfo or UTC), at)

@@ -65,7 +65,7 @@ def new_facts(new: list[str], known: list[str], lang: str = "en") -> list[str]:
         for q in _fact_numbers(text, lang):
             if not grounded(q, known_q):
                 found[q.text] = None
-        for word in _candidates(text, lang, False):
+        for word, _after in _candidates(text, lang, False):
             if not index.has(word):
                 found[word] = None
     return list(found)

@@ -24,22 +24,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import select, update
 
 from .. import sentiment
 from ..config import Settings
-from ..guards import GuardContext, Report, check_article, neutralise
+from ..guards import Finding, GuardContext, Report, check_article, neutralise
+from ..guards import article_fields as guard_fields
+from ..guards.injection import clean_categories
+from ..guards.judge import judge as judge_article
 from ..headings import LANGUAGE_NAMES
 from ..llm.base import LLMError, Prompt, Provider, Result
 from ..llm.prompts import clip, template
 from ..models import ArticleText, WrittenArticle
 from ..signals import article_fields
 from ..slugs import story_slug
+from ..store.db import Store
 from ..store.queries import StoryContext
 from ..store.tables import ArticleRow, ItemRow, StoryRow
 from .illustrate import placeholder_cover
@@ -71,12 +76,21 @@ async def generate_guarded(
     check: Callable[[T], Report],
     *,
     retry: bool,
+    judge: Callable[[T], Awaitable[list[Finding]]] | None = None,
 ) -> tuple[Result[T], Report]:
     """Generate, check, and (when ``retry``) regenerate once with the reasons. Returns the reply kept and its report.
 
+    ``judge`` (the model-based faithfulness judge, one call) runs only on a reply the offline guards passed.
     A retry that fails outright (LLMError) keeps the first reply and its report: the article becomes a draft."""
+
+    async def checked(value: T) -> Report:
+        report = await asyncio.to_thread(check, value)  # lingua and the regexes: CPU work, off the event loop
+        if report.ok and judge is not None:
+            report.findings += await judge(value)
+        return report
+
     first = await provider.generate(prompt, schema)
-    report = check(first.value)
+    report = await checked(first.value)
     if report.ok or not retry:
         return first, report
     log.info("%s: guards failed (%s); retrying once", prompt.stage, "; ".join(report.reasons(limit=3)))
@@ -85,7 +99,7 @@ async def generate_guarded(
     except LLMError as exc:
         log.warning("%s: the retry failed (%s); keeping the first reply as a draft", prompt.stage, exc)
         return first, report
-    return second, check(second.value)
+    return second, await checked(second.value)
 
 
 def draft_reasons(report: Report | None, *, publishable: bool, review: str, pivot_draft: bool = False) -> list[str]:
@@ -128,6 +142,7 @@ def write_context(settings: Settings, title: str, text: str, extras: str) -> Gua
         max_ngram_overlap=g.max_ngram_overlap,
         min_words=g.min_words,
         extra_grounding=extras,
+        faithfulness=g.faithfulness,
     )
 
 
@@ -138,13 +153,22 @@ def article_checker(ctx: GuardContext) -> Callable[[ArticleText], Report]:
     return check
 
 
-async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check):  # type: ignore[no-untyped-def]
-    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on)."""
+async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema: type[T], make_check, source=None):  # type: ignore[no-untyped-def]
+    """One structured call, judged by the guards ``make_check()`` builds (only when the guards are on), and by the
+    model-based judge against ``source`` when ``guards.judge`` is on and the model is a real one."""
     if not settings.guards.enabled:
         return await provider.generate(prompt, schema), None
     # no retry for a model that is never published (the embedded base model): see the module's docstring
     retry = settings.guards.retry and provider.publishable
-    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry)
+    judge = None
+    if settings.guards.judge and provider.publishable and source is not None:
+        max_claims = settings.guards.judge_max_claims
+
+        async def judge(value: T) -> list[Finding]:
+            text = ArticleText.model_validate(value.model_dump(include=set(ArticleText.model_fields)))
+            return await judge_article(provider, guard_fields(text), source, max_claims)
+
+    return await generate_guarded(provider, prompt, schema, make_check(), retry=retry, judge=judge)
 
 
 # ---- the write itself ----------------------------------------------------------------------------------------------
@@ -153,6 +177,12 @@ async def guarded(settings: Settings, provider: Provider, prompt: Prompt, schema
 def source_text(item: ItemRow) -> str:
     """An item's longest text: the extracted page or the feed's content when longer than its summary."""
     return item.content if len(item.content) > len(item.summary) else item.summary
+
+
+def source_label(name: str, language: str | None, pivot: str) -> str:
+    """The source as the write prompt names it; a source in another language says so (the article is still written
+    in the pivot language, from the source's own text)."""
+    return f"{name} (text in {language})" if language not in (None, pivot) else name
 
 
 MAX_OTHER_SOURCES = 6
@@ -226,7 +256,7 @@ def write_prompt(
     user = template("write_user").format(
         source_name=source_name,
         published=published.strftime("%Y-%m-%d %H:%M UTC"),
-        categories=", ".join(source_categories) or "none",
+        categories=", ".join(clean_categories(source_categories)) or "none",
         headline=headline,
         text=clip(text, max_source_chars) or headline,
     ) + _other_reports(others or [])
@@ -248,7 +278,7 @@ def story_write_prompt(settings: Settings, ctx: StoryContext) -> tuple[Prompt, G
     prompt = write_prompt(
         language=settings.pivot_language,
         categories=settings.taxonomy,
-        source_name=ctx.source.name,
+        source_name=source_label(ctx.source.name, ctx.lead.language, settings.pivot_language),
         headline=lead.headline,
         text=lead.text,
         source_categories=categories,
@@ -268,7 +298,9 @@ async def write_guarded(settings: Settings, provider: Provider, ctx: StoryContex
     """The guarded write of a story from all its members: ``(Result[WrittenArticle], Report | None)``."""
     # source text is data: passages addressed to a model are cut out (guards.injection)
     prompt, guard = story_write_prompt(settings, ctx)
-    return await guarded(settings, provider, prompt, WrittenArticle, lambda: article_checker(guard))
+    return await guarded(
+        settings, provider, prompt, WrittenArticle, lambda: article_checker(guard), source=guard.source
+    )
 
 
 def other_sources(ctx: StoryContext) -> list[dict[str, str]]:
@@ -278,6 +310,19 @@ def other_sources(ctx: StoryContext) -> list[dict[str, str]]:
         if m.id != ctx.lead.id and m.url and m.url != ctx.lead.url and m.url not in out:
             out[m.url] = {"name": ctx.source_names.get(m.source_key, m.source_key), "url": m.url}
     return list(out.values())
+
+
+def fix_slug(store: Store, ctx: StoryContext) -> str:
+    """The story's slug, chosen from its lead's headline and stored before the model is called, so that a rerun
+    after a crash (whose model may title the story differently) writes the same file. The first stored one wins."""
+    if ctx.story.slug:
+        return ctx.story.slug
+    lead = ctx.lead
+    slug = story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
+    with store.session() as s:
+        s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
+        ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
+    return ctx.story.slug
 
 
 def pivot_row(
@@ -294,7 +339,7 @@ def pivot_row(
 ) -> ArticleRow:
     """The unsaved pivot-language article of ``story``: the model's text, the fields the offline classifiers decide."""
     now = datetime.now(UTC)
-    slug = story_slug(w.title, f"{lead.source_key}:{lead.external_id}")
+    slug = story.slug or story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
     reasons = draft_reasons(report, publishable=publishable, review=settings.review)
     return ArticleRow(
         story_id=story.id,
@@ -323,7 +368,7 @@ def pivot_row(
         locked=False,
         draft=bool(reasons),
         draft_reasons=reasons,
-        cover_image=placeholder_cover(settings.publish.cover_base_url, slug).model_dump(exclude_none=True),
+        cover_image=placeholder_cover(settings.cover_url_base(), slug).model_dump(exclude_none=True),
         image_query=w.image_query,
         model=model,
         version=1,
@@ -335,8 +380,9 @@ def pivot_row(
     )
 
 
-async def write_pivot(settings: Settings, provider: Provider, ctx: StoryContext) -> ArticleRow:
-    """The write stage for one story: the guarded call, then its pivot row (unsaved)."""
+async def write_pivot(settings: Settings, store: Store, provider: Provider, ctx: StoryContext) -> ArticleRow:
+    """The write stage for one story: its slug fixed, the guarded call, then its pivot row (unsaved)."""
+    await asyncio.to_thread(fix_slug, store, ctx)
     written, report = await write_guarded(settings, provider, ctx)
     # the offline classifiers run torch: off the event loop (it releases the GIL, so a second core helps)
     return await asyncio.to_thread(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +76,19 @@ def migrate(engine: Engine) -> None:
         raise StoreError(
             f"could not open or migrate the database at {engine.url.render_as_string(hide_password=True)}: {exc}"
         ) from exc
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """None when the database answers and its schema is at the newest migration, else what is behind (for
+    ``/readyz``). A database that cannot be reached raises SQLAlchemy's error."""
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == heads:
+        return None
+    return (
+        f"schema at {sorted(current) or 'no migration'}, newest is {sorted(heads)}: run any newsroom command to migrate"
+    )
 
 
 class Store:

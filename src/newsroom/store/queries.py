@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..llm.base import CallRecord
@@ -71,21 +72,25 @@ def unpublished_article_ids(session: Session) -> list[int]:
 
 
 def add_calls(session: Session, records: Iterable[tuple[CallRecord, int | None]]) -> None:
-    session.add_all(
-        ModelCallRow(
-            stage=r.stage,
-            provider=r.provider,
-            model=r.model,
-            tokens_in=r.tokens_in,
-            tokens_out=r.tokens_out,
-            latency_ms=r.latency_ms,
-            cost=r.cost,
-            outcome=r.outcome,
-            error=r.error,
-            story_id=story_id,
-        )
-        for r, story_id in records
-    )
+    """Store call records; a record whose ``call_key`` has a row already (its ``started`` row) completes that row."""
+    for r, story_id in records:
+        values = {
+            "stage": r.stage,
+            "provider": r.provider,
+            "model": r.model,
+            "tokens_in": r.tokens_in,
+            "tokens_out": r.tokens_out,
+            "latency_ms": r.latency_ms,
+            "cost": r.cost,
+            "outcome": r.outcome,
+            "error": r.error,
+            "story_id": story_id,
+        }
+        if r.call_key is not None and r.outcome != "started":
+            done = session.execute(update(ModelCallRow).where(ModelCallRow.call_key == r.call_key).values(**values))
+            if done.rowcount:  # type: ignore[attr-defined]
+                continue
+        session.add(ModelCallRow(call_key=r.call_key, **values))
 
 
 def stats(session: Session) -> dict[str, Any]:
@@ -131,6 +136,8 @@ def stats(session: Session) -> dict[str, Any]:
             "error": s.last_error,
             "errors_in_a_row": s.error_count,
             "items": s.items_seen,
+            "skipped": s.skip_counts or {},  # entries not stored by reason ("flagged:…": kept but repaired)
+            "via": s.parent,
         }
         for s in session.scalars(select(SourceRow).order_by(SourceRow.key))
     ]
@@ -161,6 +168,20 @@ def draft_stats(session: Session, recent: int = 20) -> dict[str, Any]:
         if len(latest) < recent:
             latest.append({"id": article_id, "lang": lang, "slug": slug, "reasons": list(reasons or [])})
     return {"draft_reasons": dict(sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))), "drafts": latest}
+
+
+def spend_since(session: Session, since: datetime) -> dict[str, tuple[int, float]]:
+    """Tokens (in + out) and cost of the model calls logged since ``since``, per stage (the budget's input)."""
+    rows = session.execute(
+        select(
+            ModelCallRow.stage,
+            func.coalesce(func.sum(ModelCallRow.tokens_in + ModelCallRow.tokens_out), 0),
+            func.coalesce(func.sum(ModelCallRow.cost), 0.0),
+        )
+        .where(ModelCallRow.created_at >= since)
+        .group_by(ModelCallRow.stage)
+    )
+    return {stage: (int(tokens), float(cost)) for stage, tokens, cost in rows}
 
 
 def skip_stats(session: Session, recent: int = 20) -> dict[str, Any]:

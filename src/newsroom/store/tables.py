@@ -71,6 +71,15 @@ class SourceRow(Base):
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str] = mapped_column(String(16), default="config", server_default="config")  # config | editor
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # an editor disabled it
+    # adapter settings from the config (api_key_env, filters, language…); what the adapter resumes from (the API's
+    # newest item seen); the relay source that created this row (a publisher the API relays; never polled itself)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    parent: Mapped[str | None] = mapped_column(String(64), default=None)
+    # entries not stored (reason -> total since the source was added; "flagged:<reason>" for repaired ones) and the
+    # last poll's counts with a few samples: {"skipped": {...}, "flagged": {...}, "samples": [...]}
+    skip_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    last_skips: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ItemRow(Base):
@@ -95,6 +104,8 @@ class ItemRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     fingerprint: Mapped[str] = mapped_column(String(64))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), default=None)
+    language: Mapped[str | None] = mapped_column(String(16), default=None)  # configured, stated or detected
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # the source's own (API sentiment)
 
     story: Mapped[StoryRow | None] = relationship(back_populates="items", foreign_keys=[story_id])
 
@@ -108,12 +119,13 @@ class StoryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | failed | skipped
+    slug: Mapped[str | None] = mapped_column(String(200), default=None)  # fixed before the write call
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # clustering state (dedupe/cluster.py): sum of member embeddings, members, entity-key counts, time span
+    # heat and time span; centroid and entity_counts are no longer written (stories.py rebuilds its index from items)
     centroid: Mapped[list[float] | None] = mapped_column(JSON, default=None)
     item_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     entity_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
@@ -175,7 +187,10 @@ class ArticleRow(Base):
 
 class ModelCallRow(Base):
     __tablename__ = "model_calls"
-    __table_args__ = (Index("ix_model_calls_stage", "stage"),)
+    __table_args__ = (
+        Index("ix_model_calls_stage", "stage"),
+        Index("ix_model_calls_call_key", "call_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -189,6 +204,8 @@ class ModelCallRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     story_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # one HTTP attempt's id: its row is inserted as outcome "started" before the request, completed after it
+    call_key: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class RevokedSessionRow(Base):
@@ -199,3 +216,31 @@ class RevokedSessionRow(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class DeliveryRow(Base):
+    """What one publish target (``publish.targets``) holds of one article: the version delivered and its path there.
+
+    No foreign key: when an article is deleted, its row here is what tells the target to delete the file too."""
+
+    __tablename__ = "deliveries"
+
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lang: Mapped[str] = mapped_column(String(16))
+    slug: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TargetStateRow(Base):
+    """The last delivery attempt of a publish target: when it last succeeded, and the error if it failed."""
+
+    __tablename__ = "target_states"
+
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -113,6 +113,10 @@ def source_out(r: SourceRow) -> SourceOut:
         error_count=r.error_count or 0,
         items_seen=r.items_seen or 0,
         healthy=bool(r.enabled and r.last_status in ("ok", "not_modified") and not r.error_count),
+        language=(r.options or {}).get("language"),
+        parent=r.parent,
+        skipped_entries=r.skip_counts or {},
+        last_skips=r.last_skips,
     )
 
 
@@ -258,6 +262,9 @@ def list_sources(c: Ctx) -> list[SourceOut]:
 # ---- writes (admin token) ------------------------------------------------------------------------------------------
 
 Admin = [Depends(require_admin)]
+AllLanguages = Annotated[
+    bool, Query(alias="allLanguages", description="act on every language of the article's story at once")
+]
 
 
 def _after(c: WebContext, request: Request, lang: str, slug: str) -> ArticleDetail:
@@ -286,9 +293,11 @@ def delete_article(c: Ctx, lang: Lang, slug: Slug) -> None:
     dependencies=Admin,
     tags=["edit"],
 )
-def publish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> ArticleDetail:
+def publish_article(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, all_languages: AllLanguages = False
+) -> ArticleDetail:
     """Approve: draft → false (the guard reasons are cleared), file re-written."""
-    c.editor.set_draft(c.editor.find(lang, slug), False)
+    c.editor.set_draft(c.editor.find(lang, slug), False, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -299,8 +308,11 @@ def publish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> Article
     dependencies=Admin,
     tags=["edit"],
 )
-def unpublish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> ArticleDetail:
-    c.editor.set_draft(c.editor.find(lang, slug), True)
+def unpublish_article(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, all_languages: AllLanguages = False
+) -> ArticleDetail:
+    """Back to draft: draft → true, file re-written."""
+    c.editor.set_draft(c.editor.find(lang, slug), True, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 
@@ -311,8 +323,11 @@ def unpublish_article(request: Request, c: Ctx, lang: Lang, slug: Slug) -> Artic
     dependencies=Admin,
     tags=["edit"],
 )
-def set_sticky(request: Request, c: Ctx, lang: Lang, slug: Slug, body: StickyIn) -> ArticleDetail:
-    c.editor.set_sticky(c.editor.find(lang, slug), body.sticky_weight)
+def set_sticky(
+    request: Request, c: Ctx, lang: Lang, slug: Slug, body: StickyIn, all_languages: AllLanguages = False
+) -> ArticleDetail:
+    """Pin weight (0 = not pinned)."""
+    c.editor.set_sticky(c.editor.find(lang, slug), body.sticky_weight, all_languages=all_languages)
     return _after(c, request, lang, slug)
 
 

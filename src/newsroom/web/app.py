@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
@@ -11,8 +13,9 @@ from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
 from ..editorial import Editor, ProviderFactory
+from ..metrics import make_registry
 from ..store.db import Store
-from . import api, feeds, ui
+from . import api, feeds, ops, ui
 from .auth import Auth, admin_token
 from .deps import WebContext
 from .errors import install_error_handlers
@@ -48,6 +51,35 @@ def _check_article_url(template: str) -> None:
         ) from None
 
 
+def covers_mount(settings: Settings) -> str | None:
+    """The URL path the cover files are served at (``/covers``), or None when covers live on another host."""
+    base = settings.cover_url_base()
+    parts = urlsplit(base)
+    own = settings.web.public_url and urlsplit(settings.web.public_url).netloc == parts.netloc
+    if parts.netloc and not own:
+        return None
+    path = parts.path.rstrip("/")
+    return path if path.startswith("/") and path not in ("/", "/api", "/feeds", "/ui", "/static") else None
+
+
+def _public_reads_in_openapi(app: FastAPI, settings: Settings) -> None:
+    """Reads take the token or the session cookie (web/deps.py declares both); while ``web.public_read`` is on they
+    need neither, which OpenAPI says with an empty security requirement."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = make()
+        if settings.web.public_read:
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    security = operation.get("security") if isinstance(operation, dict) else None
+                    if security and {"sessionCookie": []} in security and {} not in security:
+                        security.append({})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     settings: Settings, store: Store | None = None, *, provider_factory: ProviderFactory | None = None
 ) -> FastAPI:
@@ -69,11 +101,18 @@ def create_app(
         ),
     )
     app.state.ctx = WebContext(settings=settings, store=store, auth=auth, editor=editor)
+    app.state.metrics = make_registry(store, settings)
     install_error_handlers(app, ui.html_error_page)
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(ui.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    covers_path = covers_mount(settings)
+    if covers_path:  # the cover files, at the URLs the articles, the API and the JSON Feed give
+        app.mount(covers_path, StaticFiles(directory=settings.publish.covers_folder(), check_dir=False), name="covers")
+
+    _public_reads_in_openapi(app, settings)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

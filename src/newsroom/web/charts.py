@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["PALETTE", "stacked_bars"]
+__all__ = ["PALETTE", "meters", "stacked_bars"]
 
 PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#84cc16", "#ec4899", "#64748b")
 W, H = 760, 280
@@ -93,5 +93,36 @@ def stacked_bars(
         out.append(f'<rect x="{lx}" y="{H - 20}" width="10" height="10" fill="{escape(color[name])}"/>')
         out.append(f'<text x="{lx + 14}" y="{H - 11}" font-size="11" fill="#374151">{escape(name)}</text>')
         lx += 24 + 7 * len(name)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def meters(title: str, rows: list[tuple[str, float, float]]) -> str:
+    """One horizontal bar per ``(label, spent, limit)``: the share of the limit used, red once it is reached."""
+    row_h, label_w = 30, 170
+    height = TOP + row_h * len(rows) + 8
+    plot_w = W - LEFT - RIGHT - label_w
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" role="img" class="chart" '
+        f'aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{LEFT}" y="18" font-size="14" font-weight="600" fill="#111827">{escape(title)}</text>',
+    ]
+    for i, (label, spent, limit) in enumerate(rows):
+        y = TOP + i * row_h
+        share = min(spent / limit, 1.0) if limit > 0 else 1.0
+        fill = "#dc2626" if share >= 1 else "#f59e0b" if share >= 0.8 else "#2563eb"
+        tip = f"{label}: {_fmt(spent)} of {_fmt(limit)} ({share:.0%})"
+        out.append(f'<text x="{LEFT}" y="{y + 15}" font-size="12" fill="#374151">{escape(label)}</text>')
+        x = LEFT + label_w
+        out.append(f'<rect x="{x}" y="{y + 3}" width="{plot_w}" height="16" fill="#e5e7eb"/>')
+        out.append(
+            f'<rect x="{x}" y="{y + 3}" width="{plot_w * share:.1f}" height="16" fill="{fill}">'
+            f"<title>{escape(tip)}</title></rect>"
+        )
+        out.append(
+            f'<text x="{x + plot_w - 4}" y="{y + 15}" font-size="11" text-anchor="end" fill="#111827">'
+            f"{escape(f'{_fmt(spent)} / {_fmt(limit)}')}</text>"
+        )
     out.append("</svg>")
     return "".join(out)

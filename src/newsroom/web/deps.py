@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import delete
 
 from ..config import Settings
@@ -56,7 +58,19 @@ def is_admin(request: Request) -> bool:
     return c.auth.check_bearer(request.headers.get("authorization")) or current_session(request) is not None
 
 
-def require_admin(request: Request) -> None:
+# Declared for OpenAPI (securitySchemes, and per operation which one it takes); the checks below read the request.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearerAuth", description="the admin token")
+cookie_scheme = APIKeyCookie(
+    name=COOKIE_NAME,
+    auto_error=False,
+    scheme_name="sessionCookie",
+    description="the editor UI's session (reads only; the UI signs in with the admin token)",
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+Cookie = Annotated[str | None, Depends(cookie_scheme)]
+
+
+def require_admin(request: Request, _bearer: Bearer = None) -> None:
     """Writes through the API: ``Authorization: Bearer <admin token>``, else 401 before anything is touched."""
     c = ctx(request)
     if not c.auth.enabled:
@@ -65,7 +79,7 @@ def require_admin(request: Request) -> None:
         raise ApiError(401, "unauthorized", "a valid admin token is required (Authorization: Bearer …)", BEARER)
 
 
-def require_read(request: Request) -> None:
+def require_read(request: Request, _bearer: Bearer = None, _cookie: Cookie = None) -> None:
     """Reads are open unless ``web.public_read`` is false; then the token (or a UI session) is needed."""
     c = ctx(request)
     if not c.settings.web.public_read and not is_admin(request):

@@ -29,7 +29,6 @@ FORMATS = {
     "atom.xml": "application/atom+xml; charset=utf-8",
     "feed.json": "application/feed+json; charset=utf-8",
 }
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ERR = {"model": ErrorBody}
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
@@ -58,13 +57,13 @@ def _etag(fmt: str, lang: str, category: str | None, tag: str | None, rows: list
     return f'"{h.hexdigest()[:32]}"'
 
 
-def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
+def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
         return "*" in tags or etag in tags
     ims = request.headers.get("if-modified-since")
-    if ims:
+    if ims and last_modified is not None:
         try:
             since = parsedate_to_datetime(ims)
         except (TypeError, ValueError, IndexError):
@@ -73,6 +72,15 @@ def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
             since = since.replace(tzinfo=UTC)
         return last_modified.replace(microsecond=0) <= since
     return False
+
+
+def _newest(rows: list[wq.ArticleTriple]) -> datetime | None:
+    return max((a.updated_at for a, _l, _s in rows), default=None)
+
+
+def _terms(a: Any) -> list[str]:
+    """The category, then the tags, each once (the category is usually among the tags too)."""
+    return list(dict.fromkeys([a.category, *a.tags]))
 
 
 def _html(a: Any) -> str:
@@ -84,12 +92,15 @@ def _xml_feed(c: WebContext, base: str, lang: str, fmt: str, rows: list[wq.Artic
     fg.id(self_url)
     fg.title(f"Newsroom ({lang})")
     fg.subtitle(f"Newsroom articles in {lang}")  # RSS <description>
-    fg.link(href=base + "/", rel="alternate")
     fg.link(href=self_url, rel="self")
+    fg.link(href=base + "/", rel="alternate")  # last: feedgen makes the last link the RSS channel's <link>
     fg.language(lang)
-    fg.updated(max((a.updated_at for a, _l, _s in rows), default=EPOCH))
+    newest = _newest(rows)
+    if newest is not None:  # an empty feed is as new as now (feedgen's default), never 1970
+        fg.updated(newest)
+        fg.lastBuildDate(newest)
     fg.generator("Newsroom")
-    for a, lead, src in rows:
+    for a, _lead, src in rows:
         link = article_link(c, base, a.lang, a.slug)
         fe = fg.add_entry(order="append")
         fe.id(link)
@@ -103,8 +114,8 @@ def _xml_feed(c: WebContext, base: str, lang: str, fmt: str, rows: list[wq.Artic
         fe.updated(a.updated_at)
         fe.author(name=src.name)
         if fmt == "rss.xml":
-            fe.source(url=lead.url, title=src.name)
-        for tag in [a.category, *a.tags]:
+            fe.source(url=src.url, title=src.name)  # RSS <source>: the feed the item came from
+        for tag in _terms(a):
             fe.category(term=tag)
     return fg.rss_str(pretty=True) if fmt == "rss.xml" else fg.atom_str(pretty=True)
 
@@ -122,7 +133,7 @@ def _json_feed(c: WebContext, base: str, lang: str, rows: list[wq.ArticleTriple]
             "content_html": _html(a),
             "date_published": a.published_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "date_modified": a.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "tags": list(dict.fromkeys([a.category, *a.tags])),
+            "tags": _terms(a),
             "authors": [{"name": src.name}],
             "language": a.lang,
         }
@@ -165,12 +176,10 @@ def feed(
     with c.store.session() as s:
         rows = wq.feed_articles(s, lang, category=category, tag=tag, limit=c.settings.web.feed_size)
         etag = _etag(fmt, lang, category, tag, rows)
-        last_modified = max((a.updated_at for a, _l, _s in rows), default=EPOCH)
-        headers = {
-            "ETag": etag,
-            "Last-Modified": format_datetime(last_modified.astimezone(UTC), usegmt=True),
-            "Cache-Control": "public, max-age=60",
-        }
+        last_modified = _newest(rows)
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+        if last_modified is not None:  # an empty feed has no modification time to tell
+            headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
         if _not_modified(request, etag, last_modified):
             return Response(status_code=304, headers=headers)
         base = base_url(c, request)

@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from ..config import KEY_RE
 from ..models import Sentiment
+from ..publish.schema import CoverImageSchema, Frontmatter
 
 
 class _Out(BaseModel):
@@ -45,7 +46,7 @@ class ArticleSummary(_Out):
     sentiment: str
     score: int
     draft: bool
-    cover_image: dict[str, Any]
+    cover_image: CoverImageSchema
     ai: AiOut
     source_url: str
     story_id: int
@@ -55,7 +56,7 @@ class ArticleSummary(_Out):
 class ArticleDetail(ArticleSummary):
     draft_reasons: list[str]
     locked: bool
-    frontmatter: dict[str, Any] = Field(description="the file's frontmatter, keys in the file's order")
+    frontmatter: Frontmatter = Field(description="the file's frontmatter, keys in the file's order")
     markdown: str = Field(description="the Markdown body of the file")
     html: str = Field(description="the body rendered to sanitised HTML")
     translations: dict[str, str] = Field(description="language → API URL of the story's other articles")
@@ -123,6 +124,17 @@ class SourceOut(_Out):
     error_count: int
     items_seen: int
     healthy: bool = Field(description="enabled, and its last poll succeeded")
+    language: str | None = Field(default=None, description="the configured language of the source's text")
+    parent: str | None = Field(
+        default=None, description="the relay source (the API) that delivers this publisher's items; never polled itself"
+    )
+    skipped_entries: dict[str, int] = Field(
+        default_factory=dict,
+        description="entries not stored, by reason, since the source was added (flagged:… are kept but repaired)",
+    )
+    last_skips: dict[str, Any] | None = Field(
+        default=None, description="the last poll's skipped and flagged entries by reason, with a few samples"
+    )
 
 
 class PollOut(_Out):
@@ -141,9 +153,30 @@ class SourceIn(BaseModel):
     key: str = Field(pattern=KEY_RE.pattern, description="lowercase letters, digits, '-' and '_'")
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(pattern=r"^https?://[^\s/]+\S*$", max_length=2000)
-    type: str = Field(default="RSS", pattern="^(RSS|ATOM)$")
+    type: str = Field(default="RSS", description="RSS, ATOM, API, SITEMAP, JSONFEED, TELEGRAM or an installed kind")
     interval_minutes: float = Field(default=10, gt=0, le=7 * 24 * 60, alias="intervalMinutes")
     weight: float = Field(default=1.0, ge=0, le=10)
+    language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", alias="apiKeyEnv", description="API: the key's variable"
+    )
+    source_keys: list[str] = Field(default_factory=list, alias="sourceKeys", max_length=100)
+    categories: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        from ..sources.base import source_kinds
+
+        v = v.strip().upper()
+        if v not in source_kinds():
+            raise ValueError(f"unknown source type; installed: {', '.join(source_kinds())}")
+        return v
+
+    def options(self) -> dict[str, Any]:
+        """The adapter settings kept on the source row (as ``SourceConfig.adapter_options`` keeps them)."""
+        keys = ("language", "api_key_env", "source_keys", "categories")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) not in (None, [])}
 
     @field_validator("url")
     @classmethod

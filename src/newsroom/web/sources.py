@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
 from ..editorial import EditorialError, NotFound
-from ..stages.poll import DueSource, SourcePollReport, http_client, poll_one
+from ..stages.poll import SourcePollReport, due_source, http_client, poll_one
 from ..store.db import Store
 from ..store.tables import SourceRow
 from .schemas import SourceIn
@@ -37,6 +37,7 @@ def add_source(store: Store, src: SourceIn) -> SourceRow:
         weight=src.weight,
         error_count=0,
         items_seen=0,
+        options=src.options() or None,
     )
     try:
         with store.session() as s:
@@ -65,8 +66,10 @@ async def poll_now(store: Store, settings: Settings, key: str) -> SourcePollRepo
     """Fetch one source now, whatever its schedule, and store what it brings (no model calls)."""
     with store.session() as s:
         row = s.scalars(select(SourceRow).where(SourceRow.key == key)).first()
+        if row is not None and row.parent:  # a publisher the API relays: polling it means polling its relay
+            row = s.scalars(select(SourceRow).where(SourceRow.key == row.parent)).first()
         if row is None:
             raise NotFound(f"no source {key!r}")
-        due = DueSource(row.key, row.type, row.url, row.etag, row.last_modified)
+        due = due_source(row)
     async with http_client(settings) as client:
         return await poll_one(store, settings, client, due, datetime.now(UTC), asyncio.Lock())

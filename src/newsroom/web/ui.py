@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from ..editorial import ArticleChanges, EditorialError, article_fields
+from ..llm.budget import Budget
 from ..models import ArticleText, Sentiment
 from ..publish.markdown import render_body
 from ..stages.select import write_anyway
@@ -282,15 +283,20 @@ def _refused(request: Request, c: WebContext, s: Session, article_id: int, exc: 
     return page(request, "article.html", exc.status, session=s, error=str(exc), **_article_context(c, article_id))
 
 
+async def _all_languages(request: Request) -> bool:
+    """The form's "all languages of the story" box."""
+    return (await request.form()).get("all_languages") == "yes"
+
+
 @router.post("/articles/{article_id}/publish")
-def publish(c: Ctx, s: UiPost, article_id: int) -> Response:
-    c.editor.set_draft(article_id, False)
+async def publish(request: Request, c: Ctx, s: UiPost, article_id: int) -> Response:
+    c.editor.set_draft(article_id, False, all_languages=await _all_languages(request))
     return redirect(f"/ui/articles/{article_id}", "published")
 
 
 @router.post("/articles/{article_id}/unpublish")
-def unpublish(c: Ctx, s: UiPost, article_id: int) -> Response:
-    c.editor.set_draft(article_id, True)
+async def unpublish(request: Request, c: Ctx, s: UiPost, article_id: int) -> Response:
+    c.editor.set_draft(article_id, True, all_languages=await _all_languages(request))
     return redirect(f"/ui/articles/{article_id}", "unpublished")
 
 
@@ -299,7 +305,7 @@ async def sticky(request: Request, c: Ctx, s: UiPost, article_id: int) -> Respon
     form = await request.form()
     try:
         weight = int(str(form.get("sticky_weight", "")).strip())
-        c.editor.set_sticky(article_id, weight)
+        c.editor.set_sticky(article_id, weight, all_languages=form.get("all_languages") == "yes")
     except ValueError:
         return _refused(request, c, s, article_id, EditorialError("the pin weight must be a whole number 0–1000"))
     except EditorialError as exc:
@@ -411,7 +417,10 @@ def sources_page(request: Request, c: Ctx, s: UiSession) -> HTMLResponse:
 @router.post("/sources")
 async def add_source(request: Request, c: Ctx, s: UiPost) -> Response:
     form = await request.form()
-    data = {k: form.get(k) for k in ("key", "name", "url", "type")}
+    data: dict[str, object] = {k: form.get(k) for k in ("key", "name", "url", "type")}
+    for field, alias in (("language", "language"), ("api_key_env", "apiKeyEnv")):
+        if str(form.get(field) or "").strip():  # optional: the language of a non-English source, an API key's variable
+            data[alias] = str(form.get(field)).strip()
     try:
         interval = float(str(form.get("interval_minutes") or 10))
         source_actions.add_source(c.store, SourceIn.model_validate({**data, "intervalMinutes": interval}))
@@ -483,6 +492,7 @@ def dashboard(request: Request, c: Ctx, s: UiSession) -> HTMLResponse:
         days, sentiment = wq.sentiment_per_day(db, pivot, days=30, now=now)
         tdays, tokens = wq.tokens_per_day_by_stage(db, days=30, now=now)
         totals = wq.counts(db)
+    budget = Budget(c.settings.budget, c.store).status()
     sentiment_colors = {"POSITIVE": "#16a34a", "NEUTRAL": "#9ca3af", "NEGATIVE": "#dc2626"}
     svgs = [
         charts.stacked_bars(
@@ -506,6 +516,15 @@ def dashboard(request: Request, c: Ctx, s: UiSession) -> HTMLResponse:
             label_every=3,
         ),
     ]
+    if budget["caps"]:
+        rows = [(f"{cap['scope']} {cap['unit']}", cap["spent"], cap["limit"]) for cap in budget["caps"]]
+        svgs.insert(0, charts.meters(f"Daily budget, {budget['day']} (UTC)", rows))
     return page(
-        request, "dashboard.html", session=s, charts=svgs, totals=totals, sentiments=[x.value for x in Sentiment]
+        request,
+        "dashboard.html",
+        session=s,
+        charts=svgs,
+        totals=totals,
+        budget=budget,
+        sentiments=[x.value for x in Sentiment],
     )

@@ -1,7 +1,7 @@
 """select and updates: skipped stories with their reason, the update state of written stories, article sources
 
 Revision ID: 0030
-Revises: 0004
+Revises: 0020
 Create Date: 2026-11-26 04:00:00
 
 - ``stories.skip_reason``: why the select stage skipped the story (status ``skipped``); ``select_bypass``: an editor
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0004"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

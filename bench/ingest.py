@@ -1,0 +1,160 @@
+"""Benchmark: N new entries through `newsroom poll`, served on loopback, beside feedparser's own rate on the same bytes.
+
+The entries are ``bench/dedupe.py``'s generated event-level items (a year of seven sites), written as seven RSS feeds
+and served by a threaded HTTP server on 127.0.0.1. Each run is a fresh `python -m newsroom poll --force` process on a
+fresh SQLite file (process start and model load included), with `stories.same_event` on (clustering) or off. Reports
+entries/s, seconds per 1,000 entries, the ratio to feedparser parsing the same bytes in this process, and the poll
+process's peak RSS. Prints a table; writes bench/results/ingest.json.
+
+    .venv/bin/python bench/ingest.py [--sizes 1000 10000 50000] [--modes off on]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+import feedparser  # noqa: E402
+
+from dedupe import generate  # noqa: E402
+
+
+def feeds(n: int) -> dict[str, bytes]:
+    """Seven RSS feeds holding ``n`` generated entries between them."""
+    docs, _ = generate(n)
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for d in docs:
+        when = format_datetime(datetime.fromtimestamp(d.published, UTC))
+        by_source[d.source].append(
+            f"<item><title>{escape(d.title)}</title><link>{escape(d.url)}</link>"
+            f'<guid isPermaLink="false">{escape(d.external_id)}</guid><pubDate>{when}</pubDate>'
+            f"<description>{escape(d.title)}. More to follow.</description></item>"
+        )
+    return {
+        source: (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>{source}</title><link>https://{source}.example/</link><description>bench</description>"
+            + "".join(items)
+            + "</channel></rss>"
+        ).encode()
+        for source, items in by_source.items()
+    }
+
+
+def serve(bodies: dict[str, bytes]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.get(self.path.strip("/"))
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def config(folder: Path, port: int, sources: list[str], n: int, same_event: bool) -> Path:
+    lines = [
+        f'database_url = "sqlite:///{folder / "bench.db"}"',
+        f"max_items_per_source = {n}",
+        "[fetch]",
+        "allow_private_networks = true",
+        "max_bytes = 500000000",
+        "timeout_seconds = 600",
+        "[stories]",
+        f"same_event = {'true' if same_event else 'false'}",
+    ]
+    for key in sources:
+        lines += ["[[sources]]", f'key = "{key}"', f'name = "{key}"', f'url = "http://127.0.0.1:{port}/{key}"']
+    path = folder / "newsroom.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def poll_run(cfg: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one `newsroom poll --force` process."""
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsroom", "poll", "--config", str(cfg), "--force"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"newsroom poll failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="ingest benchmark: newsroom poll vs feedparser")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000])
+    ap.add_argument("--modes", nargs="+", choices=["off", "on"], default=["off", "on"])
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
+    args = ap.parse_args()
+    rows = []
+    for n in args.sizes:
+        bodies = feeds(n)
+        started = time.perf_counter()
+        parsed = sum(len(feedparser.parse(body).entries) for body in bodies.values())
+        feedparser_rate = parsed / (time.perf_counter() - started)
+        server = serve(bodies)
+        try:
+            for mode in args.modes:
+                with tempfile.TemporaryDirectory() as tmp:
+                    cfg = config(Path(tmp), server.server_address[1], sorted(bodies), n, mode == "on")
+                    wall, rss = poll_run(cfg)
+                rows.append(
+                    {
+                        "entries": parsed,
+                        "clustering": mode,
+                        "seconds": round(wall, 2),
+                        "entries_per_second": round(parsed / wall, 1),
+                        "ms_per_1000_entries": round(1000 * wall / parsed * 1000, 1),
+                        "feedparser_entries_per_second": round(feedparser_rate, 1),
+                        "ratio_to_feedparser": round(parsed / wall / feedparser_rate, 3),
+                        "peak_rss_mb": round(rss, 1),
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+        finally:
+            server.shutdown()
+    result = {
+        "rows": rows,
+        "load_average": os.getloadavg(),
+        "goal": "off >= 0.75 x feedparser; on >= 500 entries/s; per-entry cost at 50,000 <= 1.2 x at 1,000; <= 1500 MB",
+    }
+    width = max(len(k) for k in rows[0]) if rows else 0
+    for row in rows:
+        print("  ".join(f"{k[:width]}={v}" for k, v in row.items()))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

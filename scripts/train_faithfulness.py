@@ -1,0 +1,131 @@
+"""Train the offline faithfulness scorer (``newsroom.guards.faithfulness``) on FRANK dev and cross-validate it.
+
+    PYTHONPATH=src .venv/bin/python scripts/train_faithfulness.py [--jsonl ../shared/corpus/guards/frank_dev.jsonl]
+
+Grouped 5-fold cross-validation by source article (no article's summaries in both train and test): in each fold a
+logistic regression is fitted on the training folds and its threshold chosen there, so that the fact reasons
+(grounding OR the scorer) flag at most ``--faithful-flagged`` of the training folds' faithful summaries; the held-out
+fold is then scored. Prints the out-of-fold figures (the ones the README quotes; also written to
+``bench/results/faithfulness_cv.json``), then fits on every line and writes ``src/newsroom/data/faithfulness.json``.
+Deterministic: same file, same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from newsroom.guards.base import GuardContext
+from newsroom.guards.entities import check_entities
+from newsroom.guards.evaluate import text_fields
+from newsroom.guards.faithfulness import FEATURES, _Source, features
+from newsroom.guards.numbers import check_numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "src" / "newsroom" / "data" / "faithfulness.json"
+CV_OUT = ROOT / "bench" / "results" / "faithfulness_cv.json"  # the out-of-fold figures, which bench/guards.py shows
+
+
+def load(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if r.get("label") in ("faithful", "error")]
+
+
+def grounding_flag(row: dict) -> bool:
+    ctx = GuardContext(lang="en", source=row["source"])
+    fields = text_fields(row["article"])
+    return bool(check_numbers(fields, ctx) or check_entities(fields, ctx))
+
+
+def fit(x: np.ndarray, y: np.ndarray, g: np.ndarray, target: float) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((x - mean) / scale, y)
+    p = model.predict_proba((x - mean) / scale)[:, 1]
+    # the lowest threshold at which grounding OR scorer flags at most `target` of the faithful lines
+    faithful = y == 0
+    best = 1.0
+    for t in np.unique(np.round(p, 4))[::-1]:
+        if ((g | (p >= t)) & faithful).sum() / faithful.sum() > target:
+            break
+        best = float(t)
+    return {
+        "features": list(FEATURES),
+        "mean": mean.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "coef": model.coef_[0].round(6).tolist(),
+        "intercept": round(float(model.intercept_[0]), 6),
+        "threshold": round(best, 4),
+    }
+
+
+def predict(w: dict, x: np.ndarray) -> np.ndarray:
+    z = w["intercept"] + ((x - np.array(w["mean"])) / np.array(w["scale"])) @ np.array(w["coef"])
+    return 1 / (1 + np.exp(-z))
+
+
+def report(name: str, flag: np.ndarray, y: np.ndarray, rows: list[dict]) -> dict:
+    fa = float(flag[y == 0].mean())
+    caught = float(flag[y == 1].mean())
+    types: dict[str, list[bool]] = {}
+    for f, r in zip(flag, rows, strict=True):
+        for t in r.get("error_types") or []:
+            types.setdefault(t, []).append(bool(f))
+    out = {
+        "balanced_accuracy": round((1 - fa + caught) / 2, 4),
+        "faithful_flagged": round(fa, 4),
+        "errors_caught": round(caught, 4),
+        "by_error_type": {k: round(float(np.mean(v)), 4) for k, v in sorted(types.items())},
+    }
+    for ds in sorted({r.get("dataset", "") for r in rows}):
+        m = np.array([r.get("dataset", "") == ds for r in rows])
+        fa_d, c_d = float(flag[m & (y == 0)].mean()), float(flag[m & (y == 1)].mean())
+        out[f"{ds}_balanced_accuracy"] = round((1 - fa_d + c_d) / 2, 4)
+    print(name, json.dumps(out))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--jsonl", type=Path, default=ROOT.parent / "shared" / "corpus" / "guards" / "frank_dev.jsonl")
+    parser.add_argument("--faithful-flagged", type=float, default=0.07, help="share of faithful lines flagged")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--dry-run", action="store_true", help="cross-validate only; write no weights")
+    args = parser.parse_args(argv)
+    from sklearn.model_selection import GroupKFold
+
+    rows = load(args.jsonl)
+    y = np.array([r["label"] == "error" for r in rows], dtype=int)
+    groups = np.array([int(hashlib.sha256(r["source"].encode()).hexdigest()[:8], 16) for r in rows])
+    sources: dict[str, _Source] = {}
+    x = np.array([features(r["article"], sources.setdefault(r["source"], _Source.of(r["source"]))) for r in rows])
+    g = np.array([grounding_flag(r) for r in rows])
+    oof = np.zeros(len(rows), dtype=bool)
+    for train, test in GroupKFold(n_splits=args.folds).split(x, y, groups):
+        w = fit(x[train], y[train], g[train], args.faithful_flagged)
+        oof[test] = g[test] | (predict(w, x[test]) >= w["threshold"])
+    print(f"{len(rows)} lines, {len(set(groups))} source articles, {args.folds}-fold grouped CV (out-of-fold):")
+    cv = {
+        "file": str(args.jsonl.name),
+        "n": len(rows),
+        "folds": args.folds,
+        "grounding_only": report("grounding only", g, y, rows),
+        "grounding_and_scorer": report("grounding + scorer", oof, y, rows),
+    }
+    CV_OUT.parent.mkdir(parents=True, exist_ok=True)
+    CV_OUT.write_text(json.dumps(cv, indent=2) + "\n", encoding="utf-8")
+    if not args.dry_run:
+        weights = fit(x, y, g, args.faithful_flagged)
+        args.out.write_text(json.dumps(weights, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

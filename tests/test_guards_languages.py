@@ -1,0 +1,66 @@
+"""Grounding in every site language, on faithful human translations (WMT22 dev halves, paragraphs of four segments):
+the guards must not flag them; invented names are still caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsroom.guards import GuardContext, check_text
+from newsroom.guards.entities import check_entities
+from newsroom.guards.numbers import check_numbers
+
+# Measured on the whole dev halves (bench/guards.py); ru does not reach the 5% target yet (README).
+MAX_FLAGGED = {"de": 0.05, "uk": 0.05, "zh": 0.05, "ja": 0.05, "ru": 0.07}
+
+
+def paragraphs(corpus: Path, lang: str, size: int = 4) -> list[tuple[str, str]]:
+    en = (corpus / "translation" / f"wmt22_en_{lang}_dev.en").read_text(encoding="utf-8").splitlines()
+    tx = (corpus / "translation" / f"wmt22_en_{lang}_dev.{lang}").read_text(encoding="utf-8").splitlines()
+    joiner = "" if lang in ("zh", "ja") else " "
+    return [(" ".join(en[i : i + size]), joiner.join(tx[i : i + size])) for i in range(0, len(en) - size + 1, size)]
+
+
+@pytest.mark.parametrize("lang", sorted(MAX_FLAGGED))
+def test_faithful_translations_are_not_flagged(corpus: Path, lang: str) -> None:
+    pairs = paragraphs(corpus, lang)
+    flagged = [t for en, t in pairs if not check_text([("p", t)], GuardContext(lang, en, "en")).ok]
+    assert len(pairs) == 250
+    assert len(flagged) / len(pairs) <= MAX_FLAGGED[lang]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "source", "flagged"),
+    [
+        ("de", "Die Zentralbank und Coinbase senkten den Zins.", "The central bank cut rates.", "Coinbase"),
+        ("de", "Laut Nvidia stieg der Umsatz.", "Sales rose, the company said.", "Nvidia"),
+        ("ru", "Об этом сообщили в Самсунг.", "The company said so.", "Самсунг"),
+        ("uk", "Про це повідомили в Тесла.", "The company said so.", "Тесла"),
+        ("zh", "据 Citadel 报道，比特币上涨。", "Bitcoin rose, reports said.", "Citadel"),
+        ("ja", "ＨＢＯによると、ビットコインが上昇した。", "Bitcoin rose, reports said.", "HBO"),
+    ],
+)
+def test_invented_names_are_caught_in_every_language(lang: str, text: str, source: str, flagged: str) -> None:
+    ctx = GuardContext(lang=lang, source=source, source_lang="en")
+    assert flagged in [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "source", "ok"),
+    [
+        ("de", "Die Regierung und die Europäische Zentralbank berieten.", "The government and the ECB met.", True),
+        ("de", "Der Zustellungszeitraum beträgt 3 Tage.", "Delivery takes three days.", True),
+        ("de", "Der Kurier kommt um 17.30 Uhr.", "The courier comes by 5.30pm.", True),
+        ("de", "Ein 100-prozentiger Service.", "We strive on 100% service.", True),
+        ("zh", "英国将提供 7500 万英镑的援助。", "The UK will give £75 million in aid.", True),
+        ("zh", "该剧将于 1 月 24 日播出。", "It airs on Jan. 24.", True),
+        ("ja", "価格は１，０００ドル。", "The price is $1,000.", True),
+        ("zh", "英国将提供 9000 万英镑的援助。", "The UK will give £75 million in aid.", False),
+        ("en", "1. Bitcoin rose.\n2. UNK said it.", "Bitcoin rose, UNK said.", True),
+    ],
+)
+def test_local_formats_and_placeholders(lang: str, text: str, source: str, ok: bool) -> None:
+    ctx = GuardContext(lang=lang, source=source, source_lang="en")
+    fields = [("overview", text)]
+    assert (not check_numbers(fields, ctx) and not check_entities(fields, ctx)) is ok
