@@ -295,7 +295,7 @@ class Editor:
         try:
             if lang == pivot_lang:
                 # the write stage's own guarded write: same prompt, same quality guards, same draft rules
-                pivot = await write_pivot(self.settings, provider, ctx)
+                pivot = await write_pivot(self.settings, self.store, provider, ctx)
                 fresh[article_id] = pivot
                 for other in ctx.articles.values():
                     if other.lang != pivot_lang and not other.locked:
