@@ -13,7 +13,7 @@ from newsroom.config import GuardsConfig, LLMConfig, PublishConfig, Settings
 from newsroom.llm import make_provider
 from newsroom.llm.usage import CallBuffer
 from newsroom.stages.job import StageEnv, run_story
-from newsroom.stages.stories import assign_story
+from newsroom.stages.stories import assign_stories
 from newsroom.stages.update import UpdateResult, update_stories
 from newsroom.store import queries
 from newsroom.store.db import Store
@@ -86,7 +86,7 @@ def join(store: Store, story_id: int, key: str, title: str, text: str) -> None:
         )
         s.add(item)
         s.flush()
-        assert assign_story(s, item, same_event=False).id == story_id
+        assert assign_stories(s, [item], same_event=False)[0].id == story_id
 
 
 def with_env(settings: Settings, store: Store, fn):  # type: ignore[no-untyped-def]

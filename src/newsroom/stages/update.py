@@ -224,7 +224,7 @@ async def update_story(env: StageEnv, story_id: int, now: datetime | None = None
 async def _rewrite(env: StageEnv, ctx: queries.StoryContext, pivot: ArticleRow) -> dict[int, ArticleRow]:
     """The pivot written again from every member, and its unlocked translations: unsaved rows by article id."""
     settings, provider = env.settings, env.provider
-    new_pivot = await write_pivot(settings, provider, ctx)
+    new_pivot = await write_pivot(settings, env.store, provider, ctx)
     new_pivot.slug, new_pivot.story_id = pivot.slug, pivot.story_id
     fresh = {pivot.id: new_pivot}
     for other in ctx.articles.values():

@@ -25,17 +25,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("stories") as batch:
-        batch.add_column(sa.Column("skip_reason", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("select_bypass", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column("selected_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("written_through", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("score_sources", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("update_count", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("last_update_at", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("articles") as batch:
-        batch.add_column(sa.Column("sources", sa.JSON(), nullable=False, server_default="[]"))
-        batch.add_column(sa.Column("importance", sa.Integer(), nullable=True))
+    # plain ADD COLUMN, never batch mode: on SQLite a batch re-creates the table, and dropping the old ``stories``
+    # with foreign keys on would fire ON DELETE (items.story_id set to NULL, articles deleted)
+    for column in (
+        sa.Column("skip_reason", sa.Text(), nullable=True),
+        sa.Column("select_bypass", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("selected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("written_through", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("score_sources", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("update_count", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("last_update_at", sa.DateTime(timezone=True), nullable=True),
+    ):
+        op.add_column("stories", column)
+    op.add_column("articles", sa.Column("sources", sa.JSON(), nullable=False, server_default="[]"))
+    op.add_column("articles", sa.Column("importance", sa.Integer(), nullable=True))
     # stories written before this migration: their members so far are what the article knows
     op.execute(
         "UPDATE stories SET written_through = COALESCE((SELECT MAX(items.id) FROM items"
@@ -44,17 +47,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles") as batch:
-        batch.drop_column("importance")
-        batch.drop_column("sources")
-    with op.batch_alter_table("stories") as batch:
-        for name in (
-            "last_update_at",
-            "update_count",
-            "score_sources",
-            "written_through",
-            "selected_at",
-            "select_bypass",
-            "skip_reason",
-        ):
-            batch.drop_column(name)
+    for name in ("importance", "sources"):
+        op.drop_column("articles", name)
+    for name in (
+        "last_update_at",
+        "update_count",
+        "score_sources",
+        "written_through",
+        "selected_at",
+        "select_bypass",
+        "skip_reason",
+    ):
+        op.drop_column("stories", name)
