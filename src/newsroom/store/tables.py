@@ -193,6 +193,7 @@ class ModelCallRow(Base):
     __tablename__ = "model_calls"
     __table_args__ = (
         Index("ix_model_calls_stage", "stage"),
+        Index("ix_model_calls_created_at", "created_at"),  # the daily budget sums today's calls
         Index("ix_model_calls_call_key", "call_key", unique=True),
     )
 
