@@ -137,7 +137,7 @@ def test_injected_structure_is_neutralised() -> None:
         ],
         why_it_matters="<div>\nblock html\n</div>\n\n<details open>",
         from_the_author="[click](javascript:alert(3)) and [ok](https://example.org)\n\n===",
-        market_impact=["- nested\n- more", "# heading bullet", "line\n\nbreak", "", "<p>para</p>", "2) two"],
+        market_impact=["- nested\n- more", "# heading bullet", "line\n\nbreak", " ", "<p>para</p>", "2) two"],
     )
     body = render_body(t, "en")
     assert_clean_structure(body, t, "en")

@@ -91,6 +91,7 @@ async def run_story(
     if not ctx.articles:
         result.skipped = await asyncio.to_thread(select_story, env.store, env.settings, story_id)
         if result.skipped is not None:
+            _release(env, story_id)  # "write anyway" makes it pending again: free for any process at once
             return result
     try:
         if pivot is None:
@@ -118,8 +119,7 @@ async def run_story(
             raise errors[0]
     except BudgetReached as exc:
         result.paused = str(exc)
-        with env.store.session() as s:
-            queries.add_calls(s, env.calls.take(story_id))
+        _release(env, story_id)  # still pending: the next run (or another process) takes it once the budget allows
         return result
     except LLMError as exc:
         result.error = f"{exc.outcome}: {exc}"
@@ -156,6 +156,14 @@ def mark_written(env: StageEnv, story_id: int, written_through: int = 0) -> None
 def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:
     """base × 2^(attempts-1), capped at max: 1 min, 2, 4, … 1 h with the defaults."""
     return timedelta(seconds=min(max_s, base_s * 2 ** min(attempts - 1, 32)))
+
+
+def _release(env: StageEnv, story_id: int) -> None:
+    """Give up this process's claim on a story that stays as it is (skipped, or paused by the budget), storing the
+    calls it made."""
+    with env.store.session() as s:
+        claims.release(s.get_one(StoryRow, story_id))
+        queries.add_calls(s, env.calls.take(story_id))
 
 
 def record_failure(env: StageEnv, story_id: int, error: str) -> None:
