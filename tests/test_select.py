@@ -96,7 +96,7 @@ def test_rules_each_give_their_reason() -> None:
 def test_item_types() -> None:
     assert item_type("Here's what happened in crypto today") == "market-wrap"
     assert item_type("DOT Sinks 2% After Breaking Key Support") == "technical-analysis"
-    assert item_type("Bitcoin's Volatility Meltdown: Crypto Daybook Americas") == "newsletter"
+    assert item_type("Ether's Quiet Week: Crypto Daybook Americas") == "newsletter"
     assert item_type("Bitcoin ETF news", url="https://x.com/live/bitcoin-etf") == "live-blog"
     assert item_type("Acme launches a token", text="NEW YORK, Dec. 12, 2025 /PRNewswire/ -- Acme") == "sponsored"
     assert item_type("Coinbase to unveil prediction markets next week") is None  # a product, not a prediction
