@@ -7,7 +7,6 @@ killed with SIGKILL, a real SQLite file.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from pathlib import Path
@@ -19,14 +18,11 @@ from sqlalchemy import func, select
 from crash_support import kill9, start_run, wait_for, write_config
 from newsroom.config import ExtractConfig, FetchConfig, GuardsConfig, LLMConfig, PublishConfig, Settings, SourceConfig
 from newsroom.devtools.scripted_llm import start_scripted_server
-from newsroom.llm import make_provider
-from newsroom.llm.usage import CallBuffer
-from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.slugs import slugify
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ModelCallRow, StoryRow
-from web_support import serve_feeds
+from web_support import run_pipeline, serve_feeds
 
 PER_FEED = 2
 
@@ -50,23 +46,11 @@ def _settings(tmp_path: Path, store: Store, feeds: list[SourceConfig], llm_url: 
     )
 
 
-def _run(settings: Settings, store: Store) -> RunSummary:
-    async def go() -> RunSummary:
-        calls = CallBuffer()
-        provider = make_provider(settings.llm, calls)
-        try:
-            return await Pipeline(settings, store, provider, calls).run_once(force_poll=True)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(go())
-
-
 def test_the_slug_is_fixed_before_the_model_is_called(
     tmp_path: Path, sqlite_store: Store, feeds: list[SourceConfig], scripted_llm: str
 ) -> None:
     dead = _settings(tmp_path, sqlite_store, feeds, "http://127.0.0.1:9/v1", max_retries=0, timeout_seconds=2)
-    assert _run(dead, sqlite_store).failures
+    assert run_pipeline(dead, sqlite_store).failures
     with sqlite_store.session() as s:
         fixed = {st.id: st.slug for st in s.scalars(select(StoryRow))}
         titles = {st.id: [i.title for i in st.items] for st in s.scalars(select(StoryRow))}
@@ -75,7 +59,7 @@ def test_the_slug_is_fixed_before_the_model_is_called(
     for sid, slug in fixed.items():  # from a source's headline, not from whatever title the model will give
         assert any(slug.startswith(slugify(t, max_length=71)[:20]) for t in titles[sid])
 
-    healed = _run(_settings(tmp_path, sqlite_store, feeds, scripted_llm), sqlite_store)
+    healed = run_pipeline(_settings(tmp_path, sqlite_store, feeds, scripted_llm), sqlite_store)
     assert not healed.failures
     with sqlite_store.session() as s:
         for a in s.scalars(select(ArticleRow)):
@@ -86,7 +70,7 @@ def test_a_start_sweeps_temporary_and_orphan_files_and_keeps_the_rest(
     tmp_path: Path, sqlite_store: Store, feeds: list[SourceConfig], scripted_llm: str
 ) -> None:
     settings = _settings(tmp_path, sqlite_store, feeds, scripted_llm)
-    _run(settings, sqlite_store)
+    run_pipeline(settings, sqlite_store)
     content = tmp_path / "content"
     articles = sorted(content.rglob("*.md"))
     assert articles
@@ -102,7 +86,7 @@ def test_a_start_sweeps_temporary_and_orphan_files_and_keeps_the_rest(
     page.write_text("---\ntitle: About\n---\nWho we are.\n")
     before = {p: p.stat().st_mtime_ns for p in articles}
 
-    again = _run(settings, sqlite_store)
+    again = run_pipeline(settings, sqlite_store)
     assert again.model_calls == 0
     assert not orphan.exists() and not stale.exists()
     assert fresh.exists() and page.exists()
@@ -113,14 +97,14 @@ def test_a_row_committed_before_its_file_is_published_on_the_next_start(
     tmp_path: Path, sqlite_store: Store, feeds: list[SourceConfig], scripted_llm: str
 ) -> None:
     settings = _settings(tmp_path, sqlite_store, feeds, scripted_llm)
-    _run(settings, sqlite_store)
+    run_pipeline(settings, sqlite_store)
     with sqlite_store.session() as s:  # as if the process died after the row's commit, before its file
         article = s.scalars(select(ArticleRow).where(ArticleRow.lang == "en")).first()
         assert article is not None and article.path
         path = Path(article.path)
         article.published_version, article.path = 0, None
     path.unlink()
-    summary = _run(settings, sqlite_store)
+    summary = run_pipeline(settings, sqlite_store)
     assert path in summary.published and path.exists() and summary.model_calls == 0
     with sqlite_store.session() as s:
         assert not queries.unpublished_article_ids(s)

@@ -19,16 +19,13 @@ from sqlalchemy import select
 
 from newsroom.beat import item_type
 from newsroom.config import SelectConfig, Settings, SourceConfig, StoriesConfig
-from newsroom.llm import make_provider
-from newsroom.llm.usage import CallBuffer
-from newsroom.pipeline import Pipeline, RunSummary
 from newsroom.stages.poll import poll_sources
 from newsroom.stages.select import Candidate, decide, select_story
 from newsroom.store import queries
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ItemRow, StoryRow
 from newsroom.web.app import create_app
-from web_support import AUTH, TOKEN, make_settings
+from web_support import AUTH, TOKEN, make_settings, run_pipeline
 
 CRYPTO = [
     ("coindesk", "CoinDesk", "coindesk.rss"),
@@ -146,18 +143,6 @@ def test_corpus_prnewswire_skipped_crypto_kept(
 # ---- the pipeline: skipped with reasons, listed everywhere, written anyway ------------------------------------------
 
 
-def _run(settings: Settings, store: Store) -> RunSummary:
-    async def go() -> RunSummary:
-        calls = CallBuffer()
-        provider = make_provider(settings.llm, calls)
-        try:
-            return await Pipeline(settings, store, provider, calls).run_once(force_poll=True)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(go())
-
-
 def test_skipped_listed_and_written_anyway(
     tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str
 ) -> None:
@@ -165,7 +150,7 @@ def test_skipped_listed_and_written_anyway(
     settings = make_settings(tmp_path, store.url, sources, scripted_llm)
     settings.guards.enabled = False
     settings.extract.enabled = False
-    summary = _run(settings, store)
+    summary = run_pipeline(settings, store)
     assert not summary.failures, summary.failures
     assert summary.skipped and all("prnewswire" not in f for f in summary.failures)
     with store.session() as s:
@@ -196,7 +181,7 @@ def test_skipped_listed_and_written_anyway(
         r = client.post(f"/ui/stories/{others[0]}/write", data={"csrf_token": csrf}, follow_redirects=False)
         assert r.status_code == 303
 
-    again = _run(settings, store)
+    again = run_pipeline(settings, store)
     assert not again.failures
     with store.session() as s:
         for sid in (target, others[0]):
@@ -215,7 +200,7 @@ def test_daily_budget_skips_the_rest(
     settings.guards.enabled = False
     settings.extract.enabled = False
     settings.select.daily_budget = budget
-    summary = _run(settings, store)
+    summary = run_pipeline(settings, store)
     with store.session() as s:
         n_pivots = len(list(s.scalars(select(ArticleRow.id).where(ArticleRow.lang == "en"))))
         budget_skips = [
