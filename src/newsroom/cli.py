@@ -248,12 +248,7 @@ def stats(
     out.print(u)
     _print_budget(data["budget"])
     if data.get("draft_reasons"):
-        d = Table(title="why articles are drafts (guard reason codes)")
-        d.add_column("reason")
-        d.add_column("articles", justify="right")
-        for code, n in data["draft_reasons"].items():
-            d.add_row(code, str(n))
-        out.print(d)
+        out.print(_reason_table("why articles are drafts (guard reason codes)", "articles", data["draft_reasons"]))
         for a in data["drafts"][:10]:
             out.print(f"  draft {a['lang']}/{a['slug']}: " + "; ".join(a["reasons"][:3]), markup=False, highlight=False)
     src = Table(title="sources")
@@ -265,12 +260,8 @@ def stats(
         src.add_row(key, row["status"] or "-", str(row["items"]), str(row["errors_in_a_row"]), skipped)
     out.print(src)
     if data.get("skip_reasons"):
-        k = Table(title="stories skipped by select (reason codes; `newsroom` API/UI: write anyway)")
-        k.add_column("reason")
-        k.add_column("stories", justify="right")
-        for code, n in data["skip_reasons"].items():
-            k.add_row(code, str(n))
-        out.print(k)
+        title = "stories skipped by select (reason codes; `newsroom` API/UI: write anyway)"
+        out.print(_reason_table(title, "stories", data["skip_reasons"]))
         for st in data["skipped"][:10]:
             out.print(f"  skipped story {st['story']} ({st['source']}): {st['reason']}", markup=False, highlight=False)
     if data["story_errors"]:
@@ -366,6 +357,16 @@ def deliver(config: ConfigOpt = None) -> None:
     _print_deliveries(reports)
     if any(r.error for r in reports):
         raise typer.Exit(1)
+
+
+def _reason_table(title: str, counted: str, counts: dict[str, int]) -> Table:
+    """A two-column table: each reason code and how many ``counted`` it applies to."""
+    t = Table(title=title)
+    t.add_column("reason")
+    t.add_column(counted, justify="right")
+    for code, n in counts.items():
+        t.add_row(code, str(n))
+    return t
 
 
 def _print_deliveries(reports) -> None:  # type: ignore[no-untyped-def]
