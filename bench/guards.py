@@ -12,9 +12,11 @@ how many corruptions the guards catch (target ≥ 99%), how many faithful texts 
     .venv/bin/python bench/guards.py [--corpus ../shared/corpus] [--uk 300] [--synthetic-only]
 
 The real-data part: the WMT22 dev halves (en→de, ru, uk, zh, ja; paragraphs of four segments, faithful human
-translations) flagged per language, and the FRANK dev summaries scored on the fact reasons - in-sample (the committed
-weights were fitted on that file) beside the grouped cross-validated figures that ``scripts/train_faithfulness.py``
-wrote to ``bench/results/faithfulness_cv.json``.
+translations) flagged per language, the whole half and each half of it apart (the language rules were designed by
+reading the false alarms of the first 125 paragraphs; the last 125 are held out), the same paragraphs corrupted (a
+number swapped; a company name the source lacks added in one more sentence) and the share caught, and the FRANK dev
+summaries scored on the fact reasons - in-sample (the committed weights were fitted on that file) beside the grouped
+cross-validated figures that ``scripts/train_faithfulness.py`` wrote to ``bench/results/faithfulness_cv.json``.
 
 Prints a table and writes bench/results/guards.json.
 """
@@ -218,23 +220,64 @@ def translation_paragraphs(corpus: Path, lang: str, size: int = 4) -> list[tuple
     return [(" ".join(en[i : i + size]), joiner.join(tx[i : i + size])) for i in range(0, len(en) - size + 1, size)]
 
 
+# A name the English source does not have, written as a translation would (after a preposition in Russian and
+# Ukrainian, Latin script in Chinese and Japanese: their only name candidates), appended as one more sentence.
+INJECTED: dict[str, tuple[str, list[str]]] = {
+    "de": (" Das teilte {} mit.", ["Nvidia", "Coinbase", "Samsung", "Huawei", "Citadel Securities"]),
+    "ru": (" Об этом сообщили в {}.", ["Голдман Сакс", "Дойче Банк", "Самсунг", "Тесла", "Вангард"]),
+    "uk": (" Про це повідомили в {}.", COMPANIES_UK),
+    "zh": ("据 {} 报道。", ["Nvidia", "Coinbase", "Samsung", "Huawei", "Citadel"]),
+    "ja": ("{}によると。", ["Nvidia", "Coinbase", "Samsung", "Huawei", "Citadel"]),
+}
+
+
+def translation_corruptions(en: str, text: str, lang: str, rng: random.Random) -> dict[str, str | None]:
+    """A faithful WMT paragraph made unfaithful two ways: one number swapped, one company name added."""
+    template, names = INJECTED[lang]
+    name = rng.choice([n for n in names if n.split()[0].casefold() not in en.casefold()])
+    return {
+        "swap a number": _swap_number(text, en, lang, rng) if re.search(r"\d", text) else None,
+        "inject a company": text + template.format(name),
+    }
+
+
 def run_real(corpus: Path) -> dict[str, Any]:
-    """Real data: faithful WMT22 translations flagged per language, and the FRANK dev summaries (fact reasons)."""
+    """Real data: faithful WMT22 translations flagged per language (each half apart: the language rules were designed
+    on the first half), the same paragraphs corrupted, and the FRANK dev summaries (fact reasons)."""
     from newsroom.guards.evaluate import FACT_CODES, evaluate, label_of, score
 
     started = time.perf_counter()
+    rng = random.Random(20261126)
     per_lang: dict[str, Any] = {}
     for lang in TRANSLATION_LANGS:
         reasons: Counter[str] = Counter()
         flagged = fact = 0
+        halves = [0, 0]
+        applied: Counter[str] = Counter()
+        caught: Counter[str] = Counter()
         pairs = translation_paragraphs(corpus, lang)
-        for en, text in pairs:
-            report = check_text([("paragraph[0]", text)], GuardContext(lang=lang, source=en, source_lang="en"))
+        for i, (en, text) in enumerate(pairs):
+            ctx = GuardContext(lang=lang, source=en, source_lang="en")
+            report = check_text([("paragraph[0]", text)], ctx)
             codes = {f.code for f in report.findings}
             flagged += bool(codes)
+            halves[i >= len(pairs) // 2] += bool(codes)
             fact += bool(codes & FACT_CODES)
             reasons.update(codes)
-        per_lang[lang] = {"n": len(pairs), "flagged": flagged, "fact_flagged": fact, "reasons": dict(reasons)}
+            for kind, bad in translation_corruptions(en, text, lang, rng).items():
+                if bad is not None:
+                    applied[kind] += 1
+                    caught[kind] += not check_text([("paragraph[0]", bad)], ctx).ok
+        half = len(pairs) // 2
+        per_lang[lang] = {
+            "n": len(pairs),
+            "flagged": flagged,
+            "flagged_first_half": [halves[0], half],
+            "flagged_second_half": [halves[1], len(pairs) - half],
+            "fact_flagged": fact,
+            "reasons": dict(reasons),
+            "corruptions": {k: {"applied": applied[k], "caught": caught[k]} for k in sorted(applied)},
+        }
     frank: dict[str, Any] = {}
     path = corpus / "guards" / "frank_dev.jsonl"
     if path.is_file():
@@ -291,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
         for lang, v in result["real"]["translations"].items():
             real.add_row(f"WMT22 en→{lang} faithful, flagged", str(v["n"]), str(v["flagged"]),
                          f"{v['flagged'] / max(1, v['n']):.1%}", "≤ 5%")  # fmt: skip
+            for key, label in (("flagged_first_half", "1st half (rules designed)"),
+                               ("flagged_second_half", "2nd half (held out)")):  # fmt: skip
+                k, n = v[key]
+                real.add_row(f"  {label}", str(n), str(k), f"{k / max(1, n):.1%}", "")
+            for kind, c in v["corruptions"].items():
+                real.add_row(f"  corrupted: {kind}, caught", str(c["applied"]), str(c["caught"]),
+                             f"{c['caught'] / max(1, c['applied']):.1%}", "")  # fmt: skip
         for name, key in (("FRANK dev, grouped 5-fold CV", "frank_cross_validated"),
                           ("FRANK dev, in-sample weights", "frank_in_sample")):  # fmt: skip
             f = result["real"][key]

@@ -11,8 +11,8 @@ from newsroom.guards import GuardContext, check_text
 from newsroom.guards.entities import check_entities
 from newsroom.guards.numbers import check_numbers
 
-# Measured on the whole dev halves (bench/guards.py); ru does not reach the 5% target yet (README).
-MAX_FLAGGED = {"de": 0.05, "uk": 0.05, "zh": 0.05, "ja": 0.05, "ru": 0.07}
+# The target on the whole dev halves (bench/guards.py measures each half apart: the rules were designed on the first).
+MAX_FLAGGED = {"de": 0.05, "uk": 0.05, "zh": 0.05, "ja": 0.05, "ru": 0.05}
 
 
 def paragraphs(corpus: Path, lang: str, size: int = 4) -> list[tuple[str, str]]:
@@ -39,6 +39,11 @@ def test_faithful_translations_are_not_flagged(corpus: Path, lang: str) -> None:
         ("uk", "Про це повідомили в Тесла.", "The company said so.", "Тесла"),
         ("zh", "据 Citadel 报道，比特币上涨。", "Bitcoin rose, reports said.", "Citadel"),
         ("ja", "ＨＢＯによると、ビットコインが上昇した。", "Bitcoin rose, reports said.", "HBO"),
+        # a company name that is also an English word is a name in a German text (the German lexicon decides)
+        ("de", "Die Zahlen stammen von Citadel.", "The figures come from the exchange.", "Citadel"),
+        # a translated word inside a name is grounded only by its English word (Кубок ~ Cup)
+        ("ru", "Команда сыграла на Кубке мира.", "The team played in the league.", "Кубке"),
+        ("ru", "Об этом сообщил Таджа Бирна.", "Peter Walsh said so.", "Таджа"),
     ],
 )
 def test_invented_names_are_caught_in_every_language(lang: str, text: str, source: str, flagged: str) -> None:
@@ -58,6 +63,18 @@ def test_invented_names_are_caught_in_every_language(lang: str, text: str, sourc
         ("ja", "価格は１，０００ドル。", "The price is $1,000.", True),
         ("zh", "英国将提供 9000 万英镑的援助。", "The UK will give £75 million in aid.", False),
         ("en", "1. Bitcoin rose.\n2. UNK said it.", "Bitcoin rose, UNK said.", True),
+        # Russian: words translated inside names, Irish names, polite pronouns, shouted lines, 24-hour clocks
+        ("ru", "Команда сыграла на Кубке чемпионов.", "The team played in the Champions Cup.", True),
+        ("ru", "Вышел Таджа Бирна.", "Tadhg Beirne came on.", True),
+        ("ru", "Цену не изменить для Вас Сроки доставки указаны на сайте.", "Delivery times are online.", True),
+        ("ru", "ТОВАР ОСТАЕТСЯ У НАС Пожалуйста, сохраните чек.", "Please keep the receipt.", True),
+        ("ru", "Заказы принимаются до 12:00.", "Orders close at 12.00 noon.", True),
+        ("ru", "Заказы принимаются до 12:30.", "Orders close at 12.00 noon.", False),
+        ("ru", "Это стоит 12 долларов и 50 центов.", "It costs $12.50.", False),
+        # German compounds whose first part is a verb's stem, or that end in a linking s; standard abbreviations
+        ("de", "Bitte bestätigen Sie die Lieferadresse.", "Please confirm the delivery address.", True),
+        ("de", "Mit Fensterpositions- und Größensteuerung.", "With window position and size controls.", True),
+        ("de", "Für £25 zzgl. MwSt. erhältlich.", "Sold for £25 plus VAT.", True),
     ],
 )
 def test_local_formats_and_placeholders(lang: str, text: str, source: str, ok: bool) -> None:

@@ -8,11 +8,15 @@ words and headline-style fields (title, headings) are left alone: capitals there
 Grounded means: the word occurs in the source (case-insensitive, possessive and plural endings ignored), or is a known
 alias of a major asset (``Bitcoin`` / ``BTC`` / ``біткоїн``). A Cyrillic name in a translation is compared with the
 pivot's words by a transliteration skeleton (``Даліо`` ~ ``Dalio``, ``Уілльямс`` ~ ``Williams``), after stripping
-Ukrainian case and adjective endings (``Трампа`` ~ ``Trump``, ``Лівійської`` ~ ``Libyan``, ``Африці`` ~ ``Africa``);
-hyphenated names match part by part (``Нью-Йорку`` ~ ``New York``), and a short glossary grounds the common words that
-Ukrainian translates inside names (``Південній Африці`` ~ ``South Africa``). In a Cyrillic text the first capitalised
-word of a quotation is a sentence opener, and an opener that is a function word (``Згодом``) or stands before an
-acronym or a Latin name (``Посол США``) is not part of a name. Pure functions, no I/O.
+Ukrainian or Russian case and adjective endings (``Трампа`` ~ ``Trump``, ``Лівійської`` ~ ``Libyan``, ``Африці`` ~
+``Africa``); Latin ``dj``/``dg`` is Cyrillic ``дж`` (``Таджа`` ~ ``Tadhg``); hyphenated names match part by part
+(``Нью-Йорку`` ~ ``New York``), and a short glossary, in Ukrainian and Russian, grounds the common words that both
+translate inside names (``Південній Африці`` ~ ``South Africa``, ``Кубке чемпионов`` ~ ``Champions Cup``). In a
+Cyrillic text the first capitalised word of a quotation is a sentence opener, and an opener that is a function word
+(``Згодом``) or stands before an acronym or a Latin name (``Посол США``) is not part of a name; nor does a name run on
+from an all-capitals word (a shouted line without its full stop) or a polite pronoun (``для Вас Сроки``). German
+capitalises every noun: there a capitalised word is a name unless the German lexicon knows it or its compound parts
+(a first part may be a verb's stem: ``Lieferadresse``). Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -93,6 +97,9 @@ GENERIC = frozenset(
         "i",
         "ii",
         "iii",
+        # German standard abbreviations that translate English words (MwSt. for VAT, USt. for sales tax)
+        "mwst",
+        "ust",
         # placeholder tokens of summarisation models: a gap, not a name
         "unk",
         "<unk>",
@@ -163,22 +170,24 @@ _CYRILLIC_GROUPS = [("дж", "j")]
 _CYRILLIC_INITIALS = [("уі", "wi"), ("уо", "wo"), ("уе", "we"), ("уа", "wa")]  # only opening a name
 # Spelling differences between Latin names and their Cyrillic renderings (Libya/Лівія, Gaddafi/Каддафі,
 # France/Франція, Kubiš/Кубіша, Caesar/Цезар) collapse onto one consonant class each.
-_SKELETON_RULES = [("shch", "s"), ("ph", "f"), ("th", "t"), ("kh", "k"), ("ck", "k"), ("qu", "kv"), ("x", "ks"),
-                   ("ts", "s"), ("sh", "s"), ("zh", "j"), ("cae", "se"), ("ce", "se"), ("ci", "si"), ("cy", "si"),
-                   ("c", "k"), ("q", "k"), ("w", "v"), ("b", "v"), ("g", "k"), ("h", "k"), ("z", "s"),
+_SKELETON_RULES = [("dj", "j"), ("shch", "s"), ("ph", "f"), ("th", "t"), ("kh", "k"), ("ck", "k"), ("qu", "kv"),
+                   ("x", "ks"), ("ts", "s"), ("sh", "s"), ("zh", "j"), ("cae", "se"), ("ce", "se"), ("ci", "si"),
+                   ("cy", "si"), ("c", "k"), ("q", "k"), ("w", "v"), ("b", "v"), ("g", "k"), ("h", "k"), ("z", "s"),
                    ("y", "i")]  # fmt: skip
+# Latin "dj" and soft "dg" are one sound, which Cyrillic writes дж (Djokovic/Джокович, Tadhg/Тадж): the first rule.
 # Latin spellings that Ukrainian renders two ways: w as в or у (Warsaw/Варшава, Williams/Уілльямс), j as дж or й
 # (Jerry/Джеррі, Jan/Ян), ch as ч or к (Chelsea/Челсі, Christopher/Крістофер).
 # … and g as дж (Rogers/Роджерс), ch as ш (Charlotte/Шарлотта), dh as д (Dhabi/Даби).
 _LATIN_VARIANTS = [("w", "u"), ("j", "y"), ("ch", "k"), ("g", "j"), ("ch", "sh"), ("dh", "d")]
-# Ukrainian case and adjective endings, longest first; a declined name is compared by its stem (Саіфом ~ Saif,
-# Лівійської ~ Libyan, Кейптауні ~ Cape Town). Stems keep at least three letters.
+# Ukrainian and Russian case and adjective endings, longest first; a declined name is compared by its stem (Саіфом ~
+# Saif, Лівійської ~ Libyan, Кейптауні ~ Cape Town, Афинами ~ Афин). Stems keep at least three letters.
 _ENDINGS = sorted(
     _wordlist(
         """ськими ського ському ською ській ських ськім ської ська ське ські ську ський ськ ійської ійська ійський
         ійськ ією ії ія ію ами ями ові еві єві ою ею єю ого ому ими их ій ої ом ем єм им ім ам ям ах ях ів їв
         а я у ю е є і ї и о
-        ского ской ским ских ии ией ый ей ой ью"""
+        ского ской ским ских ии ией ый ей ой ью
+        ы ов ев ая яя ое ее ые ие ых ым ыми ую юю его ему ия ию иям иями иях"""
     ),
     key=len,
     reverse=True,
@@ -250,7 +259,80 @@ _GLOSSARY: dict[str, tuple[str, ...]] = {
     "словаччин": ("slovakia", "slovak"),
     "хорваті": ("croatia", "croatian"),
     "нідерланд": ("netherlands", "dutch", "holland"),
+    "кубк": ("cup",),
+    "кубок": ("cup",),
+    "ліг": ("league",),
+    "чемпіонат": ("championship", "league"),
 }
+# The same words in Russian (Южная Африка, Соединенное Королевство, Российская Федерация, Кубок чемпионов).
+_GLOSSARY_RU: dict[str, tuple[str, ...]] = {
+    "южн": _GLOSSARY["південн"],
+    "северн": _GLOSSARY["північн"],
+    "восточн": _GLOSSARY["східн"],
+    "западн": _GLOSSARY["західн"],
+    "центральн": _GLOSSARY["центральн"],
+    "соединенн": _GLOSSARY["сполучен"],
+    "объединенн": _GLOSSARY["об'єднан"],
+    "королевств": _GLOSSARY["королівств"],
+    "королевск": _GLOSSARY["королівськ"],
+    "великобритан": _GLOSSARY["великобритан"],
+    "британ": _GLOSSARY["британ"],
+    "англи": _GLOSSARY["англі"],
+    "национальн": _GLOSSARY["національн"],
+    "государственн": _GLOSSARY["державн"],
+    "международн": _GLOSSARY["міжнародн"],
+    "миров": _GLOSSARY["світов"],
+    "европейск": _GLOSSARY["європейськ"],
+    "американск": _GLOSSARY["американськ"],
+    "черн": _GLOSSARY["чорн"],
+    "бел": _GLOSSARY["біл"],
+    "красн": _GLOSSARY["червон"],
+    "зелен": _GLOSSARY["зелен"],
+    "нов": _GLOSSARY["нов"],
+    "велик": _GLOSSARY["велик"],
+    "вооруженн": _GLOSSARY["збройн"],
+    "арми": _GLOSSARY["армі"],
+    "фонд": _GLOSSARY["фонд"],
+    "банк": _GLOSSARY["банк"],
+    "министерств": _GLOSSARY["міністерств"],
+    "агентств": _GLOSSARY["агентств"],
+    "служб": _GLOSSARY["служб"],
+    "совет": _GLOSSARY["рад"],
+    "союз": _GLOSSARY["союз"],
+    "федераци": _GLOSSARY["федераці"],
+    "республик": _GLOSSARY["республік"],
+    "парти": _GLOSSARY["парті"],
+    "суд": _GLOSSARY["суд"],
+    "верховн": _GLOSSARY["верховн"],
+    "правосуди": _GLOSSARY["правосудд"],
+    "соглашени": _GLOSSARY["угод"],
+    "политик": _GLOSSARY["політик"],
+    "аббатств": _GLOSSARY["абатств"],
+    "польш": _GLOSSARY["польщ"],
+    "польск": _GLOSSARY["польськ"],
+    "дани": _GLOSSARY["дані"],
+    "датск": _GLOSSARY["данськ"],
+    "германи": _GLOSSARY["німеччин"],
+    "немецк": _GLOSSARY["німецьк"],
+    "венгри": _GLOSSARY["угорщин"],
+    "турци": _GLOSSARY["туреччин"],
+    "швеци": _GLOSSARY["швеці"],
+    "швейцари": _GLOSSARY["швейцарі"],
+    "кита": _GLOSSARY["китай"],
+    "китай": _GLOSSARY["китай"],
+    "китайск": _GLOSSARY["китайськ"],
+    "грузи": _GLOSSARY["грузі"],
+    "беларусь": _GLOSSARY["білорус"],
+    "белорусск": _GLOSSARY["білорус"],
+    "армени": _GLOSSARY["вірмені"],
+    "чехи": _GLOSSARY["чехі"],
+    "словаки": _GLOSSARY["словаччин"],
+    "хорвати": _GLOSSARY["хорваті"],
+    "нидерланд": _GLOSSARY["нідерланд"],
+    "лиг": _GLOSSARY["ліг"],
+    "чемпионат": _GLOSSARY["чемпіонат"],
+}
+_GLOSSARY |= _GLOSSARY_RU
 
 
 def _is_cyrillic(word: str) -> bool:
@@ -365,7 +447,7 @@ class SourceIndex:
         )
 
     def _has_translated(self, stem: str) -> bool:
-        english = _GLOSSARY.get(stem)
+        english = _GLOSSARY.get(stem.replace("ё", "е"))
         return bool(english) and any(e in self.words or e + "s" in self.words for e in english)
 
     def has_name(self, word: str) -> bool:
@@ -387,7 +469,6 @@ class SourceIndex:
 # Languages whose lexicon (simplemma's dictionaries, shipped in its wheel) tells a common word from a name: German
 # capitalises every noun, and a Cyrillic sentence may open a quoted title or a line without punctuation.
 LEXICON_LANGS = frozenset({"de", "ru", "uk", "es", "fr", "pt", "tr"})
-LATIN_LEXICON_LANGS = frozenset({"de", "es", "fr", "pt", "tr"})
 CJK_LANGS = frozenset({"zh", "ja"})
 _LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.&-][A-Za-z0-9]+)*")
 _ROMAN = re.compile(r"(?i)^(?=[mdclxvi])m*(?:c[md]|d?c{0,3})(?:x[cl]|l?x{0,3})(?:i[xv]|v?i{0,3})$")
@@ -406,15 +487,15 @@ def common_word(word: str, lang: str) -> bool:
     if _known(w, lang):
         return True
     # German: a compound of known words, or a first part with its linking s (Bewertungs-, Erstattungs-)
-    return lang == "de" and (_compound(w, 2) or (w.endswith("s") and _known(w[:-1], lang)))
+    return lang == "de" and (_compound(w, 2) or (w.endswith("s") and (_known(w[:-1], lang) or _compound(w[:-1], 2))))
 
 
 def _known(word: str, lang: str) -> bool:
-    """In the language's lexicon, or an English loanword (Community, Services in a German text)."""
+    """In the language's lexicon. German's lists the loanwords it uses (Community, Services, Wallet); the English
+    lexicon is not consulted, since it lists the words that company names are made of (Citadel, Vanguard, Ledger)."""
     import simplemma
 
-    langs = (lang, "en") if lang in LATIN_LEXICON_LANGS else (lang,)
-    return any(simplemma.is_known(word, lang=x) or simplemma.is_known(word.lower(), lang=x) for x in langs)
+    return bool(simplemma.is_known(word, lang=lang) or simplemma.is_known(word.lower(), lang=lang))
 
 
 def _german(word: str) -> bool:
@@ -423,11 +504,22 @@ def _german(word: str) -> bool:
     return bool(simplemma.is_known(word, lang="de") or simplemma.is_known(word.capitalize(), lang="de"))
 
 
+def _compound_head(head: str) -> bool:
+    """The first part of a German compound: a word (Zustellungs-), with its linking s (Bewertungs-), or a verb's stem
+    (Liefer- in Lieferadresse from liefern, Umschalt- in Umschalttechnologie from umschalten)."""
+    import simplemma
+
+    if _german(head) or (head.endswith("s") and _german(head[:-1])):
+        return True
+    verb = head.lower()
+    return len(verb) >= 4 and any(simplemma.is_known(verb + e, lang="de") for e in ("en", "n"))
+
+
 def _compound(word: str, depth: int) -> bool:
     """A German compound of known words, with or without a linking s (Zustellungszeitraum, Impfstoffversorgung)."""
     for i in range(3, len(word) - 2):
         head, tail = word[:i], word[i:].capitalize()
-        if not (_german(head) or (head.endswith("s") and _german(head[:-1]))):  # Coinbase: no German compound
+        if not _compound_head(head):  # Coinbase: no German compound
             continue
         if _known(tail, "de") or (depth > 1 and _compound(tail, depth - 1)):
             return True
@@ -450,6 +542,9 @@ def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | N
         prev = matches[i - 1] if i > 0 else None
         if prev is None or text[prev.end() : matches[i].start()].strip():
             return None
+        shouted_or_polite = prev.group(0).isupper() or _fold(prev.group(0)) in _POLITE
+        if cyrillic_lang and _is_cyrillic(prev.group(0)) and shouted_or_polite:
+            return None  # after a shouted line (… К НАМ Пожалуйста) or a polite pronoun (для Вас Сроки): no name run
         if prev.group(0)[:1].isupper() or (cyrillic_lang and prev.group(0) in _PREPOSITIONS):
             return prev.group(0).rstrip(".")
         return None
@@ -563,7 +658,12 @@ def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
             )
             if in_run and after in _PREPOSITIONS and _proper_lemma(word, ctx.lang):
                 in_run = False  # в Парижі: a place the lexicon knows
-            elif in_run and after in _PREPOSITIONS and (_opens_run(text, word) or _ADJECTIVE.search(word)):
+            elif (
+                in_run
+                and after in _PREPOSITIONS
+                and _fold(word) not in _POLITE
+                and (_opens_run(text, word) or _ADJECTIVE.search(word))
+            ):
                 in_run, opened = False, word  # у Великій Британії: the rest of the name must be in the source
             if not _grounded(word, index, ctx.lang, ctx.source_lang, in_run):
                 seen.add(key)

@@ -275,9 +275,22 @@ def _clock(hour: int, minute: str | None) -> Quantity:
     return Quantity(f"{hour}:{minute or '00'}", frozenset({float(hour), float(minute or 0)}), None, 0.5)
 
 
+def dotted_clocks(source: list[Quantity]) -> list[Quantity]:
+    """A source's ``12.00`` (an English clock time, read as the number 12.0) also grounds the article's ``12:00``:
+    its hour and its minutes, when it has no unit or scale (``$12.50`` and ``1.25 million`` are not times)."""
+    out = []
+    for q in source:
+        m = _HH_MM.fullmatch(q.text)
+        if m and q.unit is None and float(f"{m.group(1)}.{m.group(2)}") in q.values:
+            out.append(_clock(int(m.group(1)), m.group(2)))
+    return out
+
+
 def check_numbers(fields: Fields, ctx: GuardContext) -> list[Finding]:
+    from_source = quantities(ctx.source, ctx.source_lang, attached=True)
     source = (
-        quantities(ctx.source, ctx.source_lang, attached=True)
+        from_source
+        + dotted_clocks(from_source)
         + clock_quantities(ctx.source)
         + (word_quantities(ctx.source) if ctx.source_lang == "en" else [])
         + quantities(ctx.extra_grounding, "en")
