@@ -266,8 +266,8 @@ def run_real(corpus: Path) -> dict[str, Any]:
             reasons.update(codes)
             for kind, bad in translation_corruptions(en, text, lang, rng).items():
                 if bad is not None:
-                    applied[kind] += 1
-                    caught[kind] += not check_text([("paragraph[0]", bad)], ctx).ok
+                    applied[kind] += 1  # caught: a finding that the faithful paragraph did not have
+                    caught[kind] += bool(set(check_text([("paragraph[0]", bad)], ctx).findings) - set(report.findings))
         half = len(pairs) // 2
         per_lang[lang] = {
             "n": len(pairs),

@@ -9,6 +9,7 @@ import pytest
 from guard_fixtures import FAITHFUL_EN, FAITHFUL_UK, SOURCE, SOURCE_TEXT, variant
 from newsroom.guards import GuardContext, article_fields, check_raw, find_injections, neutralise
 from newsroom.guards.entities import check_entities
+from newsroom.guards.hygiene import check_hygiene
 from newsroom.guards.numbers import clock_quantities, grounded, quantities
 from newsroom.guards.originality import longest_common_run
 from newsroom.models import ArticleText
@@ -196,6 +197,22 @@ def test_links_the_source_had_are_allowed() -> None:
     ctx = GuardContext(lang="en", source=SOURCE + " Details: https://harbor.invalid/pr", extra_grounding=EXTRAS)
     text = FAITHFUL_EN["from_the_author"] + " Details at https://harbor.invalid/pr."
     assert "link" not in codes(variant(FAITHFUL_EN, from_the_author=text), ctx)
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "flagged"),
+    [
+        ("> Das ist anders als bei Harbor.", "> This is unlike Harbor.", False),  # the source's own blockquote
+        ("Die **Harbor** wächst.", "The **Harbor** grows.", False),  # the source's own bold
+        ("> Das ist anders als bei Harbor.", "This is unlike Harbor.", True),
+        ("Die **Harbor** wächst.", "The Harbor grows.", True),
+        ("## Harbor\n\nDie Börse wächst.", "## Harbor\n\nThe exchange grows.", True),  # headings never pass
+        ("Siehe [Harbor](https://harbor.invalid).", "See [Harbor](https://harbor.invalid).", True),  # nor links
+    ],
+)
+def test_markdown_the_source_had(text: str, source: str, flagged: bool) -> None:
+    ctx = GuardContext(lang="de", source=source, source_lang="en")
+    assert ("markup" in [f.code for f in check_hygiene([("overview", text)], ctx)]) is flagged
 
 
 # ---- prompt injection in the source ---------------------------------------------------------------------------------

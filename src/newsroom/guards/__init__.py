@@ -22,7 +22,7 @@ Reason codes (stable: stored in ``draft_reasons``, counted by ``newsroom stats``
 ``ngram-overlap``     more than ``max_ngram_overlap`` of the article's 5-grams are the source's
 ``leaked-prompt``     prompt or instruction text in the article
 ``ai-disclaimer``     "as an AI …" and the like
-``markup``            HTML or Markdown syntax in a field
+``markup``            HTML or Markdown syntax in a field (a blockquote or bold passes where the source has one)
 ``link``              a URL or domain the source did not have
 ==================== ==================================================================================
 """

@@ -27,6 +27,20 @@ _LEAKS = [
 _LEAK_RES = [(re.compile(p, re.I), code) for p, code in _LEAKS]
 _TAG = re.compile(r"</?[a-zA-Z][\w:-]*(?:\s[^<>]*)?/?>|<!--|&lt;/?[a-zA-Z]")
 _MD = re.compile(r"(?m)^\s*(?:#{1,6}\s|>\s|```|\|.*\|\s*$)|\*\*[^*]+\*\*|__[^_]+__|!\[[^\]]*\]\(|\[[^\]]+\]\([^)]*\)")
+# Inert Markdown that an article may keep when its source has the same kind (a translated blockquote, the pivot's
+# bold): a quotation marker at a line's start, and bold. Headings, tables, code, images and links never pass.
+_INERT_MD = (re.compile(r"(?m)^\s*>\s"), re.compile(r"\*\*[^*]+\*\*|__[^_]+__"))
+
+
+def _new_markdown(text: str, source: str) -> str | None:
+    """The first Markdown syntax in ``text`` that the source does not license, or None."""
+    for m in _MD.finditer(text):
+        kind = next((rx for rx in _INERT_MD if rx.match(m.group(0))), None)
+        if kind is None or not kind.search(source):
+            return m.group(0)
+    return None
+
+
 _URL = re.compile(
     r"\b(?:https?://|www\.)[^\s<>\"')\]]+|\b[a-z0-9-]+\.(?:com|io|org|net|co|xyz|finance|app)\b/?\S*", re.I
 )
@@ -52,8 +66,8 @@ def check_hygiene(fields: Fields, ctx: GuardContext) -> list[Finding]:
                 break
         if _TAG.search(text):
             out.append(Finding("markup", name, f"HTML markup {_TAG.search(text).group(0)!r}"))  # type: ignore[union-attr]
-        elif _MD.search(text):
-            out.append(Finding("markup", name, f"Markdown syntax {_MD.search(text).group(0)[:40]!r}"))  # type: ignore[union-attr]
+        elif (md := _new_markdown(text, ctx.source)) is not None:
+            out.append(Finding("markup", name, f"Markdown syntax {md[:40]!r}"))
         new_links = sorted(_domains(text) - source_domains)
         if new_links:
             out.append(Finding("link", name, f"link(s) the source does not have: {', '.join(new_links[:3])}"))
