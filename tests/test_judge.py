@@ -79,6 +79,23 @@ def test_malformed_answers_leave_the_article_unverified(llm) -> None:
     assert calls.total >= 1
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ScriptedReply.schema_violation(),  # valid JSON, not a verdict
+        ScriptedReply.ok(json.dumps({"claims": [{"claim": "Harbor raised $1.2 billion."}]})),  # no "supported"
+        ScriptedReply.ok(json.dumps({"claims": "all supported"})),  # claims not a list
+        ScriptedReply.ok(""),  # an empty answer
+        ScriptedReply.ok(json.dumps({"claims": []})),  # judged nothing
+    ],
+    ids=["schema-violation", "claim-without-verdict", "claims-not-a-list", "empty", "no-claims"],
+)
+def test_answers_that_are_not_verdicts_leave_the_article_unverified(llm, reply: ScriptedReply) -> None:
+    codes, calls = _judge(llm, [reply, reply])  # the provider's one repair attempt gets the same answer
+    assert codes == ["unverified"]
+    assert 1 <= calls.total <= 2
+
+
 def test_judge_in_the_pipeline_is_counted_in_stats(tmp_path: Path, sqlite_store: Store, httpserver: HTTPServer, llm):
     llm.llm.reset()
     written = as_reply(variant(FAITHFUL_EN, **WRITTEN_EXTRAS))
@@ -89,7 +106,14 @@ def test_judge_in_the_pipeline_is_counted_in_stats(tmp_path: Path, sqlite_store:
         languages=["en"],
         sources=[SourceConfig(key="wire", name="Test Wire", url=httpserver.url_for("/feed"))],
         fetch=FetchConfig(allow_private_networks=True),
-        llm=LLMConfig(provider="openai", base_url=llm.base_url, model="scripted", max_retries=0),
+        llm=LLMConfig(
+            provider="openai",
+            base_url=llm.base_url,
+            model="scripted",
+            max_retries=0,
+            cost_per_1k_input=0.5,
+            cost_per_1k_output=1.5,
+        ),
         publish=PublishConfig(content_dir=tmp_path / "content"),
         guards=GuardsConfig(judge=True),
     )
@@ -101,4 +125,9 @@ def test_judge_in_the_pipeline_is_counted_in_stats(tmp_path: Path, sqlite_store:
         en = s.scalars(select(ArticleRow)).one()
         stats = queries.stats(s)
     assert en.draft and [r.split(":", 1)[0] for r in en.draft_reasons] == ["unsupported-claim"]
-    assert stats["model_usage"]["judge"]["calls"] == 2  # one per written reply, counted apart from the writes
+    judged = stats["model_usage"]["judge"]
+    assert judged["calls"] == 2  # one per written reply, counted apart from the writes
+    # its cost: the scripted server's token counts at the configured prices, apart from the write stage's
+    assert judged["tokens_in"] > 0 and judged["tokens_out"] > 0
+    assert judged["cost"] == pytest.approx(judged["tokens_in"] / 1000 * 0.5 + judged["tokens_out"] / 1000 * 1.5)
+    assert judged["cost"] > 0 and stats["model_usage"]["write"]["cost"] > 0

@@ -5,8 +5,9 @@ call): the model lists the article's factual claims (at most ``max_claims``) and
 supports it, with a verbatim quote of the supporting source text. A claim is unsupported when the model says so, or
 when it says "supported" but its quote is not in the source (a judge cannot vouch with words the source lacks).
 Each unsupported claim is an ``unsupported-claim`` finding; a reply that is not a valid verdict (after the provider's
-own repair attempt) is one ``unverified`` finding, so the article waits for an editor rather than going live
-unjudged. The judge runs only on articles the offline guards passed (no call is spent on a rejected article).
+own repair attempt; an object without claims, or with an empty list of them, is none) is one ``unverified`` finding,
+so the article waits for an editor rather than going live unjudged. The judge runs only on articles the offline guards
+passed (no call is spent on a rejected article).
 
 The source is fenced as data in the prompt, exactly as in the write prompt.
 """
@@ -46,8 +47,11 @@ class Claim(BaseModel):
 
 
 class Verdict(BaseModel):
+    """A judge's answer. ``claims`` is required and not empty: an answer without it (another object, ``{}``) or with
+    no claim at all has judged nothing, so the article is ``unverified``, not passed."""
+
     model_config = ConfigDict(extra="ignore")
-    claims: list[Claim] = Field(default_factory=list, max_length=MAX_CLAIMS * 2)
+    claims: list[Claim] = Field(min_length=1, max_length=MAX_CLAIMS * 2)
 
 
 def _norm(text: str) -> str:
