@@ -4,13 +4,25 @@ cannot be made to fail by its own schema; tags are validated (asset symbols, nam
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from newsroom.classify import merge_tags
+from newsroom.config import GuardsConfig
 from newsroom.guards.structure import BOUNDS
 from newsroom.llm.schema import json_schema_for
-from newsroom.models import BULLETS, MAX_TAG_CHARS, MAX_TAGS, SECTIONS, TAG_PATTERN, WrittenArticle, valid_tag
+from newsroom.models import (
+    BULLETS,
+    FIELD_BOUNDS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    SECTIONS,
+    TAG_PATTERN,
+    WrittenArticle,
+    valid_tag,
+)
+from newsroom.stages.write import write_prompt
 
 KIND_OF = {"title": "title", "description": "description", "overview": "overview", "why_it_matters": "why_it_matters",
            "from_the_author": "from_the_author"}  # fmt: skip
@@ -32,6 +44,28 @@ def test_schema_bounds_equal_guard_bounds() -> None:
     tags = props["tags"]
     assert tags["maxItems"] == MAX_TAGS
     assert tags["items"]["maxLength"] == MAX_TAG_CHARS and tags["items"]["pattern"] == TAG_PATTERN
+
+
+def test_the_whole_article_minimum_is_told_to_the_model() -> None:
+    """Every field's stated minimum together is fewer words than the guards want in all (``guards.min_words``), so
+    the write prompt and the schema sent with it state that minimum too (from the same setting)."""
+    per_field = sum(FIELD_BOUNDS[k][0] for k in ("overview", "heading", "body", "why_it_matters", "from_the_author"))
+    assert per_field + BULLETS[0] * FIELD_BOUNDS["bullet"][0] < GuardsConfig().min_words
+    prompt = write_prompt(
+        language="en",
+        categories=["Markets"],
+        source_name="Wire",
+        headline="Harbor raises funds",
+        text="Harbor Exchange raised $1.2 billion.",
+        source_categories=[],
+        published=datetime(2026, 11, 26, tzinfo=UTC),
+        max_source_chars=4000,
+        min_words=123,
+    )
+    schema = json_schema_for(WrittenArticle, max_string_chars=10_000, overrides=prompt.schema_overrides)
+    assert "at least 123 words in all" in schema["description"]
+    assert "at least 123 words in all" in prompt.system
+    assert schema["properties"]["category"]["enum"] == ["Markets"]  # the other override is kept
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ def test_prompt_carries_every_sources_facts_bounded(tmp_path: Path, store: Store
     # richest first after the lead; all the texts together within the budget
     assert prompt.user.index("Beta News") < prompt.user.index("Gamma News")
     assert len(guard.source) <= 1200 + 200
+    assert f"at least {guard.min_words} words in all" in prompt.system  # the guards' minimum, told to the model
     # a tight budget keeps the lead and cuts the others, never the other way round
     prompt, guard = story_write_prompt(story_settings(tmp_path, store, max_source_chars=400), ctx)
     assert "1,200 BTC" in prompt.user and "Omega Labs" not in prompt.user

@@ -249,10 +249,15 @@ def write_prompt(
     max_source_chars: int,
     max_tokens: int | None = None,
     others: list[SourcePart] | None = None,
+    min_words: int = 80,
 ) -> Prompt:
     """The write request: the lead's text (clipped to ``max_source_chars``) and, when the story has other members,
-    their reports after it (``others``: already clipped by :func:`story_parts`)."""
-    system = template("write_system").format(language=LANGUAGE_NAMES[language], categories=", ".join(categories))
+    their reports after it (``others``: already clipped by :func:`story_parts`). ``min_words`` is the guards' minimum
+    for the whole article (``guards.min_words``), told in the instructions and in the schema's description, so that
+    an article that keeps to every field's stated minimum is not too short in all."""
+    system = template("write_system").format(
+        language=LANGUAGE_NAMES[language], categories=", ".join(categories), min_words=min_words
+    )
     user = template("write_user").format(
         source_name=source_name,
         published=published.strftime("%Y-%m-%d %H:%M UTC"),
@@ -265,7 +270,11 @@ def write_prompt(
         system=system,
         user=user,
         max_tokens=max_tokens,
-        schema_overrides={"properties": {"category": {"enum": categories}}},
+        schema_overrides={
+            "description": f"A news article of at least {min_words} words in all (overview, sections, why_it_matters,"
+            " from_the_author and market_impact together).",
+            "properties": {"category": {"enum": categories}},
+        },
     )
 
 
@@ -285,6 +294,7 @@ def story_write_prompt(settings: Settings, ctx: StoryContext) -> tuple[Prompt, G
         published=ctx.lead.published_at,
         max_source_chars=settings.llm.max_source_chars,
         others=parts[1:],
+        min_words=settings.guards.min_words,
     )
     extras = " ".join(
         grounding_extras(p.source_name, p.item.published_at, list(p.item.categories or [])) for p in parts
