@@ -75,6 +75,15 @@ def test_invented_names_are_caught_in_every_language(lang: str, text: str, sourc
         ("de", "Bitte bestätigen Sie die Lieferadresse.", "Please confirm the delivery address.", True),
         ("de", "Mit Fensterpositions- und Größensteuerung.", "With window position and size controls.", True),
         ("de", "Für £25 zzgl. MwSt. erhältlich.", "Sold for £25 plus VAT.", True),
+        # Japanese writes a number against the word before it; 億 and 万 combine; words a translation writes as digits
+        ("ja", "配送には通常11営業日かかります。", "Delivery usually takes 11 business days.", True),
+        ("ja", "配送には通常14営業日かかります。", "Delivery usually takes 11 business days.", False),
+        ("ja", "支援金は2億8,600万ポンドとなる。", "Aid reaches £286 million.", True),
+        ("ja", "支援金は2億6,800万ポンドとなる。", "Aid reaches £286 million.", False),
+        ("ja", "3つ目のサービスは宅配便です。", "The third service is a courier.", True),
+        ("ja", "弊社は60年以上の経験があります。", "We have over 6 decades of experience.", True),
+        ("ja", "選挙まで2週間を切った。", "The vote is less than a fortnight away.", True),
+        ("ja", "選挙まで3週間を切った。", "The vote is less than a fortnight away.", False),
     ],
 )
 def test_local_formats_and_placeholders(lang: str, text: str, source: str, ok: bool) -> None:

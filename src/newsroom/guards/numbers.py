@@ -71,6 +71,9 @@ _CURRENCY_WORDS: list[tuple[str, str]] = [
 _PREFIX_CURRENCY = {"US$": "USD", "$": "USD", "€": "EUR", "£": "GBP", "₴": "UAH", "¥": "JPY"}
 _TICKER = re.compile(r"\s?([A-Z]{2,6})\b")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_NO_SPACES = frozenset({"zh", "ja"})
+_CJK_BEFORE_DIGIT = re.compile(r"(?<=[\u3040-\u30ff\u3400-\u9fff\u3000-\u303f\uff00-\uffef])(?=\d)")
+_OKU_MAN = re.compile(r"(?<![\d.,])(\d{1,4})\s?[億亿]\s?(\d{1,4}|\d,\d{3})\s?万")
 _CENTURY = re.compile(r"\.?\s?(?:世纪|世紀|年代|Jahrhundert|век|столітт|siècle|siglo|século|yüzyıl)", re.I)
 
 
@@ -140,6 +143,10 @@ def quantities(text: str, lang: str, *, attached: bool = False) -> list[Quantity
         scales = _SCALE_CACHE[lang] = _scales(lang)
     core = _CORE_SPACED if lang in COMMA_DECIMAL else _CORE_TIGHT
     text = unicodedata.normalize("NFKC", text)  # full-width digits and separators: ２４, １，０００
+    if lang in _NO_SPACES:
+        # 通常11営業日: a number glued to the word before it is still a number; 2億8,600万 is 28,600万
+        text = _CJK_BEFORE_DIGIT.sub(" ", text)
+        text = _OKU_MAN.sub(lambda m: f"{int(m.group(1)) * 10_000 + int(m.group(2).replace(',', ''))}万", text)
     out: list[Quantity] = []
     for m in core.finditer(text):
         start, end = m.span()
@@ -251,11 +258,31 @@ _MONTHS = {
 _ENGLISH_WORD = re.compile(r"[a-z]+")
 
 
-def word_quantities(text: str) -> list[Quantity]:
+# Words that a translation may write as digits (Japanese 3つ目 for "third", 10年 for "a decade", 2週間 for "a
+# fortnight", 1年 for "a year"): read only when the article is in another language than its source.
+_TRANSLATED_WORDS = {
+    w: float(i + 1)
+    for i, w in enumerate(
+        _split_words("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth")
+    )
+} | {"a": 1.0, "an": 1.0, "single": 1.0, "decade": 10.0, "decades": 10.0, "fortnight": 14.0, "century": 100.0}
+_FORTNIGHT_WEEKS = 2.0
+_DECADES = re.compile(r"\b(\d+|[a-z]+)[\s-]+decades?\b")
+
+
+def word_quantities(text: str, translation: bool = False) -> list[Quantity]:
     """An English source's number words and month names as numbers: a translation writes "3" for "three" and "12月"
-    for "December"."""
-    words = set(_ENGLISH_WORD.findall(text.casefold()))
-    values = {v for w, v in (_NUMBER_WORDS | _MONTHS).items() if w in words}
+    for "December"; with ``translation``, also ordinals, "a", "decade" ("6 decades" is 60) and "fortnight" (2 weeks)."""
+    folded = text.casefold()
+    words = set(_ENGLISH_WORD.findall(folded))
+    table = _NUMBER_WORDS | _MONTHS | (_TRANSLATED_WORDS if translation else {})
+    values = {v for w, v in table.items() if w in words}
+    if translation:
+        values |= {_FORTNIGHT_WEEKS} if "fortnight" in words else set()
+        for m in _DECADES.finditer(folded):
+            n = float(m.group(1)) if m.group(1).isdigit() else _NUMBER_WORDS.get(m.group(1))
+            if n is not None:
+                values.add(n * 10)
     return [Quantity(str(v), frozenset({v}), None, 0.0) for v in sorted(values)]
 
 
@@ -292,7 +319,7 @@ def check_numbers(fields: Fields, ctx: GuardContext) -> list[Finding]:
         from_source
         + dotted_clocks(from_source)
         + clock_quantities(ctx.source)
-        + (word_quantities(ctx.source) if ctx.source_lang == "en" else [])
+        + (word_quantities(ctx.source, translation=ctx.lang != ctx.source_lang) if ctx.source_lang == "en" else [])
         + quantities(ctx.extra_grounding, "en")
     )
     out = []
