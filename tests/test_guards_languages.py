@@ -44,6 +44,9 @@ def test_faithful_translations_are_not_flagged(corpus: Path, lang: str) -> None:
         # a translated word inside a name is grounded only by its English word (Кубок ~ Cup)
         ("ru", "Команда сыграла на Кубке мира.", "The team played in the league.", "Кубке"),
         ("ru", "Об этом сообщил Таджа Бирна.", "Peter Walsh said so.", "Таджа"),
+        # a short Latin name in a Chinese or Japanese text is not matched by a transliteration skeleton (Huawei: kv)
+        ("zh", "据 Huawei 报道，比特币上涨。", "Bitcoin rose, we have heard.", "Huawei"),
+        ("ja", "Coinbaseによると、ビットコインが上昇した。", "Bitcoin rose at the coin base.", "Coinbase"),
     ],
 )
 def test_invented_names_are_caught_in_every_language(lang: str, text: str, source: str, flagged: str) -> None:
@@ -84,6 +87,11 @@ def test_invented_names_are_caught_in_every_language(lang: str, text: str, sourc
         ("ja", "弊社は60年以上の経験があります。", "We have over 6 decades of experience.", True),
         ("ja", "選挙まで2週間を切った。", "The vote is less than a fortnight away.", True),
         ("ja", "選挙まで3週間を切った。", "The vote is less than a fortnight away.", False),
+        # Latin words in a Chinese or Japanese text: as the source spells them, give or take hyphens, accents, a plural
+        ("ja", "WiFi接続が必要です。", "You need a Wi-Fi connection.", True),
+        ("zh", "反馈和 DSR。", "Feedback and DSRs.", True),
+        ("ja", "ヤン・クビシュ（Ján Kubiš）特使。", "The envoy Jan Kubis.", True),
+        ("zh", "通过 eBay 退货。", "Return it via eBbay.", True),
     ],
 )
 def test_local_formats_and_placeholders(lang: str, text: str, source: str, ok: bool) -> None:

@@ -80,6 +80,7 @@ GENERIC = frozenset(
         "pst",
         "ok",
         "tv",
+        "id",
         "faq",
         "rwa",
         "rwas",
@@ -446,6 +447,23 @@ class SourceIndex:
             if len(s) >= 3
         )
 
+    @functools.cached_property
+    def _plain(self) -> set[str]:
+        return {_strip_accents(w).replace("-", "") for w in self.words}
+
+    def has_spelling(self, word: str) -> bool:
+        """A Latin word as the source spells it, give or take case, accents, hyphens (``WiFi`` ~ ``Wi-Fi``), the
+        source's plural (``DSR`` ~ ``DSRs``) or one slip of a letter in a longer word (``eBay`` ~ ``eBbay``)."""
+        if self.has(word):
+            return True
+        f = _strip_accents(_fold(word)).replace("-", "")
+        if f in self._plain or f + "s" in self._plain or f + "es" in self._plain:
+            return True
+        return len(f) >= 4 and any(
+            abs(len(w) - len(f)) <= 1 and w[:1] == f[:1] and SequenceMatcher(None, f, w).ratio() >= 0.85
+            for w in self._plain
+        )
+
     def _has_translated(self, stem: str) -> bool:
         english = _GLOSSARY.get(stem.replace("ё", "е"))
         return bool(english) and any(e in self.words or e + "s" in self.words for e in english)
@@ -470,7 +488,7 @@ class SourceIndex:
 # capitalises every noun, and a Cyrillic sentence may open a quoted title or a line without punctuation.
 LEXICON_LANGS = frozenset({"de", "ru", "uk", "es", "fr", "pt", "tr"})
 CJK_LANGS = frozenset({"zh", "ja"})
-_LATIN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.&-][A-Za-z0-9]+)*")
+_LATIN_TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ɏ][A-Za-zÀ-ÖØ-öø-ɏ0-9]*(?:['’.&-][A-Za-zÀ-ÖØ-öø-ɏ0-9]+)*")
 _ROMAN = re.compile(r"(?i)^(?=[mdclxvi])m*(?:c[md]|d?c{0,3})(?:x[cl]|l?x{0,3})(?:i[xv]|v?i{0,3})$")
 
 
@@ -532,7 +550,7 @@ def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | N
     text = unicodedata.normalize("NFKC", text)  # full-width ＨＢＯ is HBO
     if lang in CJK_LANGS:
         # no capitals in Chinese or Japanese: the Latin-script words (names, tickers, brands) are the candidates
-        return [(m.group(0), None) for m in _LATIN_TOKEN.finditer(text) if len(m.group(0)) >= 2 or m.group(0).isupper()]
+        return [(m.group(0), None) for m in _LATIN_TOKEN.finditer(text) if len(m.group(0)) >= 2]
     cyrillic_lang = lang in ("uk", "ru")
     matches = list(_TOKEN.finditer(text))
 
@@ -608,6 +626,10 @@ def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run
     Krypto-Community). In a Cyrillic text a word after another capitalised word (Африці in Південній Африці), a
     hyphenated word or a word in Latin script is a name, never a common word: the lexicon only excuses the first
     capitalised word of a run (a sentence opener)."""
+    if lang in CJK_LANGS and not _is_cyrillic(word):
+        # a Latin word in a Chinese or Japanese text is written as the source writes it: transliteration skeletons,
+        # made for other scripts, would let a two-consonant name (Huawei: kv) match some source word
+        return index.has_spelling(word)
     if index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
         return True
     cyrillic = lang in ("ru", "uk")
