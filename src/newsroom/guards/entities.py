@@ -11,7 +11,9 @@ pivot's words by a transliteration skeleton (``Даліо`` ~ ``Dalio``, ``Уі�
 Ukrainian or Russian case and adjective endings (``Трампа`` ~ ``Trump``, ``Лівійської`` ~ ``Libyan``, ``Африці`` ~
 ``Africa``); Latin ``dj``/``dg`` is Cyrillic ``дж`` (``Таджа`` ~ ``Tadhg``); hyphenated names match part by part
 (``Нью-Йорку`` ~ ``New York``), and a short glossary, in Ukrainian and Russian, grounds the common words that both
-translate inside names (``Південній Африці`` ~ ``South Africa``, ``Кубке чемпионов`` ~ ``Champions Cup``). In a
+translate inside names (``Південній Африці`` ~ ``South Africa``, ``Кубке чемпионов`` ~ ``Champions Cup``). A name
+that the article's language spells its own way (``Афинах`` ~ ``Athens``) is grounded through CLDR's exonyms
+(``guards.exonyms``) when the source has its own name for the same place, language or currency. In a
 Cyrillic text the first capitalised word of a quotation is a sentence opener, and an opener that is a function word
 (``Згодом``) or stands before an acronym or a Latin name (``Посол США``) is not part of a name; nor does a name run on
 from an all-capitals word (a shouted line without its full stop) or a polite pronoun (``для Вас Сроки``). German
@@ -464,6 +466,18 @@ class SourceIndex:
             for w in self._plain
         )
 
+    def has_exonym(self, word: str, lang: str, source_lang: str) -> bool:
+        """``word`` is what ``lang`` calls a place, language or currency that the source names in its own language
+        (CLDR, ``guards.exonyms``): ``Афинах`` is grounded by ``Athens``, ``Griechenlands`` by ``Greece``."""
+        from .exonyms import counterparts
+
+        return any(
+            all(self._has_plain(w.replace("-", "")) for w in name) for name in counterparts(word, lang, source_lang)
+        )
+
+    def _has_plain(self, word: str) -> bool:
+        return word in self._plain or word + "s" in self._plain or word + "es" in self._plain
+
     def _has_translated(self, stem: str) -> bool:
         english = _GLOSSARY.get(stem.replace("ё", "е"))
         return bool(english) and any(e in self.words or e + "s" in self.words for e in english)
@@ -632,6 +646,8 @@ def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run
         return index.has_spelling(word)
     if index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
         return True
+    if lang != source_lang and index.has_exonym(word, lang, source_lang):
+        return True  # Афины ~ Athens, Griechenland ~ Greece: the language's own name for a place the source names
     cyrillic = lang in ("ru", "uk")
     if cyrillic and ((in_run and _fold(word) not in _POLITE) or _is_latin(word)):
         return False
