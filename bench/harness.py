@@ -83,8 +83,11 @@ class ScriptedServer:
     def stats(self) -> dict[str, Any]:
         return dict(self._get("/_stats"))
 
-    def in_flight_at(self, at: float, arrived_by: float) -> int:
-        return int(self._get(f"/_in_flight?at={at!r}&arrived_by={arrived_by!r}")["in_flight"])
+    def in_flight_at(self, at: float, arrived_by: float, since: float, within: float = 1.0) -> tuple[int, int]:
+        """(requests that arrived after ``since`` and were open at ``at``, those finished in the ``within`` seconds
+        before it)."""
+        got = self._get(f"/_in_flight?at={at!r}&arrived_by={arrived_by!r}&since={since!r}&within={within!r}")
+        return int(got["in_flight"]), int(got["finished_within"])
 
     def outage(self, seconds: float) -> None:
         self._post("/_outage", {"seconds": seconds})
@@ -136,7 +139,15 @@ def newsroom(cfg: Path, *args: str, log: Path | None = None) -> subprocess.Popen
     """`python -m newsroom ARGS --config CFG` as a subprocess (stderr to ``log`` when given)."""
     err = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     return subprocess.Popen(
-        [sys.executable, "-m", "newsroom", *args, "--config", str(cfg)],
+        [
+            sys.executable,
+            "-m",
+            "newsroom",
+            *(["-v"] if os.environ.get("BENCH_VERBOSE") else []),
+            *args,
+            "--config",
+            str(cfg),
+        ],
         cwd=cfg.parent,
         env=ENV,
         stdout=subprocess.DEVNULL,

@@ -144,3 +144,28 @@ def test_stories_that_failed_in_an_outage_are_written_soon_after_it_ends(
     with sqlite_store.session() as s:
         assert all(st.status == "written" and st.last_error is None for st in s.scalars(select(StoryRow)))
     assert server.llm.stats()["refused"] >= n
+
+
+def test_the_first_call_does_not_wait_behind_cpu_work_in_the_default_executor(server: RunningServer) -> None:
+    """The SDK looked up its platform headers through asyncio.to_thread on its first request: behind the stages' CPU
+    work in the default executor, past the call's total deadline. Here that executor is busy for 6 s or more and the
+    deadline is 2 s."""
+    settings = Settings(database_url="sqlite://")
+    llm = settings.llm.model_copy(
+        update={"provider": "openai", "base_url": server.base_url, "model": "scripted", "timeout_seconds": 2}
+    )
+    prompt = Prompt(stage="translate", system="Translate.", user='{"title": "An invented headline"}')
+
+    async def go() -> None:
+        busy = [asyncio.create_task(asyncio.to_thread(time.sleep, 3)) for _ in range(64)]
+        await asyncio.sleep(0.1)
+        provider = make_provider(llm, CallBuffer())
+        try:
+            await provider.generate(prompt, ArticleText)
+        finally:
+            await provider.aclose()
+            for task in busy:
+                task.cancel()
+
+    asyncio.run(go())
+    assert server.llm.stats()["answered"] == 1

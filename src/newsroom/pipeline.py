@@ -215,17 +215,26 @@ class Pipeline:
                 log.exception("could not renew the claims on %d stories", len(held))
 
     async def _release_after_outage(self) -> None:
-        """Stories backing off because the model endpoint was down are due at once when it answers again
-        (llm/health.py): the end of an outage does not wait for the longest backoff step. Only a probe that saw the
-        endpoint down, then one that sees it up, releases them (stories that failed before the first): an endpoint
-        whose ``/models`` answers while its completions fail keeps the stories on their backoff."""
+        """Stories backing off because the model endpoint was down are due at once when it works again
+        (llm/health.py has the rule): the end of an outage does not wait for the longest backoff step."""
         with self.store.session() as s:
-            waiting = claims.outage_waiting(s, health.seen_down(self.settings.llm))
-        if not waiting or not await health.back_up(self.settings.llm):
+            waiting = claims.outage_waiting(s)
+            answered = claims.last_answer_at(s) if waiting else None
+        if not waiting:
             return
+        due = [i for i, failed in waiting if answered is not None and failed < answered]
+        if not due:
+            state = await health.probe(self.settings.llm)
+            if state == "down":
+                return
+            due = [i for i, _ in waiting] if state == "back" else [waiting[0][0]]
         with self.store.session() as s:
-            n = claims.retry_now(s, waiting)
-        log.warning("the model endpoint answers again: %d stories that failed while it was down are due now", n)
+            n = claims.retry_now(s, due)
+        log.warning(
+            "the model endpoint works again: %d of the %d stories that failed while it was down are due now",
+            n,
+            len(waiting),
+        )
 
     def _release_dead(self) -> None:
         with self.store.session() as s:

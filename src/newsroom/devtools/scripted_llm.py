@@ -8,10 +8,11 @@ violates the schema, a body that streams forever (``trickle``). Fill it with ``S
 process or ``POST /_script`` over HTTP.
 ``GET /_stats`` reports requests seen, replies sent (``answered``: a reply the client hung up on before it was sent is
 not one) and the most requests ever in flight at once (to check a client's bound).
-``GET /_in_flight?at=T[&arrived_by=T2]`` counts the requests that had arrived (by T2) and were not finished at
-``time.monotonic()`` T (a kill's instant, for the chaos benchmark; the clock is the machine's, shared by its
-processes). ``POST /_outage`` with ``{"seconds": N}`` makes the server an endpoint that is down for N seconds: every
-request (``/v1/models`` too) gets HTTP 503 at once.
+``GET /_in_flight?at=T[&arrived_by=T2][&since=T0][&within=S]`` counts the requests that had arrived (after T0, by
+T2) and were not finished at ``time.monotonic()`` T (a kill's instant, for the chaos benchmark; the clock is the
+machine's, shared by its processes), and those finished in the S seconds (default 1) before T. ``POST /_outage``
+with ``{"seconds": N}`` makes the server an endpoint that is down for N seconds: every request (``/v1/models`` too)
+gets HTTP 503 at once.
 
 Standalone:  python -m newsroom.devtools.scripted_llm --host 127.0.0.1 --port 8765 --latency-ms 250
 In process:  server = start_scripted_server(latency_ms=50); ...; server.stop()
@@ -314,12 +315,19 @@ class ScriptedLLM:
         with self._lock:
             self.outage_until = time.monotonic() + seconds
 
-    def in_flight_at(self, at: float, arrived_by: float | None = None) -> int:
-        """How many requests were not finished at ``time.monotonic()`` ``at`` and had arrived by ``arrived_by``
-        (default ``at``; later for a request a killed client sent just before ``at`` that was still on its way)."""
+    def in_flight_at(self, at: float, arrived_by: float | None = None, since: float = 0.0) -> int:
+        """How many requests were not finished at ``time.monotonic()`` ``at``, of those that arrived after ``since``
+        and by ``arrived_by`` (default ``at``; later for a request a killed client sent just before ``at`` that was
+        still on its way)."""
         until = at if arrived_by is None else max(at, arrived_by)
         with self._lock:
-            return sum(1 for arrived, done in self._timeline if arrived <= until and done > at)
+            return sum(1 for arrived, done in self._timeline if since < arrived <= until and done > at)
+
+    def finished_within(self, at: float, seconds: float, since: float = 0.0) -> int:
+        """How many requests that arrived after ``since`` were finished (answered or dropped) in the ``seconds``
+        before ``at``: replies a client may have had on the wire or in hand, not yet stored, when killed at ``at``."""
+        with self._lock:
+            return sum(1 for arrived, done in self._timeline if arrived > since and at - seconds < done <= at)
 
     def _down(self) -> bool:
         return time.monotonic() < self.outage_until
@@ -357,11 +365,18 @@ class ScriptedLLM:
 
     async def _in_flight(self, request: Request) -> JSONResponse:
         try:
-            at = float(request.query_params["at"])
-            by = float(request.query_params.get("arrived_by", at))
+            q = request.query_params
+            at = float(q["at"])
+            by, since, within = float(q.get("arrived_by", at)), float(q.get("since", 0)), float(q.get("within", 1))
         except (KeyError, ValueError):
             return JSONResponse({"error": {"message": "expected ?at=<time.monotonic()>"}}, status_code=400)
-        return JSONResponse({"at": at, "in_flight": self.in_flight_at(at, by)})
+        return JSONResponse(
+            {
+                "at": at,
+                "in_flight": self.in_flight_at(at, by, since),
+                "finished_within": self.finished_within(at, within, since),
+            }
+        )
 
     async def _reset(self, _request: Request) -> JSONResponse:
         self.reset()

@@ -2,8 +2,12 @@
 
 Stories that failed because the endpoint was down (refused, 5xx, timed out) wait out a capped exponential backoff:
 60 s, 2 min, 4 min … 1 h. After a long outage that backoff alone would keep them waiting up to its last step past
-the endpoint's return. The scheduler asks :func:`endpoint_answers` once per round while such stories wait, and makes
-them due at once when it says yes (``store.claims.outage_waiting``).
+the endpoint's return. So at the start of each round, while such stories wait, the scheduler (``pipeline.py``)
+makes them due at once when the endpoint has shown it works again: a model call got a valid answer after they
+failed (any process: the call log says so), or :func:`probe` says ``back`` (this process saw it down, now it
+answers). A probe that only says ``up`` releases one story, the oldest, as a canary: an endpoint whose ``/models``
+answers while its completions fail costs one call a round, not one per waiting story; the canary's success releases
+the rest in the next round.
 """
 
 from __future__ import annotations
@@ -27,18 +31,13 @@ def _endpoint(cfg: LLMConfig) -> str:
     return (cfg.base_url or "https://api.openai.com/v1").rstrip("/")
 
 
-def seen_down(cfg: LLMConfig) -> datetime | None:
-    """When a probe of this process last found the endpoint down (None: not since it last answered)."""
-    return _seen_down.get(_endpoint(cfg))
-
-
-async def back_up(cfg: LLMConfig) -> bool:
-    """Probe the endpoint: True when it answers now and an earlier probe of this process found it down (an outage
-    has ended). A probe that finds it down is remembered."""
+async def probe(cfg: LLMConfig) -> str:
+    """``"down"``, ``"back"`` (it answers, and an earlier probe of this process found it down: an outage has ended)
+    or ``"up"`` (it answers; this process has not seen it down)."""
     if not await endpoint_answers(cfg):
         _seen_down[_endpoint(cfg)] = datetime.now(UTC)
-        return False
-    return _seen_down.pop(_endpoint(cfg), None) is not None
+        return "down"
+    return "back" if _seen_down.pop(_endpoint(cfg), None) is not None else "up"
 
 
 async def endpoint_answers(cfg: LLMConfig, client: httpx.AsyncClient | None = None) -> bool:

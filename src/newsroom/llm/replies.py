@@ -47,7 +47,7 @@ def prompt_key(prompt: Prompt, schema: type[T], model: str) -> str:
 class DurableReplies:
     """``inner`` with every reply of a story's call stored before it is used, and reused by a rerun (module doc)."""
 
-    def __init__(self, inner: Provider, store: Store, calls: CallBuffer) -> None:
+    def __init__(self, inner: Provider, store: Store, calls: CallBuffer, concurrency: int = 8) -> None:
         self.inner = inner
         self.store = store
         self.calls = calls
@@ -56,6 +56,11 @@ class DurableReplies:
         self.publishable = inner.publishable
         self._used: set[int] = set()  # reply rows this process has handed out or stored
         self.reused = 0  # replies served from the store instead of a call (this process)
+        # a call holds its slot until its reply is committed, not only until it arrives: at any instant at most
+        # ``concurrency`` calls are sent and not yet durable (what a kill can waste), however slow the commits
+        self._concurrency = concurrency
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def generate(self, prompt: Prompt, schema: type[T]) -> Result[T]:
         story_id = current_story.get()
@@ -63,6 +68,14 @@ class DurableReplies:
             return await self.inner.generate(prompt, schema)
         key = prompt_key(prompt, schema, self.inner.model)
         loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a semaphore belongs to one event loop (one asyncio.run per CLI round)
+            self._loop, self._slots = loop, asyncio.Semaphore(self._concurrency)
+        async with self._slots:
+            return await self._generate(loop, story_id, key, prompt, schema)
+
+    async def _generate(
+        self, loop: asyncio.AbstractEventLoop, story_id: int, key: str, prompt: Prompt, schema: type[T]
+    ) -> Result[T]:
         stored = await loop.run_in_executor(_IO, self._find, story_id, key, schema)
         if stored is not None:
             return stored

@@ -64,7 +64,9 @@ class StageEnv:
             store,
             # a reply is stored the moment it arrives (and reused by the rerun after a crash): outside the budget,
             # since a stored reply costs nothing
-            replies.DurableReplies(with_budget(provider, budget, settings.llm.concurrency), store, calls),
+            replies.DurableReplies(
+                with_budget(provider, budget, settings.llm.concurrency), store, calls, settings.llm.concurrency
+            ),
             calls,
             target=FilesystemTarget(settings.publish.content_dir, settings.publish.path_template),
             illustrator=Illustrator(settings),
