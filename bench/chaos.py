@@ -12,9 +12,10 @@ then a clean finish runs to the end. Then it checks, from the database and the c
 - the model calls a kill wasted (requests the server received in that round whose outcome the killed process did not
   store) at most the calls in flight at that kill: this round's requests the server had open at the kill's instant
   (``/_in_flight``), plus those it answered in the second before (a reply on the wire or being committed is in
-  flight for the process; the table shows both, and how many kills needed the second); every reply that arrived before a kill stored and reused (``llm/replies.py``), so no article's
-  call is answered twice (``answered_unused`` 0); attempts announced but killed before they were sent are counted
-  apart (``never_sent``: the endpoint never saw them);
+  flight for the process; the table shows both, and how many kills needed the second); every reply that arrived
+  before a kill stored and reused (``llm/replies.py``), so no article's call is answered twice (``answered_unused``
+  0); attempts announced but killed before they were sent are counted apart (``never_sent``: the endpoint never saw
+  them);
 - `stats` counting every request the scripted server saw, plus the announced attempts never sent.
 
 How the processes are launched is a ``Launcher`` (only ``RunLauncher``: one `newsroom run` on SQLite per round);
@@ -277,7 +278,7 @@ def verify(url: str, content: Path, expected_items: int, server: dict[str, int],
         "max_wasted_at_one_kill": max((k.wasted_calls for k in killed), default=0),
         "kills_wasting_more_than_in_flight": len(over),
         "kills_wasting_more_than_in_flight_or_just_answered": len(over_both),
-        "replies_kept_total": sum(k.replies_kept for k in killed),
+        "replies_kept_max": max((k.replies_kept for k in killed), default=0),  # stored, reused after the kill
         "replies_left": kept,
         "stats_calls": stats_calls,
         "server_requests": server["requests"],
@@ -326,7 +327,7 @@ def report(console: Console, r: dict[str, Any]) -> None:
         "tmp_files", "calls_needed", "ok_calls",
         "answered_unused", "lost_calls_total", "never_sent_total", "in_flight_total", "wasted_calls_at_kills",
         "max_wasted_at_one_kill", "kills_wasting_more_than_in_flight",
-        "kills_wasting_more_than_in_flight_or_just_answered", "wasted_calls", "replies_kept_total", "failed_calls",
+        "kills_wasting_more_than_in_flight_or_just_answered", "wasted_calls", "replies_kept_max", "failed_calls",
         "stats_calls", "server_requests", "server_answered", "seconds", "cpu_seconds_children", "ok",
     ):  # fmt: skip
         t.add_row(key, str(r[key]))
