@@ -114,6 +114,7 @@ class Pipeline:
         )
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
+        await self._release_after_outage()  # a probe now sees an endpoint that just failed these stories as down
         summary.updated = sum(1 for r in await update_stories(self.env) if r.rescored or r.rewritten)
         await self.env.illustrator.drain()  # cover cards are drawn off the critical path: the run ends once they are
         summary.published += self.publish_pending()
@@ -215,26 +216,16 @@ class Pipeline:
                 log.exception("could not renew the claims on %d stories", len(held))
 
     async def _release_after_outage(self) -> None:
-        """Stories backing off because the model endpoint was down are due at once when it works again
-        (llm/health.py has the rule): the end of an outage does not wait for the longest backoff step."""
+        """Stories backing off because the model endpoint was down are due at once when a probe that found it down
+        is followed by one that finds it up (llm/health.py): the end of an outage does not wait for the longest
+        backoff step. A story that failed while the endpoint answered the probe keeps its backoff."""
         with self.store.session() as s:
             waiting = claims.outage_waiting(s)
-            answered = claims.last_answer_at(s) if waiting else None
-        if not waiting:
+        if not waiting or await health.probe(self.settings.llm) != "back":
             return
-        due = [i for i, failed in waiting if answered is not None and failed < answered]
-        if not due:
-            state = await health.probe(self.settings.llm)
-            if state == "down":
-                return
-            due = [i for i, _ in waiting] if state == "back" else [waiting[0][0]]
         with self.store.session() as s:
-            n = claims.retry_now(s, due)
-        log.warning(
-            "the model endpoint works again: %d of the %d stories that failed while it was down are due now",
-            n,
-            len(waiting),
-        )
+            n = claims.retry_now(s, waiting)
+        log.warning("the model endpoint answers again: %d stories that failed while it was down are due now", n)
 
     def _release_dead(self) -> None:
         with self.store.session() as s:

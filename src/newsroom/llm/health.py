@@ -2,12 +2,11 @@
 
 Stories that failed because the endpoint was down (refused, 5xx, timed out) wait out a capped exponential backoff:
 60 s, 2 min, 4 min … 1 h. After a long outage that backoff alone would keep them waiting up to its last step past
-the endpoint's return. So at the start of each round, while such stories wait, the scheduler (``pipeline.py``)
-makes them due at once when the endpoint has shown it works again: a model call got a valid answer after they
-failed (any process: the call log says so), or :func:`probe` says ``back`` (this process saw it down, now it
-answers). A probe that only says ``up`` releases one story, the oldest, as a canary: an endpoint whose ``/models``
-answers while its completions fail costs one call a round, not one per waiting story; the canary's success releases
-the rest in the next round.
+the endpoint's return. So at the start of each round, while such stories wait, the scheduler (``pipeline.py``) asks
+:func:`probe`, and makes them due at once when it says ``back``: this process found the endpoint down, and now it
+answers. ``up`` (it answers, and this process never saw it down) changes nothing: a story that failed while the
+endpoint answered (one hard request, a restart after the outage) keeps its backoff, so no story is retried every
+round.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from .tables import ModelCallRow, SourceRow, StoryRow, utcnow
+from .tables import SourceRow, StoryRow, utcnow
 
 
 def new_owner() -> str:
@@ -125,19 +125,13 @@ def retry_now(session: Session, story_ids: Iterable[int] | None = None) -> int:
 _OUTAGE_ERRORS = ("server_error:%", "timeout:%", "error:%connection failed%")
 
 
-def outage_waiting(session: Session) -> list[tuple[int, datetime]]:
-    """Pending stories backing off after the model endpoint was down (refused, 5xx, timed out), with the time of
-    their last failure, oldest first: what the end of an outage makes due at once (``retry_now``). A bad reply or a
-    rate limit keeps its backoff."""
+def outage_waiting(session: Session) -> list[int]:
+    """Pending stories backing off after the model endpoint was down (refused, 5xx, timed out): what the end of an
+    outage makes due at once (``retry_now``). A bad reply or a rate limit keeps its backoff."""
     q = (
-        select(StoryRow.id, StoryRow.updated_at)
+        select(StoryRow.id)
         .where(StoryRow.status == "new", StoryRow.next_attempt_at > utcnow())
         .where(or_(*(StoryRow.last_error.like(p) for p in _OUTAGE_ERRORS)))
-        .order_by(StoryRow.updated_at, StoryRow.id)
+        .order_by(StoryRow.id)
     )
-    return [(i, at) for i, at in session.execute(q)]
-
-
-def last_answer_at(session: Session) -> datetime | None:
-    """When the newest model call that got a valid answer started (any process): the endpoint worked then."""
-    return session.scalar(select(func.max(ModelCallRow.created_at)).where(ModelCallRow.outcome == "ok"))
+    return list(session.scalars(q))
