@@ -5,8 +5,10 @@ file write: seconds of CPU work in which a kill -9 used to lose an answered, pai
 wraps a provider: for a call made inside a story's job (``usage.current_story``) it first looks for a stored reply to
 the very same request (story, model, stage, instructions, data, schema) and returns it without calling; otherwise it
 calls, and commits the reply (``model_replies``) together with the call's outcome (completing its ``started`` row)
-before handing it back. Each stored reply is handed out at most once per process, so a question asked twice in one
-job still gets two answers; the rows of a story are deleted once its articles are stored (:func:`forget`).
+before handing it back. Each stored reply is handed out at most once by one wrapper (one round of `run`, one
+worker), so a question asked twice in one job still gets two answers; the rows of a story are deleted once its
+articles are stored (:func:`forget`). A call holds one of ``concurrency`` slots until its reply is stored, so at most
+that many calls are ever sent and not yet durable: what a kill can waste.
 """
 
 from __future__ import annotations
