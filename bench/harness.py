@@ -3,7 +3,8 @@ a config for `newsroom` on loopback, and `newsroom` commands as subprocesses.
 
 The scripted server (newsroom.devtools.scripted_llm) is NOT a model: it answers schema-valid JSON after a fixed
 latency, counts what it saw (``/_stats``), says how many requests were open at an instant (``/_in_flight``) and can
-play an outage (``/_outage``: HTTP 503 to everything).
+play an outage (``/_outage``: HTTP 503 to everything). ``BENCH_VERBOSE=1`` runs the `newsroom` commands with ``-v``
+(debug logs, every HTTP request, in the run.log of ``--workdir``).
 """
 
 from __future__ import annotations
