@@ -8,6 +8,8 @@ killed with SIGKILL, a real SQLite file.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -82,14 +84,22 @@ def test_a_start_sweeps_temporary_and_orphan_files_and_keeps_the_rest(
     os.utime(stale, (old, old))
     fresh = content / "en" / ".busy.md.z9.tmp"  # another process may be writing it right now
     fresh.write_text("being written")
+    dead = subprocess.Popen(["true"])  # a writer on this host that no longer runs: its file goes at once, young
+    dead.wait()
+    host = socket.gethostname()
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in host)[:32] or "host"
+    killed = content / "en" / f".half.md.{host}~{dead.pid}.ab_12xyz.tmp"
+    killed.write_text("the half a kill -9 left")
+    alive = content / "uk" / f".busy.md.{host}~{os.getpid()}.cd34_xyz.tmp"  # this process is still writing it
+    alive.write_text("being written")
     page = content / "en" / "about.md"  # the site's own page, not an article
     page.write_text("---\ntitle: About\n---\nWho we are.\n")
     before = {p: p.stat().st_mtime_ns for p in articles}
 
     again = run_pipeline(settings, sqlite_store)
     assert again.model_calls == 0
-    assert not orphan.exists() and not stale.exists()
-    assert fresh.exists() and page.exists()
+    assert not orphan.exists() and not stale.exists() and not killed.exists()
+    assert fresh.exists() and page.exists() and alive.exists()
     assert {p: p.stat().st_mtime_ns for p in articles} == before
 
 

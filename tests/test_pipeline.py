@@ -183,7 +183,8 @@ def test_model_outage_keeps_the_story_for_the_next_run(
         assert {c.outcome for c in s.scalars(select(ModelCallRow))} != {"ok"}
 
     settings = _settings(tmp_path, sqlite_store.url, feeds, scripted_llm)
-    assert _run(settings, sqlite_store).stories == 0  # not due yet: the backoff holds them
+    # not due yet: the backoff holds them (this process never saw the new endpoint down: llm/health.py)
+    assert _run(settings, sqlite_store).stories == 0
     with sqlite_store.session() as s:
         assert claims.retry_now(s) == n  # what `newsroom retry` does
     healed = _run(settings, sqlite_store)

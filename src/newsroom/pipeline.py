@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from .config import Settings
+from .llm import health
 from .llm.base import Provider
 from .llm.usage import CallBuffer
 from .publish.deliver import TargetReport, deliver
@@ -99,6 +100,7 @@ class Pipeline:
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
         await asyncio.to_thread(publish.reconcile, self.store, self.env.target)  # what a crash left on disk
         await asyncio.to_thread(self._release_dead)  # stories a killed process on this host still holds
+        await self._release_after_outage()
         stored = asyncio.Event()
         polling = asyncio.create_task(
             poll_sources(
@@ -112,6 +114,7 @@ class Pipeline:
         )
         await self.process(summary, on_story=on_story, on_plan=on_plan, polling=polling, stored=stored)
         summary.polled = polling.result()
+        await self._release_after_outage()  # a probe now sees an endpoint that just failed these stories as down
         summary.updated = sum(1 for r in await update_stories(self.env) if r.rescored or r.rewritten)
         await self.env.illustrator.drain()  # cover cards are drawn off the critical path: the run ends once they are
         summary.published += self.publish_pending()
@@ -211,6 +214,18 @@ class Pipeline:
                 await asyncio.to_thread(self._renew, held)
             except Exception:  # a store hiccup: the next renewal tries again, well before the lease ends
                 log.exception("could not renew the claims on %d stories", len(held))
+
+    async def _release_after_outage(self) -> None:
+        """Stories backing off because the model endpoint was down are due at once when a probe that found it down
+        is followed by one that finds it up (llm/health.py): the end of an outage does not wait for the longest
+        backoff step. A story that failed while the endpoint answered the probe keeps its backoff."""
+        with self.store.session() as s:
+            waiting = claims.outage_waiting(s)
+        if not waiting or await health.probe(self.settings.llm) != "back":
+            return
+        with self.store.session() as s:
+            n = claims.retry_now(s, waiting)
+        log.warning("the model endpoint answers again: %d stories that failed while it was down are due now", n)
 
     def _release_dead(self) -> None:
         with self.store.session() as s:

@@ -8,6 +8,11 @@ violates the schema, a body that streams forever (``trickle``). Fill it with ``S
 process or ``POST /_script`` over HTTP.
 ``GET /_stats`` reports requests seen, replies sent (``answered``: a reply the client hung up on before it was sent is
 not one) and the most requests ever in flight at once (to check a client's bound).
+``GET /_in_flight?at=T[&arrived_by=T2][&since=T0][&within=S]`` counts the requests that had arrived (after T0, by
+T2) and were not finished at ``time.monotonic()`` T (a kill's instant, for the chaos benchmark; the clock is the
+machine's, shared by its processes), and those finished in the S seconds (default 1) before T. ``POST /_outage``
+with ``{"seconds": N}`` makes the server an endpoint that is down for N seconds: every request (``/v1/models`` too)
+gets HTTP 503 at once.
 
 Standalone:  python -m newsroom.devtools.scripted_llm --host 127.0.0.1 --port 8765 --latency-ms 250
 In process:  server = start_scripted_server(latency_ms=50); ...; server.stop()
@@ -259,6 +264,9 @@ class ScriptedLLM:
         self.answered = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.refused = 0  # 503s sent during an outage (counted in answered too: the client got a reply)
+        self.outage_until = 0.0  # time.monotonic() until which every request gets 503
+        self._timeline: deque[list[float]] = deque(maxlen=100_000)  # [arrived, finished or inf] per request
         self.bodies: deque[dict[str, Any]] = deque(maxlen=_MAX_KEPT_BODIES)
         self.authorizations: deque[str] = deque(maxlen=_MAX_KEPT_BODIES)
         self.app = Starlette(
@@ -268,6 +276,8 @@ class ScriptedLLM:
                 Route("/_script", self._script, methods=["POST"]),
                 Route("/_stats", self._stats, methods=["GET"]),
                 Route("/_reset", self._reset, methods=["POST"]),
+                Route("/_outage", self._outage, methods=["POST"]),
+                Route("/_in_flight", self._in_flight, methods=["GET"]),
             ]
         )
 
@@ -296,7 +306,31 @@ class ScriptedLLM:
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "pending_script": len(self._queue),
+                "refused": self.refused,
+                "outage_left_s": round(max(0.0, self.outage_until - time.monotonic()), 3),
             }
+
+    def outage(self, seconds: float) -> None:
+        """Answer every request with HTTP 503 for ``seconds`` from now (0 ends an outage)."""
+        with self._lock:
+            self.outage_until = time.monotonic() + seconds
+
+    def in_flight_at(self, at: float, arrived_by: float | None = None, since: float = 0.0) -> int:
+        """How many requests were not finished at ``time.monotonic()`` ``at``, of those that arrived after ``since``
+        and by ``arrived_by`` (default ``at``; later for a request a killed client sent just before ``at`` that was
+        still on its way)."""
+        until = at if arrived_by is None else max(at, arrived_by)
+        with self._lock:
+            return sum(1 for arrived, done in self._timeline if since < arrived <= until and done > at)
+
+    def finished_within(self, at: float, seconds: float, since: float = 0.0) -> int:
+        """How many requests that arrived after ``since`` were finished (answered or dropped) in the ``seconds``
+        before ``at``: replies a client may have had on the wire or in hand, not yet stored, when killed at ``at``."""
+        with self._lock:
+            return sum(1 for arrived, done in self._timeline if arrived > since and at - seconds < done <= at)
+
+    def _down(self) -> bool:
+        return time.monotonic() < self.outage_until
 
     def _next(self) -> ScriptedReply | None:
         with self._lock:
@@ -305,6 +339,8 @@ class ScriptedLLM:
     # -- handlers --
 
     async def _models(self, _request: Request) -> JSONResponse:
+        if self._down():
+            return _error(503, "the endpoint is down (scripted outage)")
         return JSONResponse({"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "newsroom"}]})
 
     async def _script(self, request: Request) -> JSONResponse:
@@ -320,16 +356,45 @@ class ScriptedLLM:
     async def _stats(self, _request: Request) -> JSONResponse:
         return JSONResponse(self.stats())
 
+    async def _outage(self, request: Request) -> JSONResponse:
+        try:
+            self.outage(float((await request.json())["seconds"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": {"message": f"expected {{'seconds': N}}: {exc}"}}, status_code=400)
+        return JSONResponse(self.stats())
+
+    async def _in_flight(self, request: Request) -> JSONResponse:
+        try:
+            q = request.query_params
+            at = float(q["at"])
+            by, since, within = float(q.get("arrived_by", at)), float(q.get("since", 0)), float(q.get("within", 1))
+        except (KeyError, ValueError):
+            return JSONResponse({"error": {"message": "expected ?at=<time.monotonic()>"}}, status_code=400)
+        return JSONResponse(
+            {
+                "at": at,
+                "in_flight": self.in_flight_at(at, by, since),
+                "finished_within": self.finished_within(at, within, since),
+            }
+        )
+
     async def _reset(self, _request: Request) -> JSONResponse:
         self.reset()
         return JSONResponse(self.stats())
 
     async def _chat(self, request: Request) -> Response:
+        span = [time.monotonic(), float("inf")]
         with self._lock:
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._timeline.append(span)
         try:
+            if self._down():
+                with self._lock:
+                    self.refused += 1
+                    self.answered += 1
+                return _error(503, "the endpoint is down (scripted outage)")
             response = await self._answer(request)
             if await request.is_disconnected():  # the client died or gave up meanwhile: nobody gets this reply
                 return response
@@ -339,6 +404,7 @@ class ScriptedLLM:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                span[1] = time.monotonic()
 
     async def _answer(self, request: Request) -> Response:
         """The reply is due ``latency`` after the request arrived: the server's own work (reading the body, building

@@ -64,6 +64,27 @@ def resolve_api_key(cfg: LLMConfig) -> str:
     )
 
 
+_PLATFORM: Any = None
+
+
+def _preset_platform(client: openai.AsyncOpenAI) -> None:
+    """Give the client its platform headers now. The SDK otherwise looks them up on its first request through
+    ``asyncio.to_thread``: in the default executor, behind whatever the stages queued there (the classifiers, the
+    select stage: seconds each), so at the start of a large run the first calls waited there past their total
+    deadline (``timeout_seconds``), and their replies were thrown away."""
+    global _PLATFORM
+    if not hasattr(client, "_platform"):  # another SDK version: it does what it does
+        return
+    try:
+        from openai._base_client import get_platform
+
+        if _PLATFORM is None:
+            _PLATFORM = get_platform()
+        client._platform = _PLATFORM
+    except Exception:  # the SDK still finds it on its own, only later
+        log.debug("could not preset the SDK's platform headers", exc_info=True)
+
+
 class _Attempt(Exception):
     """One failed HTTP attempt, already recorded; ``retryable`` says whether backing off may help."""
 
@@ -120,9 +141,11 @@ class OpenAIProvider:
         await self._client.close()
 
     def _new_client(self) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
+        client = openai.AsyncOpenAI(
             api_key=self._key, base_url=self.cfg.base_url, max_retries=0, timeout=self.cfg.timeout_seconds
         )
+        _preset_platform(client)
+        return client
 
     def _bind_loop(self) -> None:
         """A client's connection pool and a semaphore belong to one event loop; a provider reused under a new loop

@@ -27,6 +27,7 @@ class CallBuffer:
     def __init__(self, store: Store | None = None) -> None:
         self.store = store
         self._pending: list[tuple[CallRecord, int | None]] = []
+        self._flushing: list[tuple[CallRecord, int | None]] = []  # taken for a commit in progress (begin_flush)
         self.total = 0
         self.tokens_in = 0
         self.tokens_out = 0
@@ -48,7 +49,21 @@ class CallBuffer:
 
     def pending(self) -> list[CallRecord]:
         """The records not stored yet (what the budget adds to the stored call log)."""
-        return [r for r, _ in self._pending]
+        return [r for r, _ in self._pending + self._flushing]
+
+    def begin_flush(self, story_id: int) -> list[tuple[CallRecord, int | None]]:
+        """Take a story's records for a transaction that runs elsewhere (a worker thread); until
+        :meth:`end_flush` they still count as pending, so the budget never misses them in between."""
+        taken = self.take(story_id)
+        self._flushing.extend(taken)
+        return taken
+
+    def end_flush(self, records: list[tuple[CallRecord, int | None]], *, stored: bool) -> None:
+        """The transaction of :meth:`begin_flush` is over; records it failed to store are buffered again."""
+        ids = {id(r) for r in records}
+        self._flushing = [r for r in self._flushing if id(r) not in ids]
+        if not stored:
+            self._pending.extend(records)
 
     def take(self, story_id: int | None = None) -> list[tuple[CallRecord, int | None]]:
         """Remove and return the buffered records of one story (or all, when ``story_id`` is None)."""

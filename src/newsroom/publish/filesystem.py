@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import string
 import tempfile
 import time
@@ -17,6 +19,29 @@ from pathlib import Path, PurePath
 
 from ..models import ArticleDoc
 from .markdown import render_article
+
+# who writes a temporary file, in its name (".<file>.<host>~<pid>.<random>.tmp"): the sweep after a crash removes
+# those of a process on this host that no longer runs at once, without waiting for them to age
+_HOST = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())[:32] or "host"
+_TMP_WRITER = re.compile(r"\.([A-Za-z0-9-]{1,32})~(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _writer_dead(name: str) -> bool:
+    """True when a temporary file's name says it was written by a process on this host that no longer runs."""
+    m = _TMP_WRITER.search(name)
+    if m is None or m[1] != _HOST:
+        return False
+    pid = int(m[2])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
 
 __all__ = ["PLACEHOLDERS", "FilesystemTarget", "PathEscapeError"]
 
@@ -102,7 +127,7 @@ class FilesystemTarget:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._inside(path)  # again, now that the folders exist (a symlinked folder could point elsewhere)
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_HOST}~{os.getpid()}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -119,8 +144,9 @@ class FilesystemTarget:
         return path
 
     def stray_files(self, min_age_s: float = 60.0) -> tuple[list[Path], list[Path]]:
-        """What a crash can leave here: temporary files of interrupted writes older than ``min_age_s`` (younger
-        ones may belong to a write in progress in another process), and the article files Newsroom wrote (front
+        """What a crash can leave here: temporary files of interrupted writes, those of a writer on this host that no
+        longer runs at once, the others once older than ``min_age_s`` (a younger one may belong to a write in
+        progress in another process or on another host sharing the folder), and the article files Newsroom wrote (front
         matter with ``externalId`` and ``ai``) — which of those no row claims is for the caller to decide."""
         if not self.content_dir.is_dir():
             return [], []
@@ -129,7 +155,7 @@ class FilesystemTarget:
         for path in self.content_dir.rglob("*"):
             if path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file():
                 with contextlib.suppress(FileNotFoundError):
-                    if now - path.stat().st_mtime >= min_age_s:
+                    if _writer_dead(path.name) or now - path.stat().st_mtime >= min_age_s:
                         temps.append(path)
             elif path.suffix == ".md" and path.is_file() and _written_by_newsroom(path):
                 articles.append(path)

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from ..config import Settings
+from ..llm import replies
 from ..llm.base import LLMError, Provider
 from ..llm.budget import Budget, BudgetReached, with_budget
 from ..llm.usage import CallBuffer, current_story
@@ -61,7 +62,11 @@ class StageEnv:
         return cls(
             settings,
             store,
-            with_budget(provider, budget, settings.llm.concurrency),
+            # a reply is stored the moment it arrives (and reused by the rerun after a crash): outside the budget,
+            # since a stored reply costs nothing
+            replies.DurableReplies(
+                with_budget(provider, budget, settings.llm.concurrency), store, calls, settings.llm.concurrency
+            ),
             calls,
             target=FilesystemTarget(settings.publish.content_dir, settings.publish.path_template),
             illustrator=Illustrator(settings),
@@ -151,6 +156,7 @@ def mark_written(env: StageEnv, story_id: int, written_through: int = 0) -> None
         story.updated_at = datetime.now(UTC)
         claims.release(story)
         queries.add_calls(s, env.calls.take(story_id))
+        replies.forget(s, story_id)
 
 
 def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:

@@ -29,6 +29,7 @@ from ..assets import asset_weight, detect_assets
 from ..config import Settings
 from ..guards.entities import SourceIndex, _candidates
 from ..guards.numbers import grounded, quantities
+from ..llm import replies
 from ..llm.base import LLMError
 from ..llm.usage import current_story
 from ..score import WEIGHTS, coverage, story_score
@@ -180,6 +181,7 @@ async def update_story(env: StageEnv, story_id: int, now: datetime | None = None
     with env.store.session() as s:
         story = s.get_one(StoryRow, story_id)
         queries.add_calls(s, env.calls.take(story_id))
+        replies.forget(s, story_id)  # the rewrite is stored: its replies are spent
         pivot_now = s.get_one(ArticleRow, pivot.id)
         importance = fresh[pivot.id].importance if pivot.id in fresh else pivot_now.importance
         score = rescore(

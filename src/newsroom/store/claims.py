@@ -119,3 +119,19 @@ def retry_now(session: Session, story_ids: Iterable[int] | None = None) -> int:
     if story_ids:
         q = q.where(StoryRow.id.in_(list(story_ids)))
     return int(session.execute(q.values(next_attempt_at=None)).rowcount)  # type: ignore[attr-defined]
+
+
+# what a story's last error says when the endpoint itself was down (llm/openai_compat.py's outcomes), not its reply
+_OUTAGE_ERRORS = ("server_error:%", "timeout:%", "error:%connection failed%")
+
+
+def outage_waiting(session: Session) -> list[int]:
+    """Pending stories backing off after the model endpoint was down (refused, 5xx, timed out): what the end of an
+    outage makes due at once (``retry_now``). A bad reply or a rate limit keeps its backoff."""
+    q = (
+        select(StoryRow.id)
+        .where(StoryRow.status == "new", StoryRow.next_attempt_at > utcnow())
+        .where(or_(*(StoryRow.last_error.like(p) for p in _OUTAGE_ERRORS)))
+        .order_by(StoryRow.id)
+    )
+    return list(session.scalars(q))

@@ -213,6 +213,22 @@ class ModelCallRow(Base):
     call_key: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
+class ModelReplyRow(Base):
+    """A model's valid reply, committed the moment it arrives (``llm/replies.py``), before any CPU-heavy work on it:
+    a crash before the story's article commits then costs no second call, the rerun asks the same question and gets
+    this answer. Keyed by story and a hash of the whole request; deleted once the story's articles are stored."""
+
+    __tablename__ = "model_replies"
+    __table_args__ = (Index("ix_model_replies_story_prompt", "story_id", "prompt_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(Integer)
+    prompt_key: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    reply: Mapped[str] = mapped_column(Text)  # the validated value, as JSON
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RevokedSessionRow(Base):
     """A UI session signed out before its cookie expires (web/auth.py): a copied cookie stops working. Rows whose
     ``expires_at`` has passed are deleted on the next sign-out."""

@@ -1,0 +1,133 @@
+"""Durable replies: a model's answer is committed the moment it arrives, so a crash never costs a second call for it.
+
+Between a reply and the commit of the article it becomes lie the guards, the offline classifiers (torch) and the
+file write: seconds of CPU work in which a kill -9 used to lose an answered, paid-for call. :class:`DurableReplies`
+wraps a provider: for a call made inside a story's job (``usage.current_story``) it first looks for a stored reply to
+the very same request (story, model, stage, instructions, data, schema) and returns it without calling; otherwise it
+calls, and commits the reply (``model_replies``) together with the call's outcome (completing its ``started`` row)
+before handing it back. Each stored reply is handed out at most once by one wrapper (one round of `run`, one
+worker), so a question asked twice in one job still gets two answers; the rows of a story are deleted once its
+articles are stored (:func:`forget`). A call holds one of ``concurrency`` slots until its reply is stored, so at most
+that many calls are ever sent and not yet durable: what a kill can waste.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..store.queries import add_calls
+from ..store.tables import ModelReplyRow
+from .base import CallRecord, Prompt, Provider, Result, T
+from .usage import CallBuffer, current_story
+
+if TYPE_CHECKING:
+    from ..store.db import Store
+
+log = logging.getLogger(__name__)
+
+# the replies' own threads (one process-wide pool): the default executor may be full of CPU work (the classifiers)
+# for seconds, and a reply that waits there for its commit is one a kill still loses
+_IO = ThreadPoolExecutor(max_workers=2, thread_name_prefix="replies")
+
+
+def prompt_key(prompt: Prompt, schema: type[T], model: str) -> str:
+    """A hash of everything that decides the answer: the model, the request and the schema asked for."""
+    parts = [model, prompt.stage, prompt.system, prompt.user, prompt.max_tokens, prompt.schema_overrides]
+    parts.append(schema.__name__)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class DurableReplies:
+    """``inner`` with every reply of a story's call stored before it is used, and reused by a rerun (module doc)."""
+
+    def __init__(self, inner: Provider, store: Store, calls: CallBuffer, concurrency: int = 8) -> None:
+        self.inner = inner
+        self.store = store
+        self.calls = calls
+        self.name = inner.name
+        self.model = inner.model
+        self.publishable = inner.publishable
+        self._used: set[int] = set()  # reply rows this process has handed out or stored
+        self.reused = 0  # replies served from the store instead of a call (this process)
+        # a call holds its slot until its reply is committed, not only until it arrives: at any instant at most
+        # ``concurrency`` calls are sent and not yet durable (what a kill can waste), however slow the commits
+        self._concurrency = concurrency
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def generate(self, prompt: Prompt, schema: type[T]) -> Result[T]:
+        story_id = current_story.get()
+        if story_id is None:  # not a story's job (the editor's tools, evaluations): nothing to resume
+            return await self.inner.generate(prompt, schema)
+        key = prompt_key(prompt, schema, self.inner.model)
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a semaphore belongs to one event loop (one asyncio.run per CLI round)
+            self._loop, self._slots = loop, asyncio.Semaphore(self._concurrency)
+        async with self._slots:
+            return await self._generate(loop, story_id, key, prompt, schema)
+
+    async def _generate(
+        self, loop: asyncio.AbstractEventLoop, story_id: int, key: str, prompt: Prompt, schema: type[T]
+    ) -> Result[T]:
+        stored = await loop.run_in_executor(_IO, self._find, story_id, key, schema)
+        if stored is not None:
+            return stored
+        result = await self.inner.generate(prompt, schema)
+        records = self.calls.begin_flush(story_id)  # on the loop's thread: the worker thread gets a private list
+        kept = False
+        try:
+            await loop.run_in_executor(_IO, self._keep, story_id, key, result, records)
+            kept = True
+        except Exception:  # the store failed: the reply is still good; its calls are stored with the article
+            log.exception("story %s: could not store the model's reply; going on without", story_id)
+        finally:
+            self.calls.end_flush(records, stored=kept)
+        return result
+
+    def _find(self, story_id: int, key: str, schema: type[T]) -> Result[T] | None:
+        with self.store.session() as s:
+            rows = s.scalars(
+                select(ModelReplyRow)
+                .where(ModelReplyRow.story_id == story_id, ModelReplyRow.prompt_key == key)
+                .order_by(ModelReplyRow.id)
+            ).all()
+            for row in rows:
+                if row.id in self._used:
+                    continue
+                self._used.add(row.id)
+                try:
+                    value = schema.model_validate_json(row.reply)
+                except ValidationError:  # stored by a release with another schema: ask again
+                    continue
+                self.reused += 1
+                log.info("story %s: %s reply reused from before a restart (no call)", story_id, key[:8])
+                return Result(value=value, model=row.model, tokens_in=0, tokens_out=0, attempts=0)
+        return None
+
+    def _keep(self, story_id: int, key: str, result: Result[T], records: list[tuple[CallRecord, int | None]]) -> None:
+        with self.store.session() as s:
+            row = ModelReplyRow(
+                story_id=story_id, prompt_key=key, model=result.model, reply=result.value.model_dump_json()
+            )
+            s.add(row)
+            add_calls(s, records)  # the call's outcome commits with its reply: both or neither survive a crash
+            s.flush()
+            self._used.add(row.id)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def forget(session: Session, story_id: int) -> None:
+    """Drop a story's stored replies: its articles hold what they were for (call in the transaction that stores
+    them)."""
+    session.execute(delete(ModelReplyRow).where(ModelReplyRow.story_id == story_id))
