@@ -8,6 +8,7 @@ story jobs. The schedule runs every second here (`[worker]` below) so the file s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -42,8 +43,10 @@ from newsroom.tasks import (
     SWEEP,
     cron_every,
     defer_due_polls,
+    defer_in,
     enqueue_stories,
     make_app,
+    retry_stalled,
 )
 
 WORKER_TOML = """
@@ -232,42 +235,58 @@ def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_fact
 
 
 @pytest.mark.postgres
-def test_a_worker_stopped_or_killed_mid_call_loses_nothing(newsroom_factory) -> None:  # type: ignore[no-untyped-def]
-    """SIGTERM mid-call: the worker gives the story back and exits 0; the restart takes it, and is killed mid-call
-    (kill -9): a third worker retries the dead one's job (the sweep's stalled jobs) and finishes the story once."""
+def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> None:  # type: ignore[no-untyped-def]
+    """One story whose first three write calls never answer, and four workers in turn:
+    1. SIGTERM mid-call: the worker waits for its job (still beating, so a second worker leaves the job alone); a
+       second SIGTERM exits at once;
+    2. the second worker retries the dead one's job (stalled: no heartbeat) and is killed with kill -9 mid-call;
+    3. a third worker retries that job, and SIGTERM with a 0.5 s grace: it gives the story back and exits 0;
+    4. the restart takes the story at once and writes it, once per language."""
     n = newsroom_factory(1)
-    n.llm.script([ScriptedReply.hang(120), ScriptedReply.hang(120)])  # the first two write calls never answer
+    n.llm.script([ScriptedReply.hang(120)] * 3)
+    stats = n.llm.llm.stats
 
-    def in_flight(proc: subprocess.Popen[bytes], requests: int) -> None:
-        stats = n.llm.llm.stats
+    def call_in_flight(proc: subprocess.Popen[bytes], requests: int) -> None:
         wait_for(lambda: stats()["requests"] >= requests or proc.poll() is not None, 120, f"write call {requests}")
         wait_for(lambda: stats()["in_flight"] >= 1 or proc.poll() is not None, 30, "the call in flight")
         assert proc.poll() is None, n.logs()
 
-    stopped = n.worker("--grace", "0.5")
-    in_flight(stopped, 1)
+    def holder() -> str:
+        with n.store.session() as s:
+            return s.scalar(select(StoryRow.claimed_by)) or ""
+
+    first = n.worker()  # grace 20 s (worker.grace_seconds)
+    call_in_flight(first, 1)
+    first.send_signal(signal.SIGTERM)
+    second = n.worker()
+    wait_for(lambda: "worker started" in n.logs().split("worker-1.log")[-1], 60, "the second worker")
+    time.sleep(3 + 2)  # stalled_seconds + sweep_seconds: the stopping worker still beats, nobody takes its job
+    assert first.poll() is None and stats()["requests"] == 1, n.logs()
     asked = time.monotonic()
-    assert _stop(stopped, timeout=30) == 0, n.logs()
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=10) == 128 + signal.SIGTERM  # the second signal: at once
+    assert time.monotonic() - asked < 5
+    assert holder().startswith("job:")  # left as a kill would leave it
+
+    call_in_flight(second, 2)  # the dead worker's job, retried by the second worker
+    kill9(second)
+    third = n.worker("--grace", "0.5")
+    call_in_flight(third, 3)  # retried again, long before the lease (stories.claim_seconds: 600) would end
+    asked = time.monotonic()
+    assert _stop(third, timeout=30) == 0, n.logs()
     assert time.monotonic() - asked < 20
-    assert "taking no new jobs" in n.logs()
-    assert n.count(StoryRow, StoryRow.claimed_by.is_not(None)) == 0  # the abandoned job gave its story back
-    assert n.count(ModelCallRow, ModelCallRow.outcome == "started") == 1  # the abandoned call is still counted
+    assert holder() == ""  # the abandoned job gave its story back
+    assert n.written() == 0
 
-    killed = n.worker()
-    in_flight(killed, 2)  # the restart took the story at once (no lease to wait out)
-    kill9(killed)
-    with n.store.session() as s:
-        holder = s.scalar(select(StoryRow.claimed_by)) or ""
-    assert holder.startswith("job:")  # held by the dead job, its lease running (stories.claim_seconds: 600)
-
-    survivor = n.worker()
-    wait_for(lambda: n.written() == 1 or survivor.poll() is not None, 120, "the survivor writes the story")
-    assert _stop(survivor) == 0, n.logs()
-    assert "stopped beating" in n.logs()  # the sweep retried the stalled job, long before the lease would end
+    restart = n.worker()
+    wait_for(lambda: n.written() == 1 or restart.poll() is not None, 120, "the restart writes the story")
+    assert _stop(restart) == 0, n.logs()
+    logs = n.logs()
+    assert logs.count("stopped beating") >= 2 and "taking no new jobs" in logs
     _assert_once_per_language(n, 1)
     with n.store.session() as s:
         outcomes = list(s.scalars(select(ModelCallRow.outcome)))
-    assert outcomes.count("ok") == 2 and outcomes.count("started") == 2  # two calls lost to the stops, no more
+    assert outcomes.count("ok") == 2 and outcomes.count("started") == 3  # the three lost calls, counted; no more
 
 
 def test_worker_refuses_sqlite_and_points_at_run(tmp_path: Path) -> None:
@@ -329,3 +348,23 @@ def test_the_schedule_defers_polls_and_story_jobs_with_the_data(pg_store: Store,
     assert enqueue_stories(pg_store, budget) == 1
     assert jobs(PROCESS_STORY) == [(f"story:{ids[0]}", f"story:{ids[0]}", "todo")]
     assert enqueue_stories(pg_store, budget) == 0  # its job is waiting: not deferred twice
+
+    # a worker died while it ran two jobs (no heartbeat for an hour); meanwhile a scheduler racing a fetch deferred a
+    # second job for the story: its stalled job is ended (the waiting one does the work), the poll job is retried
+    with pg_store.session() as s:
+        dead = s.scalar(
+            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id")
+        )
+        s.execute(text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w"), {"w": dead})
+        key = f"story:{ids[0]}"
+        assert defer_in(s, PROCESS_STORY, {"story_id": ids[0]}, lock=key, queueing_lock=key)
+
+    async def sweep_stalled() -> list[int]:
+        app = make_app(settings, pg_store.url)
+        async with app.open_async():
+            return await retry_stalled(app, 3)
+
+    retried = asyncio.run(sweep_stalled())
+    assert len(retried) == 2
+    assert sorted(jobs(PROCESS_STORY), key=lambda j: j[2]) == [(key, key, "failed"), (key, key, "todo")]
+    assert jobs(POLL_SOURCE) == [("source:wire", "source:wire", "todo")]

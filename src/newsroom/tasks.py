@@ -51,8 +51,9 @@ from typing import Any
 
 import httpx
 import procrastinate
-from procrastinate.exceptions import ConnectorException
+from procrastinate.exceptions import ConnectorException, UniqueViolation
 from procrastinate.job_context import JobContext
+from procrastinate.jobs import Status
 from procrastinate.worker import Worker
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -105,6 +106,7 @@ _QUEUE = {
     DELIVER: "stories",
 }
 SCHEDULER = "schedule"  # the owner name due_story_ids is asked for: nobody holds a claim under it
+SCHEDULE_LOCK = 0x6E6577730002  # PostgreSQL advisory lock key of the schedulers' turns ("news" + 2; 1: migrations)
 ENQUEUE_LIMIT = 1000  # story jobs one schedule round defers at most (the next round defers the rest)
 KEEP_JOBS_HOURS = 72  # failed, aborted and cancelled jobs are kept this long (to look at), then swept
 
@@ -141,8 +143,14 @@ def active_keys(session: Session, keys: Sequence[str]) -> set[str]:
 
 
 def _defer_many(session: Session, task: str, jobs: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
-    """Defer ``(lock, queueing_lock, args)`` jobs of ``task``, skipping those with a job waiting or running."""
+    """Defer ``(lock, queueing_lock, args)`` jobs of ``task``, skipping those with a job waiting or running.
+
+    Schedulers take turns (a transaction-level advisory lock): the queueing lock alone only refuses a second
+    *waiting* job, so two schedulers checking at once could each add one while a worker fetched the first."""
     todo = list(jobs)
+    if not todo:
+        return 0
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEDULE_LOCK})
     busy = active_keys(session, [q for _, q, _ in todo])
     return sum(defer_in(session, task, a, lock=lk, queueing_lock=q) for lk, q, a in todo if q not in busy)
 
@@ -203,11 +211,16 @@ async def retry_stalled(app: procrastinate.App, stalled_seconds: float, skip: in
             continue
         try:
             await app.job_manager.retry_job_by_id_async(job.id, retry_at=now)
+        except UniqueViolation:
+            # a job with the same queueing lock is waiting already and will do this work, once this one no longer
+            # holds the lock: end this one
+            await app.job_manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+            log.warning("ended job %s of a worker that stopped beating: a job of %s waits to do it", job.id, job.lock)
         except ConnectorException:  # it finished or was retried meanwhile
             continue
         retried.append(job.id)
     if retried:
-        log.warning("retried %d job(s) of workers that stopped beating: %s", len(retried), retried)
+        log.warning("took over %d job(s) of workers that stopped beating: %s", len(retried), retried)
     await app.job_manager.prune_stalled_workers(stalled_seconds)
     return retried
 
@@ -440,6 +453,19 @@ def make_app(settings: Settings, url: str) -> procrastinate.App:
     return app
 
 
+async def _beat(app: procrastinate.App, worker: Worker, interval: float) -> None:
+    """Heartbeats for as long as the worker is registered. procrastinate's own stop at the start of a graceful stop,
+    before the running jobs' grace period: without these, a grace longer than ``worker.stalled_seconds`` would let
+    another worker's sweep take the stopping worker for dead and run its jobs a second time."""
+    while True:
+        await asyncio.sleep(interval)
+        if worker.worker_id is not None:
+            try:
+                await app.job_manager.update_heartbeat(worker.worker_id)
+            except Exception:  # the store hiccups: procrastinate's own heartbeat (or the next one) tries again
+                log.debug("heartbeat failed", exc_info=True)
+
+
 async def _serve(settings: Settings, store: Store, concurrency: int, queues: list[str] | None, grace: float) -> int:
     w = settings.worker
     rt = Runtime.open(settings, store)
@@ -488,7 +514,11 @@ async def _serve(settings: Settings, store: Store, concurrency: int, queues: lis
                 w.schedule_seconds,
                 w.sweep_seconds,
             )
-            await worker.run()
+            beating = asyncio.create_task(_beat(app, worker, w.stalled_seconds / 4))
+            try:
+                await worker.run()
+            finally:
+                beating.cancel()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
