@@ -59,7 +59,7 @@ provider = "none"
 [worker]
 schedule_seconds = 1
 sweep_seconds = 2
-stalled_seconds = 3
+stalled_seconds = {stalled}
 concurrency = 4
 """
 
@@ -113,7 +113,7 @@ def _drop(postgres_url: str, schema: str) -> None:
 class Newsroom:
     """A PostgreSQL schema (migrated), the invented feed, the scripted model and a config for workers."""
 
-    def __init__(self, tmp_path: Path, httpserver: HTTPServer, postgres_url: str, stories: int) -> None:
+    def __init__(self, tmp_path: Path, httpserver: HTTPServer, postgres_url: str, stories: int, stalled: float) -> None:
         self.tmp_path = tmp_path
         self.postgres_url = postgres_url
         self.url, self.schema = _schema(postgres_url)
@@ -121,7 +121,8 @@ class Newsroom:
         httpserver.expect_request("/feed.xml").respond_with_data(_feed(stories), content_type="application/rss+xml")
         self.llm = start_scripted_server(latency_ms=200)
         source = SourceConfig(key="invented", name="Invented Wire", url=httpserver.url_for("/feed.xml"))
-        self.cfg = write_config(tmp_path, self.url, [source], self.llm.base_url, per_feed=stories, extra=WORKER_TOML)
+        extra = WORKER_TOML.format(stalled=stalled)
+        self.cfg = write_config(tmp_path, self.url, [source], self.llm.base_url, per_feed=stories, extra=extra)
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def worker(self, *args: str, before: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
@@ -164,8 +165,8 @@ class Newsroom:
 def newsroom_factory(tmp_path: Path, httpserver: HTTPServer, postgres_url: str):  # type: ignore[no-untyped-def]
     made: list[Newsroom] = []
 
-    def make(stories: int) -> Newsroom:
-        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories))
+    def make(stories: int, stalled: float) -> Newsroom:
+        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories, stalled))
         return made[-1]
 
     yield make
@@ -210,7 +211,7 @@ def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 @pytest.mark.postgres
 def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_factory) -> None:  # type: ignore[no-untyped-def]
     stories = len(EVENTS)
-    n = newsroom_factory(stories)
+    n = newsroom_factory(stories, stalled=30)  # no worker dies here: none is taken for dead while it loads torch
     port = _free_port()
     workers = [n.worker("--metrics-port", str(port)), n.worker(before=("--log-format", "json"))]
     wait_for(lambda: n.written() == stories or any(p.poll() is not None for p in workers), 150, "every story written")
@@ -242,7 +243,7 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
     2. the second worker retries the dead one's job (stalled: no heartbeat) and is killed with kill -9 mid-call;
     3. a third worker retries that job, and SIGTERM with a 0.5 s grace: it gives the story back and exits 0;
     4. the restart takes the story at once and writes it, once per language."""
-    n = newsroom_factory(1)
+    n = newsroom_factory(1, stalled=3)
     n.llm.script([ScriptedReply.hang(120)] * 3)
     stats = n.llm.llm.stats
 
