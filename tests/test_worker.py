@@ -60,6 +60,7 @@ provider = "none"
 schedule_seconds = 1
 sweep_seconds = 2
 stalled_seconds = {stalled}
+warm_up = {warm_up}
 concurrency = 4
 """
 
@@ -113,7 +114,9 @@ def _drop(postgres_url: str, schema: str) -> None:
 class Newsroom:
     """A PostgreSQL schema (migrated), the invented feed, the scripted model and a config for workers."""
 
-    def __init__(self, tmp_path: Path, httpserver: HTTPServer, postgres_url: str, stories: int, stalled: float) -> None:
+    def __init__(
+        self, tmp_path: Path, httpserver: HTTPServer, postgres_url: str, stories: int, stalled: float, warm: bool
+    ) -> None:
         self.tmp_path = tmp_path
         self.postgres_url = postgres_url
         self.url, self.schema = _schema(postgres_url)
@@ -121,7 +124,7 @@ class Newsroom:
         httpserver.expect_request("/feed.xml").respond_with_data(_feed(stories), content_type="application/rss+xml")
         self.llm = start_scripted_server(latency_ms=200)
         source = SourceConfig(key="invented", name="Invented Wire", url=httpserver.url_for("/feed.xml"))
-        extra = WORKER_TOML.format(stalled=stalled)
+        extra = WORKER_TOML.format(stalled=stalled, warm_up=str(warm).lower())
         self.cfg = write_config(tmp_path, self.url, [source], self.llm.base_url, per_feed=stories, extra=extra)
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
 
@@ -165,8 +168,8 @@ class Newsroom:
 def newsroom_factory(tmp_path: Path, httpserver: HTTPServer, postgres_url: str):  # type: ignore[no-untyped-def]
     made: list[Newsroom] = []
 
-    def make(stories: int, stalled: float) -> Newsroom:
-        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories, stalled))
+    def make(stories: int, stalled: float, warm: bool = True) -> Newsroom:
+        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories, stalled, warm))
         return made[-1]
 
     yield make
@@ -230,6 +233,7 @@ def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_fact
     assert len(outcomes) == n.llm.llm.stats()["answered"]  # every call the server answered is counted
     assert set(jobs) <= {"todo"}, jobs  # succeeded jobs are deleted; none failed, none left running
     assert "Traceback" not in n.logs()
+    assert n.logs().count("offline classifiers loaded") == 2  # before either took a story job
     json_lines = n.procs[1][1].read_text().splitlines()
     assert json_lines and all(json.loads(line)["level"] for line in json_lines)  # --log-format json: every line
     assert any("worker started" in json.loads(line)["message"] for line in json_lines)
@@ -243,7 +247,7 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
     2. the second worker retries the dead one's job (stalled: no heartbeat) and is killed with kill -9 mid-call;
     3. a third worker retries that job, and SIGTERM with a 0.5 s grace: it gives the story back and exits 0;
     4. the restart takes the story at once and writes it, once per language."""
-    n = newsroom_factory(1, stalled=3)
+    n = newsroom_factory(1, stalled=3, warm=False)  # only the restart writes: no encoders to load before that
     n.llm.script([ScriptedReply.hang(120)] * 3)
     stats = n.llm.llm.stats
 

@@ -417,6 +417,11 @@ class WorkerConfig(_Strict):
     grace_seconds: float = Field(
         default=20, ge=0, description="on SIGTERM, how long running jobs may finish before they are abandoned"
     )
+    warm_up: bool = Field(
+        default=True,
+        description="load the offline classifiers (sentiment encoders) before taking story jobs: a write reply is "
+        "then stored at once, not after seconds of loading that a kill would waste",
+    )
 
     @field_validator("schedule_seconds", "sweep_seconds")
     @classmethod

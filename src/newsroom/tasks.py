@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -453,6 +454,16 @@ def make_app(settings: Settings, url: str) -> procrastinate.App:
     return app
 
 
+def warm_up() -> None:
+    """Load the offline sentiment encoders (torch; seconds of CPU) before the first story job, so that a write reply
+    is stored as soon as it comes: a worker killed while it would otherwise be loading them holds no answered call."""
+    from . import sentiment
+
+    started = time.perf_counter()
+    sentiment.prefetch(["warm-up"])
+    log.info("offline classifiers loaded in %.1f s", time.perf_counter() - started)
+
+
 async def _beat(app: procrastinate.App, worker: Worker, interval: float) -> None:
     """Heartbeats for as long as the worker is registered. procrastinate's own stop at the start of a graceful stop,
     before the running jobs' grace period: without these, a grace longer than ``worker.stalled_seconds`` would let
@@ -488,6 +499,7 @@ async def _serve(settings: Settings, store: Store, concurrency: int, queues: lis
                 stalled_worker_timeout=w.stalled_seconds,
             )
             signals = 0
+            warming: asyncio.Future[None] | None = None
 
             def on_signal(signum: int) -> None:
                 nonlocal signals
@@ -500,6 +512,8 @@ async def _serve(settings: Settings, store: Store, concurrency: int, queues: lis
                         grace,
                     )
                     worker.stop()
+                    if warming is not None:
+                        warming.cancel()
                     return
                 log.warning("second signal: exiting now; the jobs still running are retried by other workers")
                 logging.shutdown()
@@ -514,6 +528,12 @@ async def _serve(settings: Settings, store: Store, concurrency: int, queues: lis
                 w.schedule_seconds,
                 w.sweep_seconds,
             )
+            if w.warm_up and (queues is None or "stories" in queues):
+                warming = asyncio.ensure_future(asyncio.to_thread(warm_up))
+                try:
+                    await warming
+                except asyncio.CancelledError:  # stopped while loading: there is no job to finish
+                    return 0
             beating = asyncio.create_task(_beat(app, worker, w.stalled_seconds / 4))
             try:
                 await worker.run()
