@@ -40,12 +40,14 @@ state, so what the killed job finished is not done again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -464,6 +466,27 @@ def warm_up() -> None:
     log.info("offline classifiers loaded in %.1f s", time.perf_counter() - started)
 
 
+def _in_daemon_thread(loop: asyncio.AbstractEventLoop, func: Callable[[], None]) -> asyncio.Future[None]:
+    """Run ``func`` in a daemon thread; the future is done when it returns (or raises: logged, never raised)."""
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            func()
+        except Exception:
+            log.exception("%s failed", getattr(func, "__name__", func))
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the worker stopped meanwhile
+                loop.call_soon_threadsafe(finish)
+
+    threading.Thread(target=run, name="warm-up", daemon=True).start()
+    return done
+
+
 async def _beat(app: procrastinate.App, worker: Worker, interval: float) -> None:
     """Heartbeats for as long as the worker is registered. procrastinate's own stop at the start of a graceful stop,
     before the running jobs' grace period: without these, a grace longer than ``worker.stalled_seconds`` would let
@@ -529,7 +552,7 @@ async def _serve(settings: Settings, store: Store, concurrency: int, queues: lis
                 w.sweep_seconds,
             )
             if w.warm_up and (queues is None or "stories" in queues):
-                warming = asyncio.ensure_future(asyncio.to_thread(warm_up))
+                warming = _in_daemon_thread(loop, warm_up)  # a stop does not wait for the load to end
                 try:
                     await warming
                 except asyncio.CancelledError:  # stopped while loading: there is no job to finish
