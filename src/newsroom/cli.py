@@ -184,18 +184,18 @@ def run(
 def worker(
     config: ConfigOpt = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", "-n", min=1, help="jobs at once (default: [worker] concurrency, 8)")
+        int | None, typer.Option("--concurrency", "-n", min=1, help="jobs at once (default: worker.concurrency, 8)")
     ] = None,
     queue: Annotated[
         list[str] | None,
         typer.Option("--queue", "-q", help="take jobs from this queue only: schedule, poll, stories (repeatable)"),
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="serve Prometheus /metrics on this port (default: [metrics] port)")
+        int | None, typer.Option(help="serve Prometheus /metrics on this port (default: metrics.port)")
     ] = None,
     grace: Annotated[
         float | None,
-        typer.Option(min=0, help="seconds running jobs get to finish after SIGTERM (default: [worker] grace_seconds)"),
+        typer.Option(min=0, help="seconds running jobs get after SIGTERM (default: worker.grace_seconds, 20)"),
     ] = None,
 ) -> None:
     """Run jobs from the PostgreSQL queue (procrastinate): polls, stories, updates, publishing, the schedule. Start as
