@@ -219,6 +219,13 @@ def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_fact
     workers = [n.worker("--metrics-port", str(port)), n.worker(before=("--log-format", "json"))]
     wait_for(lambda: n.written() == stories or any(p.poll() is not None for p in workers), 150, "every story written")
     assert n.written() == stories, n.logs()
+    with n.store.session() as s:  # a crash between an article's row and its file: the outbox's other half
+        article = s.scalars(select(ArticleRow).order_by(ArticleRow.id)).first()
+        assert article is not None and article.path
+        lost, article.published_version = Path(article.path), 0
+    lost.unlink()
+    unpublished = (ArticleRow.published_version < ArticleRow.version,)
+    wait_for(lambda: lost.exists() and n.count(ArticleRow, *unpublished) == 0, 60, "the sweep's publish job")
     metrics = _scrape(port)  # the worker's own /metrics: database-wide series
     assert metrics[("newsroom_stories", (("status", "written"),))] == stories
     assert metrics[("newsroom_queue_depth", ())] == 0
