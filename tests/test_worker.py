@@ -340,6 +340,9 @@ def test_the_schedule_defers_polls_and_story_jobs_with_the_data(pg_store: Store,
 
     assert defer_due_polls(pg_store, settings) == ["wire"]
     assert jobs(POLL_SOURCE) == [("source:wire", "source:wire", "todo")]
+    with pg_store.session() as s:  # polls go before stories, the schedule before both
+        assert s.scalar(text("SELECT priority FROM procrastinate_jobs WHERE task_name = :t"), {"t": POLL_SOURCE}) == 10
+    assert {pt.task.priority for pt in registered.values()} == {20}
     with pg_store.session() as s:  # the claim committed with the job: the source is not due again for a while
         assert s.scalars(select(SourceRow.next_poll_at)).one() > utcnow() + timedelta(minutes=4)
     assert defer_due_polls(pg_store, settings) == []

@@ -108,6 +108,8 @@ _QUEUE = {
     PUBLISH_PENDING: "stories",
     DELIVER: "stories",
 }
+# a worker takes the highest priority first: the schedule and the polls never wait behind a backlog of stories
+_PRIORITY = {"schedule": 20, "poll": 10, "stories": 0}
 SCHEDULER = "schedule"  # the owner name due_story_ids is asked for: nobody holds a claim under it
 SCHEDULE_LOCK = 0x6E6577730002  # PostgreSQL advisory lock key of the schedulers' turns ("news" + 2; 1: migrations)
 ENQUEUE_LIMIT = 1000  # story jobs one schedule round defers at most (the next round defers the rest)
@@ -117,8 +119,9 @@ KEEP_JOBS_HOURS = 72  # failed, aborted and cancelled jobs are kept this long (t
 # ---- deferring jobs in our own transaction -------------------------------------------------------------------------
 
 _DEFER = text(
-    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(CAST(:queue AS varchar), CAST(:task AS varchar), 0,"
-    " CAST(:lock AS text), CAST(:qlock AS text), CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(CAST(:queue AS varchar), CAST(:task AS varchar),"
+    " CAST(:priority AS integer), CAST(:lock AS text), CAST(:qlock AS text), CAST(:args AS jsonb),"
+    " NULL)::procrastinate_job_to_defer_v1])"
 )
 _ACTIVE = text(
     "SELECT DISTINCT queueing_lock FROM procrastinate_jobs"
@@ -131,7 +134,14 @@ def defer_in(
 ) -> bool:
     """Defer a job in ``session``'s transaction, so that it commits (and wakes the workers) with the data, or not at
     all. False when a job with the same queueing lock is waiting already (a savepoint keeps the transaction usable)."""
-    params = {"queue": _QUEUE[task], "task": task, "lock": lock, "qlock": queueing_lock, "args": json.dumps(args)}
+    params = {
+        "queue": _QUEUE[task],
+        "task": task,
+        "priority": _PRIORITY.get(_QUEUE[task], 0),
+        "lock": lock,
+        "qlock": queueing_lock,
+        "args": json.dumps(args),
+    }
     try:
         with session.begin_nested():
             session.execute(_DEFER, params)
@@ -442,7 +452,7 @@ def make_app(settings: Settings, url: str) -> procrastinate.App:
         (publish_pending, PUBLISH_PENDING),
         (deliver_task, DELIVER),
     ):
-        task(name=name, queue=_QUEUE[name], pass_context=True)(func)
+        task(name=name, queue=_QUEUE[name], priority=_PRIORITY.get(_QUEUE[name], 0), pass_context=True)(func)
     w = settings.worker
     for func, name, every in (
         (poll_due, POLL_DUE, w.schedule_seconds),
@@ -451,7 +461,9 @@ def make_app(settings: Settings, url: str) -> procrastinate.App:
     ):
         # a queueing lock: a round still waiting for a free worker is not joined by the next one; no lock: a round
         # that a killed worker left "doing" never blocks the next (the sweep is what retries it)
-        registered = task(name=name, queue=_QUEUE[name], pass_context=True, queueing_lock=name)(func)
+        registered = task(
+            name=name, queue=_QUEUE[name], priority=_PRIORITY["schedule"], pass_context=True, queueing_lock=name
+        )(func)
         app.periodic(cron=cron_every(every))(registered)
     return app
 
