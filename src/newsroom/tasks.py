@@ -26,8 +26,10 @@ Jobs (queue; procrastinate ``lock``, ``queueing_lock``):
 - ``newsroom.publish_pending()`` (stories; ``publish``, ``publish``): write every article whose row is ahead of its
   file (``stages/publish.py``), then deliver.
 
-The schedule's defers run inside the transaction that changes the data (``defer_in``: procrastinate's own
-``procrastinate_defer_jobs_v1`` on our session), so a source's claim and its poll job commit together or not at all.
+A worker takes the schedule's jobs first (priority 20), then polls (10), then stories (0), so a backlog of stories
+never holds up polling. The schedule's defers run inside the transaction that changes the data (``defer_in``:
+procrastinate's own ``procrastinate_defer_jobs_v1`` on our session), so a source's claim and its poll job commit
+together or not at all.
 
 A story job claims its story with the owner ``job:ID`` (the procrastinate job's id) and renews the lease while it
 works. A worker that stops gracefully (SIGTERM) lets running jobs finish for ``worker.grace_seconds``, then cancels
@@ -84,7 +86,9 @@ __all__ = [
     "defer_in",
     "enqueue_stories",
     "make_app",
+    "retry_stalled",
     "run_worker",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
