@@ -1,4 +1,4 @@
-"""The ``newsroom`` command: init, poll, run [--watch], demo, stats, serve, schema, deliver."""
+"""The ``newsroom`` command: init, poll, run [--watch], worker, demo, stats, retry, serve, schema, deliver."""
 
 from __future__ import annotations
 
@@ -178,6 +178,56 @@ def run(
         console.print("stopped")
     if not watch and summary.failures:
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    config: ConfigOpt = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-n", min=1, help="jobs at once (default: worker.concurrency, 8)")
+    ] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="take jobs from this queue only: schedule, poll, stories (repeatable)"),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus /metrics on this port (default: metrics.port)")
+    ] = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(min=0, help="seconds running jobs get after SIGTERM (default: worker.grace_seconds, 20)"),
+    ] = None,
+) -> None:
+    """Run jobs from the PostgreSQL queue (procrastinate): polls, stories, updates, publishing, the schedule. Start as
+    many as you like, on as many machines; SIGTERM stops one gracefully, a second signal at once."""
+    from .store.db import normalise_url
+
+    settings = _settings(config)
+    if not normalise_url(settings.database_url).startswith("postgresql"):
+        raise _fail(
+            f"newsroom worker needs PostgreSQL (database_url = postgresql://…), and this config uses "
+            f"{settings.database_url.split(':', 1)[0]}. On SQLite, use `newsroom run` (or `newsroom run --watch`): it "
+            "runs the same stages in one process, and several `run` processes may share the file."
+        )
+    from .tasks import QUEUES, run_worker
+
+    unknown = sorted(set(queue or settings.worker.queues) - set(QUEUES))
+    if unknown:
+        raise _fail(f"unknown queue(s) {', '.join(unknown)}; the queues are {', '.join(QUEUES)}")
+    store = _store(settings)
+    if metrics_port is not None or settings.metrics.port is not None:
+        from .metrics import serve_metrics
+
+        try:
+            serve_metrics(store, settings, metrics_port)
+        except OSError as exc:
+            raise _fail(f"metrics port: {exc}") from None
+
+    try:
+        code = run_worker(settings, store, concurrency=concurrency, queues=queue, grace=grace)
+    except (LLMError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -394,6 +394,43 @@ class MetricsConfig(_Strict):
     port: int | None = Field(default=None, ge=1, le=65535, description="port of the worker's metrics server; none: off")
 
 
+class WorkerConfig(_Strict):
+    """``newsroom worker`` (procrastinate on PostgreSQL, ``newsroom.tasks``): its defaults and its schedule."""
+
+    concurrency: int = Field(default=8, ge=1, le=512, description="jobs one worker runs at once")
+    queues: list[str] = Field(
+        default_factory=list, description="queues this worker takes jobs from (schedule, poll, stories); empty: all"
+    )
+    schedule_seconds: int = Field(
+        default=10, ge=1, le=60, description="how often due sources and pending stories are looked for (divides 60)"
+    )
+    sweep_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="how often stalled jobs, unpublished articles, developing stories and the content folder are "
+        "swept (divides 60, or a whole number of minutes that divides 60)",
+    )
+    stalled_seconds: float = Field(
+        default=60, ge=1, description="a worker silent this long is taken for dead and its running jobs are retried"
+    )
+    grace_seconds: float = Field(
+        default=20, ge=0, description="on SIGTERM, how long running jobs may finish before they are abandoned"
+    )
+    warm_up: bool = Field(
+        default=True,
+        description="load the offline classifiers (sentiment encoders) before taking story jobs: a write reply is "
+        "then stored at once, not after seconds of loading that a kill would waste",
+    )
+
+    @field_validator("schedule_seconds", "sweep_seconds")
+    @classmethod
+    def _cron_period(cls, v: int) -> int:
+        if (v < 60 and 60 % v) or (v >= 60 and (v % 60 or 60 % (v // 60))):
+            raise ValueError("must divide 60 (seconds), or be a whole number of minutes that divides 60")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSROOM_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -434,6 +471,7 @@ class Settings(BaseSettings):
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
     review: Literal["auto", "always"] = Field(
         default="auto", description="auto: articles that pass the guards go live; always: every article is a draft"
     )

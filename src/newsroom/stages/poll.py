@@ -119,17 +119,22 @@ def _sync_sources_once(store: Store, settings: Settings) -> None:
                 row.enabled = False
 
 
+def claim_due(s: Session, now: datetime, force: bool = False) -> list[SourceSpec]:
+    """The enabled sources due now (all of them with ``force``), in the caller's transaction. Each due one is claimed
+    for this poll (``store.claims.claim_source``), so two processes on one database never fetch and store the same feed
+    at once; the worker's schedule (``newsroom.tasks``) commits the claims together with the poll jobs it defers."""
+    rows = s.scalars(
+        select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.parent.is_(None)).order_by(SourceRow.key)
+    ).all()
+    due = [r for r in rows if force or r.next_poll_at is None or r.next_poll_at <= now]
+    if not force:
+        due = [r for r in due if claim_source(s, r.key, now, POLL_LEASE)]
+    return [due_source(r) for r in due]
+
+
 def _due_sources(store: Store, now: datetime, force: bool) -> list[SourceSpec]:
-    """The enabled sources due now (all of them with ``force``). Each due one is claimed for this poll
-    (``store.claims.claim_source``), so two processes on one database never fetch and store the same feed at once."""
     with store.session() as s:
-        rows = s.scalars(
-            select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.parent.is_(None)).order_by(SourceRow.key)
-        ).all()
-        due = [r for r in rows if force or r.next_poll_at is None or r.next_poll_at <= now]
-        if not force:
-            due = [r for r in due if claim_source(s, r.key, now, POLL_LEASE)]
-        return [due_source(r) for r in due]
+        return claim_due(s, now, force)
 
 
 def backed_off(store: Store, now: datetime) -> list[SourceRow]:
@@ -380,6 +385,28 @@ async def poll_one(
         return await asyncio.to_thread(record_poll, store, settings, src.key, batch, now, on_stored)
 
 
+async def poll_guarded(
+    store: Store,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    src: SourceSpec,
+    now: datetime,
+    db_lock: asyncio.Lock,
+    on_stored: Callable[[], None] | None = None,
+) -> SourcePollReport:
+    """``poll_one``, with any surprise recorded on the source's row (an error, a backed-off next poll) instead of
+    raised: one source's failure never stops the others (the poll stage, a worker's poll job)."""
+    try:
+        return await poll_one(store, settings, client, src, now, db_lock, on_stored)
+    except Exception as exc:
+        log.exception("source %s: unexpected failure", src.key)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            return await asyncio.to_thread(_record_failure, store, settings, src.key, message, None, now)
+        except Exception:  # noqa: BLE001 - the store itself is failing; report it anyway
+            return SourcePollReport(key=src.key, status="error", error=message)
+
+
 async def poll_sources(
     store: Store,
     settings: Settings,
@@ -406,15 +433,7 @@ async def poll_sources(
 
     async def one(src: SourceSpec) -> SourcePollReport:
         async with limit:
-            try:
-                report = await poll_one(store, settings, http, src, now, db_lock, notify)
-            except Exception as exc:  # one source's surprise must not stop the others
-                log.exception("source %s: unexpected failure", src.key)
-                message = f"internal error: {type(exc).__name__}: {exc}"
-                try:
-                    report = await asyncio.to_thread(_record_failure, store, settings, src.key, message, None, now)
-                except Exception:  # noqa: BLE001 - the store itself is failing; report it anyway
-                    report = SourcePollReport(key=src.key, status="error", error=message)
+            report = await poll_guarded(store, settings, http, src, now, db_lock, notify)
         if on_source_done is not None:
             try:
                 on_source_done(report)

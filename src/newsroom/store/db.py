@@ -67,6 +67,12 @@ def _json_dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` filter: the job queue's tables (procrastinate's, applied by migration 0040 and
+    described by procrastinate's SQL, not by our models) are not ours to compare or drop."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

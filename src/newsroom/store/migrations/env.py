@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, text
 
+from newsroom.store.db import ours
 from newsroom.store.tables import Base
 
 config = context.config
@@ -26,6 +27,7 @@ def run() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=ours,
         )
         context.run_migrations()
 

@@ -1,0 +1,63 @@
+"""procrastinate's job queue schema (PostgreSQL only): the tables, types and functions `newsroom worker` needs
+
+Revision ID: 0040
+Revises: 0031
+Create Date: 2026-11-26 06:10:00
+
+procrastinate 3.x ships its schema as SQL (``procrastinate/sql/schema.sql``, plus ``sql/migrations/*.sql`` for the
+steps between its releases), not as Alembic revisions, so this revision runs that file as the pinned release ships it,
+inside our migration transaction: under the advisory lock of ``migrations/env.py``, so two first starts apply it once,
+and all of it or none (PostgreSQL's DDL is transactional). The table's comment records the release that made it; a
+later upgrade of procrastinate adds a revision that runs the files of ``sql/migrations`` newer than that release.
+A database where someone already applied the schema (``procrastinate schema --apply``) is left as it is. SQLite has no
+worker (``newsroom run`` is its scheduler), so nothing happens there.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from alembic import op
+from sqlalchemy import text
+
+revision = "0040"
+down_revision = "0031"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    if bind.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
+        return
+    from procrastinate.schema import SchemaManager
+
+    # the driver's own execute, without parameters: the file holds '%' (plpgsql RAISE formats) and many statements
+    bind.connection.driver_connection.execute(SchemaManager.get_schema())  # type: ignore[union-attr]
+    release = version("procrastinate")
+    bind.execute(text(f"COMMENT ON TABLE procrastinate_jobs IS 'procrastinate {release} schema (newsroom 0040)'"))
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    for table in (
+        "procrastinate_events",
+        "procrastinate_periodic_defers",
+        "procrastinate_jobs",
+        "procrastinate_workers",
+    ):
+        op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    functions = bind.execute(
+        text(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE p.proname LIKE 'procrastinate%' AND n.nspname = current_schema()"
+        )
+    ).scalars()
+    for signature in list(functions):
+        op.execute(f"DROP FUNCTION IF EXISTS {signature} CASCADE")
+    for type_name in ("procrastinate_job_to_defer_v1", "procrastinate_job_event_type", "procrastinate_job_status"):
+        op.execute(f"DROP TYPE IF EXISTS {type_name} CASCADE")

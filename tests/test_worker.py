@@ -1,0 +1,385 @@
+"""`newsroom worker`: the stages as procrastinate jobs on PostgreSQL, the schedule as periodic tasks.
+
+Real parts: `newsroom worker` subprocesses on a fresh PostgreSQL schema, an invented RSS feed served on 127.0.0.1
+(pytest-httpserver) and the scripted OpenAI-compatible server (`newsroom.devtools.scripted_llm`: not a model). The
+workers are never told to poll: only their periodic tasks find the due source, and only the schedule defers the
+story jobs. The schedule runs every second here (`[worker]` below) so the file stays quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_httpserver import HTTPServer
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from crash_support import REPO, kill9, wait_for, write_config
+from newsroom.cli import app
+from newsroom.config import Settings, SourceConfig, WorkerConfig
+from newsroom.devtools.scripted_llm import ScriptedReply, start_scripted_server
+from newsroom.llm.budget import Budget
+from newsroom.store.db import Store
+from newsroom.store.tables import ArticleRow, ItemRow, ModelCallRow, SourceRow, StoryRow, utcnow
+from newsroom.tasks import (
+    ENQUEUE_STORIES,
+    POLL_DUE,
+    POLL_SOURCE,
+    PROCESS_STORY,
+    SWEEP,
+    cron_every,
+    defer_due_polls,
+    defer_in,
+    enqueue_stories,
+    make_app,
+    retry_stalled,
+)
+
+WORKER_TOML = """
+[stories]
+same_event = false
+[select]
+enabled = false
+[images]
+provider = "none"
+[worker]
+schedule_seconds = 1
+sweep_seconds = 2
+stalled_seconds = {stalled}
+warm_up = {warm_up}
+concurrency = 4
+"""
+
+# invented events, one per item (no corpus text)
+EVENTS = [
+    (
+        "Velora Exchange lists Quartzcoin after a 14-month review",
+        "Velora adds the Quartzcoin token to its desk.",
+    ),
+    ("Harbor Bank opens a bitcoin custody desk for 300 funds", "Harbor Bank will hold bitcoin for pension funds."),
+    ("Mintaro DAO votes to burn 2 million governance tokens", "Holders of the Mintaro crypto token approved a burn."),
+    ("Eastland regulator fines Nimbus Wallet 5 million dollars", "The crypto wallet failed to check 41,000 customers."),
+    ("Solen Labs ships a zero-knowledge bridge to three chains", "The bridge moves ether and bitcoin between chains."),
+    (
+        "Crestline miner adds a 40 MW bitcoin mining site in Norway",
+        "Crestline doubles its hash rate this year.",
+    ),
+]
+
+
+def _feed(n: int) -> bytes:
+    now = datetime.now(UTC)
+    items = "".join(
+        f"<item><title>{title}</title><link>https://news.example.org/{i}</link><guid>invented-{i}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=i + 1))}</pubDate><description>{summary}</description></item>"
+        for i, (title, summary) in enumerate(EVENTS[:n])
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Invented Wire</title>'
+        f"<link>https://news.example.org/</link><description>invented</description>{items}</channel></rss>"
+    ).encode()
+
+
+def _schema(postgres_url: str) -> tuple[str, str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in postgres_url else "?"
+    return f"{postgres_url}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop(postgres_url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+class Newsroom:
+    """A PostgreSQL schema (migrated), the invented feed, the scripted model and a config for workers."""
+
+    def __init__(
+        self, tmp_path: Path, httpserver: HTTPServer, postgres_url: str, stories: int, stalled: float, warm: bool
+    ) -> None:
+        self.tmp_path = tmp_path
+        self.postgres_url = postgres_url
+        self.url, self.schema = _schema(postgres_url)
+        self.store = Store(self.url)  # migrated here, so the workers start on a ready schema
+        httpserver.expect_request("/feed.xml").respond_with_data(_feed(stories), content_type="application/rss+xml")
+        self.llm = start_scripted_server(latency_ms=200)
+        source = SourceConfig(key="invented", name="Invented Wire", url=httpserver.url_for("/feed.xml"))
+        extra = WORKER_TOML.format(stalled=stalled, warm_up=str(warm).lower())
+        self.cfg = write_config(tmp_path, self.url, [source], self.llm.base_url, per_feed=stories, extra=extra)
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def worker(self, *args: str, before: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+        """Start `newsroom [BEFORE] worker --config CFG [ARGS]`, its output to a log file (never a full pipe)."""
+        log = self.tmp_path / f"worker-{len(self.procs)}.log"
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "newsroom", *before, "worker", "--config", str(self.cfg), *args],
+            cwd=self.tmp_path,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append((proc, log))
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self.procs)
+
+    def count(self, what, *where) -> int:  # type: ignore[no-untyped-def]
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(what).where(*where)) or 0)
+
+    def written(self) -> int:
+        return self.count(StoryRow, StoryRow.status == "written")
+
+    def files(self) -> list[Path]:
+        return sorted((self.tmp_path / "content").rglob("*.md"))
+
+    def close(self) -> None:
+        for proc, _ in self.procs:
+            if proc.poll() is None:
+                kill9(proc)
+        self.llm.stop()
+        self.store.close()
+        _drop(self.postgres_url, self.schema)
+
+
+@pytest.fixture
+def newsroom_factory(tmp_path: Path, httpserver: HTTPServer, postgres_url: str):  # type: ignore[no-untyped-def]
+    made: list[Newsroom] = []
+
+    def make(stories: int, stalled: float, warm: bool = True) -> Newsroom:
+        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories, stalled, warm))
+        return made[-1]
+
+    yield make
+    for n in made:
+        n.close()
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)
+
+
+def _assert_once_per_language(n: Newsroom, stories: int) -> None:
+    with n.store.session() as s:
+        per_story_lang = s.execute(
+            select(ArticleRow.story_id, ArticleRow.lang, func.count()).group_by(ArticleRow.story_id, ArticleRow.lang)
+        ).all()
+        assert len(per_story_lang) == 2 * stories and {c for _, _, c in per_story_lang} == {1}
+        assert not s.scalar(select(func.count()).where(StoryRow.claimed_by.is_not(None)))
+        assert not s.scalar(select(func.count()).where(ArticleRow.published_version < ArticleRow.version))
+    files = n.files()
+    assert len(files) == 2 * stories, files  # one file per article: no duplicate, no orphan
+    assert not list((n.tmp_path / "content").rglob("*.tmp"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        body = r.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+@pytest.mark.postgres
+def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_factory) -> None:  # type: ignore[no-untyped-def]
+    stories = len(EVENTS)
+    n = newsroom_factory(stories, stalled=30)  # no worker dies here: none is taken for dead while it loads torch
+    port = _free_port()
+    workers = [n.worker("--metrics-port", str(port)), n.worker(before=("--log-format", "json"))]
+    wait_for(lambda: n.written() == stories or any(p.poll() is not None for p in workers), 150, "every story written")
+    assert n.written() == stories, n.logs()
+    with n.store.session() as s:  # a crash between an article's row and its file: the outbox's other half
+        article = s.scalars(select(ArticleRow).order_by(ArticleRow.id)).first()
+        assert article is not None and article.path
+        lost, article.published_version = Path(article.path), 0
+    lost.unlink()
+    unpublished = (ArticleRow.published_version < ArticleRow.version,)
+    wait_for(lambda: lost.exists() and n.count(ArticleRow, *unpublished) == 0, 60, "the sweep's publish job")
+    metrics = _scrape(port)  # the worker's own /metrics: database-wide series
+    assert metrics[("newsroom_stories", (("status", "written"),))] == stories
+    assert metrics[("newsroom_queue_depth", ())] == 0
+    codes = [_stop(p) for p in workers]  # idle workers stop at once, exit status 0
+    assert codes == [0, 0], n.logs()
+    _assert_once_per_language(n, stories)
+    assert n.count(ItemRow) == stories
+    with n.store.session() as s:
+        outcomes = list(s.scalars(select(ModelCallRow.outcome)))
+        jobs = dict(s.execute(text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")).all())
+    assert outcomes.count("ok") == 2 * stories  # a write and a translation per story: nothing written twice
+    assert len(outcomes) == n.llm.llm.stats()["answered"]  # every call the server answered is counted
+    assert set(jobs) <= {"todo"}, jobs  # succeeded jobs are deleted; none failed, none left running
+    assert "Traceback" not in n.logs()
+    assert n.logs().count("offline classifiers loaded") == 2  # before either took a story job
+    json_lines = n.procs[1][1].read_text().splitlines()
+    assert json_lines and all(json.loads(line)["level"] for line in json_lines)  # --log-format json: every line
+    assert any("worker started" in json.loads(line)["message"] for line in json_lines)
+
+
+@pytest.mark.postgres
+def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> None:  # type: ignore[no-untyped-def]
+    """One story whose first three write calls never answer, and four workers in turn:
+    1. SIGTERM mid-call: the worker waits for its job (still beating, so a second worker leaves the job alone); a
+       second SIGTERM exits at once;
+    2. the second worker retries the dead one's job (stalled: no heartbeat) and is killed with kill -9 mid-call;
+    3. a third worker retries that job, and SIGTERM with a 0.5 s grace: it gives the story back and exits 0;
+    4. the restart takes the story at once and writes it, once per language."""
+    n = newsroom_factory(1, stalled=3, warm=False)  # only the restart writes: no encoders to load before that
+    n.llm.script([ScriptedReply.hang(120)] * 3)
+    stats = n.llm.llm.stats
+
+    def call_in_flight(proc: subprocess.Popen[bytes], requests: int) -> None:
+        wait_for(lambda: stats()["requests"] >= requests or proc.poll() is not None, 120, f"write call {requests}")
+        wait_for(lambda: stats()["in_flight"] >= 1 or proc.poll() is not None, 30, "the call in flight")
+        assert proc.poll() is None, n.logs()
+
+    def holder() -> str:
+        with n.store.session() as s:
+            return s.scalar(select(StoryRow.claimed_by)) or ""
+
+    first = n.worker()  # grace 20 s (worker.grace_seconds)
+    call_in_flight(first, 1)
+    first.send_signal(signal.SIGTERM)
+    second = n.worker()
+    wait_for(lambda: "worker started" in n.logs().split("worker-1.log")[-1], 60, "the second worker")
+    time.sleep(3 + 2)  # stalled_seconds + sweep_seconds: the stopping worker still beats, nobody takes its job
+    assert first.poll() is None and stats()["requests"] == 1, n.logs()
+    asked = time.monotonic()
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=10) == 128 + signal.SIGTERM  # the second signal: at once
+    assert time.monotonic() - asked < 5
+    assert holder().startswith("job:")  # left as a kill would leave it
+
+    call_in_flight(second, 2)  # the dead worker's job, retried by the second worker
+    kill9(second)
+    third = n.worker("--grace", "0.5")
+    call_in_flight(third, 3)  # retried again, long before the lease (stories.claim_seconds: 600) would end
+    asked = time.monotonic()
+    assert _stop(third, timeout=30) == 0, n.logs()
+    assert time.monotonic() - asked < 20
+    assert holder() == ""  # the abandoned job gave its story back
+    assert n.written() == 0
+
+    restart = n.worker()
+    wait_for(lambda: n.written() == 1 or restart.poll() is not None, 120, "the restart writes the story")
+    assert _stop(restart) == 0, n.logs()
+    logs = n.logs()
+    assert logs.count("stopped beating") >= 2 and "taking no new jobs" in logs
+    _assert_once_per_language(n, 1)
+    with n.store.session() as s:
+        outcomes = list(s.scalars(select(ModelCallRow.outcome)))
+    assert outcomes.count("ok") == 2 and outcomes.count("started") == 3  # the three lost calls, counted; no more
+
+
+def test_worker_refuses_sqlite_and_points_at_run(tmp_path: Path) -> None:
+    cfg = tmp_path / "newsroom.toml"
+    cfg.write_text(f'database_url = "sqlite:///{tmp_path / "n.db"}"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["worker", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "needs PostgreSQL" in result.output and "newsroom run" in result.output
+    assert not (tmp_path / "n.db").exists()  # refused before anything was opened
+
+
+def test_worker_refuses_an_unknown_queue(tmp_path: Path) -> None:
+    cfg = tmp_path / "newsroom.toml"
+    cfg.write_text('database_url = "postgresql://nobody@127.0.0.1:9/none"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["worker", "--config", str(cfg), "--queue", "stories", "--queue", "mail"])
+    assert result.exit_code == 2
+    assert "unknown queue(s) mail" in result.output and "schedule, poll, stories" in result.output
+
+
+@pytest.mark.postgres
+def test_the_schedule_defers_polls_and_story_jobs_with_the_data(pg_store: Store, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=pg_store.url,
+        sources=[SourceConfig(key="wire", name="Wire", url="http://127.0.0.1:9/feed.xml")],
+        worker=WorkerConfig(schedule_seconds=5, sweep_seconds=120),
+    )
+    registered = make_app(settings, pg_store.url).periodic_registry.periodic_tasks
+    crons = {name: pt.cron for (name, _), pt in registered.items()}
+    assert crons == {POLL_DUE: "* * * * * */5", ENQUEUE_STORIES: "* * * * * */5", SWEEP: "*/2 * * * *"}
+    assert cron_every(1) == "* * * * * */1" and cron_every(60) == "*/1 * * * *"
+
+    def jobs(task: str) -> list[tuple[str, str, str]]:
+        with pg_store.session() as s:
+            rows = s.execute(
+                text("SELECT lock, queueing_lock, status::text FROM procrastinate_jobs WHERE task_name = :t"),
+                {"t": task},
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    assert defer_due_polls(pg_store, settings) == ["wire"]
+    assert jobs(POLL_SOURCE) == [("source:wire", "source:wire", "todo")]
+    with pg_store.session() as s:  # polls go before stories, the schedule before both
+        assert s.scalar(text("SELECT priority FROM procrastinate_jobs WHERE task_name = :t"), {"t": POLL_SOURCE}) == 10
+    assert {pt.task.priority for pt in registered.values()} == {20}
+    with pg_store.session() as s:  # the claim committed with the job: the source is not due again for a while
+        assert s.scalars(select(SourceRow.next_poll_at)).one() > utcnow() + timedelta(minutes=4)
+    assert defer_due_polls(pg_store, settings) == []
+    with pg_store.session() as s:
+        s.scalars(select(SourceRow)).one().next_poll_at = utcnow() - timedelta(seconds=1)
+    assert defer_due_polls(pg_store, settings) == ["wire"]  # due again: claimed again, but one job is waiting
+    assert len(jobs(POLL_SOURCE)) == 1
+
+    now = utcnow()
+    with pg_store.session() as s:
+        stories = [StoryRow(lead_item_id=0, created_at=now, updated_at=now) for _ in range(3)]
+        s.add_all(stories)
+        s.flush()
+        stories[1].next_attempt_at = now + timedelta(hours=1)  # failed, waiting out its backoff
+        stories[2].claimed_by, stories[2].claim_expires_at = "host:1:abc", now + timedelta(minutes=5)
+        ids = [st.id for st in stories]
+    budget = Budget(settings.budget, pg_store)
+    assert enqueue_stories(pg_store, budget) == 1
+    assert jobs(PROCESS_STORY) == [(f"story:{ids[0]}", f"story:{ids[0]}", "todo")]
+    assert enqueue_stories(pg_store, budget) == 0  # its job is waiting: not deferred twice
+
+    # a worker died while it ran two jobs (no heartbeat for an hour); meanwhile a scheduler racing a fetch deferred a
+    # second job for the story: its stalled job is ended (the waiting one does the work), the poll job is retried
+    with pg_store.session() as s:
+        dead = s.scalar(
+            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id")
+        )
+        s.execute(text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w"), {"w": dead})
+        key = f"story:{ids[0]}"
+        assert defer_in(s, PROCESS_STORY, {"story_id": ids[0]}, lock=key, queueing_lock=key)
+
+    async def sweep_stalled() -> list[int]:
+        app = make_app(settings, pg_store.url)
+        async with app.open_async():
+            return await retry_stalled(app, 3)
+
+    retried = asyncio.run(sweep_stalled())
+    assert len(retried) == 2
+    assert sorted(jobs(PROCESS_STORY), key=lambda j: j[2]) == [(key, key, "failed"), (key, key, "todo")]
+    assert jobs(POLL_SOURCE) == [("source:wire", "source:wire", "todo")]
