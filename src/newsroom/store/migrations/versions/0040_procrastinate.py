@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0040"
-down_revision = "0031"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
