@@ -100,6 +100,19 @@ def test_genre_pieces_never_join_on_meaning() -> None:
     assert index.similar(Doc(title=titles[1], published=T0 + 60, source="b"), vecs[1]) is None
 
 
+def test_chart_and_live_words_make_a_genre_only_on_a_price() -> None:
+    # the price-led pieces stay genre pieces
+    assert item_type("XRP holds $1.05 support, eyes breakout") == "analysis"
+    assert item_type("Dogecoin holds near $0.07 after slump") == "analysis"
+    assert item_type("Ethereum breaks key resistance as traders wait") == "analysis"
+    assert item_type("LIVE: Bitcoin slides as Fed decision nears") == "live"
+    # news that uses the same words: a campaign's support, a talk's live page, a hacker holding the loot
+    assert item_type("Film stars support Ban Loud campaign for quieter schools") == ""
+    assert item_type("Regional shares find support amid trade talks") == ""
+    assert item_type("LIVE: Whistleblower speaks to tech festival") == ""
+    assert item_type("Norvik exploit hits 900 wallets as attacker still holds $41.2M stolen BTC") == ""
+
+
 def test_signals_act_and_figures() -> None:
     assert action_keys("Halvard Capital sells 4,210 BTC") == {"sell"}
     assert "hack" in action_keys("Attackers drain $70M from Norvik")
