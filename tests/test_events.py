@@ -109,6 +109,7 @@ def test_chart_and_live_words_make_a_genre_only_on_a_price() -> None:
     # news that uses the same words: a campaign's support, a talk's live page, a hacker holding the loot
     assert item_type("Film stars support Ban Loud campaign for quieter schools") == ""
     assert item_type("Regional shares find support amid trade talks") == ""
+    assert item_type("Optimism gives support to regional shares") == ""  # an asset's name that is an English word
     assert item_type("LIVE: Whistleblower speaks to tech festival") == ""
     assert item_type("Norvik exploit hits 900 wallets as attacker still holds $41.2M stolen BTC") == ""
 

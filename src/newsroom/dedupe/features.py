@@ -238,8 +238,14 @@ def minhash(text: str) -> MinHash | None:
 # ---- what tells two events apart ---------------------------------------------------------------------------------
 
 # Words that put a headline on the price of a crypto asset ("support" alone is also what a campaign gets)
+_PLAIN_WORDS = frozenset(["cosmos", "optimism", "polygon", "avalanche"])  # asset names that are also English
 _ASSET_WORDS = sorted(
-    {re.escape(n) for a in MAJOR_ASSETS for n in (*a.names, *([a.symbol] if a.bare_ticker else []))},
+    {
+        re.escape(n)
+        for a in MAJOR_ASSETS
+        for n in (*a.names, *([a.symbol] if a.bare_ticker else []))
+        if n not in _PLAIN_WORDS
+    },
     key=len,
     reverse=True,
 )
