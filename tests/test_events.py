@@ -13,6 +13,7 @@ import pytest
 
 from newsroom.dedupe.cluster import Doc, Match, StoryIndex, cluster
 from newsroom.dedupe.features import action_keys, item_type, number_keys
+from newsroom.dedupe.pairs import conflicting
 from newsroom.embeddings import default_embedder
 from newsroom.evaluate import eval_dedupe
 
@@ -61,6 +62,16 @@ def test_one_sale_reported_by_five_sites_is_one_story() -> None:
             (1, "decrypt", "Ether ETF sees $500M inflows on Tuesday"),
             id="etf-flows-same-amount-other-asset",
         ),
+        pytest.param(  # one kind of act by two firms, told in one frame
+            (0, "coindesk", "Norvane files for spot Solana ETF"),
+            (3, "decrypt", "Kestrix files for spot Solana ETF"),
+            id="two-filings-one-frame",
+        ),
+        pytest.param(
+            (0, "coindesk", "Qorbit exchange to list ZEPH token next week"),
+            (2, "theblock", "Qorbit exchange to list VRAK token next week"),
+            id="two-listings-one-frame",
+        ),
         pytest.param(  # a hack and a reaction to it
             (0, "coindesk", "Hackers drain $70 million from Norvik hardware wallets"),
             (5, "decrypt", "Binance founder CZ urges users to spread funds across wallets after Norvik hack"),
@@ -98,6 +109,30 @@ def test_genre_pieces_never_join_on_meaning() -> None:
     vecs = default_embedder().embed(titles)
     index.add(0, Doc(title=titles[0], published=T0, source="a"), vecs[0])
     assert index.similar(Doc(title=titles[1], published=T0 + 60, source="b"), vecs[1]) is None
+
+
+def test_chart_and_live_words_make_a_genre_only_on_a_price() -> None:
+    # the price-led pieces stay genre pieces
+    assert item_type("XRP holds $1.05 support, eyes breakout") == "analysis"
+    assert item_type("Dogecoin holds near $0.07 after slump") == "analysis"
+    assert item_type("Ethereum breaks key resistance as traders wait") == "analysis"
+    assert item_type("LIVE: Bitcoin slides as Fed decision nears") == "live"
+    # news that uses the same words: a campaign's support, a talk's live page, a hacker holding the loot
+    assert item_type("Film stars support Ban Loud campaign for quieter schools") == ""
+    assert item_type("Regional shares find support amid trade talks") == ""
+    assert item_type("Optimism gives support to regional shares") == ""  # an asset's name that is an English word
+    assert item_type("LIVE: Whistleblower speaks to tech festival") == ""
+    assert item_type("Norvik exploit hits 900 wallets as attacker still holds $41.2M stolen BTC") == ""
+
+
+def test_other_names_in_one_frame_are_other_events_but_a_site_suffix_is_not() -> None:
+    assert conflicting("Qorbit to list ZEPH token next week", "Qorbit to list VRAK token next week")
+    assert conflicting("ZEPH jumps 21% on Qorbit listing news", "VRAK jumps 4% on Qorbit listing news")
+    assert not conflicting(
+        "Qorbit to list ZEPH token next week - Coindesk", "Qorbit to list ZEPH token next week - Decrypt"
+    )
+    assert not conflicting("Halvard Capital sells 4,210 BTC", "Halvard Capital sells 4,211 BTC")  # figures alone
+    assert not conflicting("Halvard Capital sells 4,210 BTC", "Halvard offloads 4,210 bitcoin")
 
 
 def test_signals_act_and_figures() -> None:

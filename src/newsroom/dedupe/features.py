@@ -237,6 +237,23 @@ def minhash(text: str) -> MinHash | None:
 
 # ---- what tells two events apart ---------------------------------------------------------------------------------
 
+# Words that put a headline on the price of a crypto asset ("support" alone is also what a campaign gets)
+_PLAIN_WORDS = frozenset(["cosmos", "optimism", "polygon", "avalanche"])  # asset names that are also English
+_ASSET_WORDS = sorted(
+    {
+        re.escape(n)
+        for a in MAJOR_ASSETS
+        for n in (*a.names, *([a.symbol] if a.bare_ticker else []))
+        if n not in _PLAIN_WORDS
+    },
+    key=len,
+    reverse=True,
+)
+_ASSET_HINT = r"\b(?:" + "|".join(_ASSET_WORDS) + r")\b"
+_ON_PRICE = rf"(?:\$\d|\bprice\b|\bcrypto\b|{_ASSET_HINT})"
+_LEVEL = r"(?:support|resistance|breakout|breakdown)"  # chart words only where a price or an asset is named
+_NOT_DEAL = r"(?![\d,.]*\s*(?:million|billion|trillion|[mb]n?\b))"  # "holds $88.6M stolen BTC" is no price level
+
 # Headline shapes that are a genre, not an event: they never join a story on meaning (a copy still joins).
 _ITEM_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -259,13 +276,22 @@ _ITEM_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "analysis",
         re.compile(
-            r"\b(?:support|resistance|breakout|breakdown|neckline|wedge|triangle|trendline|fibonacci|RSI|MACD"
+            r"\b(?:neckline|wedge|triangle|trendline|fibonacci|RSI|MACD"
             r"|head (?:and|&) shoulders|TD sequential|double (?:top|bottom)|triple (?:top|bottom))\b"
-            r"|\btrades? (?:near|at|between|above|below) \$|\bholds? (?:above |below |near )?\$\d|\beyes \$\d",
+            rf"|\b{_LEVEL}\b(?=.*{_ON_PRICE})|{_ON_PRICE}.*\b{_LEVEL}\b"
+            rf"|\btrades? (?:near|at|between|above|below) \$|\bholds? (?:above |below |near )?\$\d{_NOT_DEAL}"
+            r"|\beyes \$\d",
             re.I,
         ),
     ),
-    ("live", re.compile(r"^\s*live\b|\blive (?:updates?|blog|coverage)\b", re.I)),
+    (
+        "live",  # live pages led by the price; a live page on one talk or hearing reports that event
+        re.compile(
+            r"(?:^\s*live\b|\blive (?:updates?|blog|coverage)\b)"
+            rf"(?=.*(?:\bprices?\b|\bmarkets?\b|\bstocks?\b|\bcrypto|\bdollar\b|{_ASSET_HINT}))",
+            re.I,
+        ),
+    ),
     ("newsletter", re.compile(r"\bnewsletter\b|^\s*(?:morning minute|the daily|daily debrief)\b", re.I)),
     (
         "sponsored",

@@ -64,6 +64,7 @@ class Profile:
     amounts: frozenset[str]  # deal-sized money amounts (a subset of the figures' values)
     actions: frozenset[str]
     kind: str  # features.item_type: "" for news
+    frame: frozenset[str]  # the words without a trailing " - Site" suffix (``_other_names``)
     source: str
     published: float
 
@@ -99,6 +100,9 @@ _SUBORDINATE = re.compile(
 )
 
 
+_SITE_SUFFIX = re.compile(r"\s+[-|–—]\s+[^-|–—]{1,40}$")  # "… - Coindesk", "… | WNCN: News, Weather"
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in content_words(text) if w not in DOMAIN_WORDS)
 
@@ -109,13 +113,14 @@ def _text_keys(title: str) -> tuple[frozenset[str], ...]:
     assets = frozenset(k for k in keys if k.startswith("$"))
     entities = frozenset(k for k in keys if not k.startswith("$") and k not in DOMAIN_WORDS)
     main = _words(_SUBORDINATE.split(title, maxsplit=1)[0])
-    return _words(title), main, entities, assets, number_keys(title), amount_keys(title), action_keys(title)
+    frame = _words(_SITE_SUFFIX.sub("", title))
+    return _words(title), main, entities, assets, number_keys(title), amount_keys(title), action_keys(title), frame
 
 
 def profile(title: str, vector: np.ndarray, source: str, published: float) -> Profile:
-    words, main, entities, assets, figures, amounts, actions = _text_keys(title)
+    words, main, entities, assets, figures, amounts, actions, frame = _text_keys(title)
     return Profile(
-        vector, words, main, entities, assets, figures, amounts, actions, item_type(title), source, published
+        vector, words, main, entities, assets, figures, amounts, actions, item_type(title), frame, source, published
     )
 
 
@@ -192,14 +197,41 @@ def default_model() -> PairModel:
         return PairModel.load(path)
 
 
+NAME_RARITY = 0.9  # nearly out of the vocabulary: a title-case headline capitalises its verbs too ("Picks")
+_FIGURE = re.compile(r"[\d.,]+")
+
+
+def _other_names(
+    a_words: frozenset[str], a_ents: frozenset[str], b_words: frozenset[str], b_ents: frozenset[str]
+) -> bool:
+    """The same frame with other names: the headlines share at least three content words and differ only in one or
+    two names each ("Kraken to list SUAV token" / "Kraken to list FPEG token", "Ether schedules Uxriux hard fork" /
+    "… Travo hard fork"): the same kind of act by, or on, someone else."""
+    only_a, only_b = a_words - b_words, b_words - a_words
+    if len(a_words & b_words) < 3 or not (1 <= len(only_a) <= 2 and 1 <= len(only_b) <= 2):
+        return False
+    names = {_stem(e) for e in a_ents | b_ents if rarity(e) >= NAME_RARITY}
+    figures = {w for w in only_a | only_b if _FIGURE.fullmatch(w)}  # "FPEG jumps 21%" / "WNX jumps 4%": names lead
+    return bool(only_a & names and only_b & names) and (only_a | only_b) <= names | figures
+
+
 def incompatible(a: Profile, b: Profile) -> bool:
-    """Two events whatever else they share: both name assets (or deal-sized amounts) and none in common. "Bitcoin
-    ETFs see $500M inflows" and "Ether ETFs see …" read alike; two raises of one week differ in their amounts."""
-    return bool(_conflict(a.assets, b.assets) or _conflict(a.amounts, b.amounts))
+    """Two events whatever else they share: both name assets (or deal-sized amounts) and none in common, or the same
+    frame holds other names. "Bitcoin ETFs see $500M inflows" and "Ether ETFs see …" read alike; two raises of one
+    week differ in their amounts; "BlackRock files for a spot Solana ETF" and "VanEck files …" are two filings."""
+    return bool(
+        _conflict(a.assets, b.assets)
+        or _conflict(a.amounts, b.amounts)
+        or _other_names(a.frame, a.entities, b.frame, b.entities)
+    )
 
 
 def conflicting(title: str, other: str) -> bool:
     """``incompatible`` for two headlines (the near-copy test: a near-copy naming another asset is no copy)."""
-    _, _, _, a_assets, _, a_amounts, _ = _text_keys(title)
-    _, _, _, b_assets, _, b_amounts, _ = _text_keys(other)
-    return bool(_conflict(a_assets, b_assets) or _conflict(a_amounts, b_amounts))
+    _, _, a_ents, a_assets, _, a_amounts, _, a_frame = _text_keys(title)
+    _, _, b_ents, b_assets, _, b_amounts, _, b_frame = _text_keys(other)
+    return bool(
+        _conflict(a_assets, b_assets)
+        or _conflict(a_amounts, b_amounts)
+        or _other_names(a_frame, a_ents, b_frame, b_ents)
+    )
