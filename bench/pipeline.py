@@ -156,10 +156,11 @@ def instrument() -> StageCPU:
     from newsroom import embeddings, sentiment
     from newsroom.images.card import CardProvider
     from newsroom.publish.filesystem import FilesystemTarget
+    from newsroom.sources import rss
     from newsroom.stages import poll, write
 
     cpu = StageCPU()
-    cpu.wrap(poll, "parse_feed", "poll: parse the feed")
+    cpu.wrap(rss, "parse_feed", "poll: parse the feed")
     cpu.wrap(poll, "record_poll", "poll: store items, assign stories (clustering)")
     cpu.wrap(embeddings, "load_minilm", "encoders: load")
     for name in list(sentiment.ENCODERS):

@@ -139,12 +139,12 @@ def _tensors(member: Any, in_bf16: bool) -> dict[str, Any]:
 
 
 def load_mpnet() -> tuple[Any, Any]:
-    """(model, tokenizer): a ``transformers`` MPNet encoder in eval mode, on the CPU, and its fast tokenizer. Raises
-    ``EmbeddingError`` when the pieces are missing or damaged."""
+    """(encoder, tokenizer): all-mpnet-base-v2 as an ``encoders.Encoder`` (plain torch, eval mode, CPU) and its
+    ``encoders.Tokens``. Raises ``EmbeddingError`` when the pieces are missing or damaged."""
     try:
         from tokenizers import Tokenizer
-        from transformers import AutoConfig, AutoModel, PreTrainedTokenizerFast
-        from transformers.initialization import no_init_weights
+
+        from .encoders import Tokens, build
     except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
         raise EmbeddingError(f"a package all-mpnet-base-v2 needs is missing ({exc}); run `make install`") from exc
     try:
@@ -153,15 +153,7 @@ def load_mpnet() -> tuple[Any, Any]:
             tokenizer = Tokenizer.from_str(archive.read(FOLDER + "tokenizer.json").decode("utf-8"))
             with archive.open(FOLDER + "model.safetensors") as member:
                 state = _tensors(member, bf16_native())
+        model = build(config, state)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
         raise EmbeddingError(f"the all-mpnet-base-v2 pieces cannot be read ({exc}); reinstall them") from exc
-    with no_init_weights():  # every weight is overwritten below: skip the random initialisation (seconds)
-        model = AutoModel.from_config(AutoConfig.for_model(**config), add_pooling_layer=False)
-    # assign: the parameters become the loaded tensors (no second copy); the unused pooler's weights are left over
-    missing = model.load_state_dict(state, strict=False, assign=True).missing_keys
-    if missing:
-        raise EmbeddingError(f"the all-mpnet-base-v2 weights lack {missing[:3]}; reinstall its packages")
-    model.eval()
-    tokenizer.no_padding()  # the file pads every text to 128 tokens; the wrapper pads a batch to its longest
-    tokenizer.no_truncation()
-    return model, PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD, model_max_length=MAX_TOKENS)
+    return model, Tokens(tokenizer, PAD, MAX_TOKENS)

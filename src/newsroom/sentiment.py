@@ -52,8 +52,7 @@ _BATCH = 64
 
 
 def _minilm() -> tuple[Any, Any]:
-    st = default_embedder().model()  # the clustering embedder's copy: one MiniLM per process
-    return st[0].auto_model, st.tokenizer
+    return default_embedder().model()  # the clustering embedder's copy: one MiniLM per process
 
 
 # encoder name -> loader of (transformers model, tokenizer), in feature order
@@ -113,9 +112,7 @@ _encoders_lock = threading.Lock()
 def _encoder(name: str) -> tuple[Any, Any]:
     with _encoders_lock:
         if name not in _encoders:
-            model, tokenizer = ENCODERS[name]()
-            model.eval()
-            _encoders[name] = (model, tokenizer)
+            _encoders[name] = ENCODERS[name]()
         return _encoders[name]
 
 
@@ -137,11 +134,8 @@ def features(texts: Sequence[str], layers: dict[str, tuple[int, ...]]) -> np.nda
         rows = []
         with torch.inference_mode(), cpu_autocast():
             for i in range(0, len(texts), _BATCH):
-                enc = tokenizer(
-                    texts[i : i + _BATCH], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-                )
-                mask = enc["attention_mask"]
-                hidden = model(input_ids=enc["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states
+                ids, mask = tokenizer(texts[i : i + _BATCH], max_length=MAX_TOKENS)
+                hidden = model(ids, mask)
                 pooled = [torch.nn.functional.normalize(mean_pool(hidden[k].float(), mask), dim=1) for k in wanted]
                 rows.append(torch.cat(pooled, dim=1).numpy())
         blocks.append(np.concatenate(rows))
