@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from typing import Any
 
 import httpx
 
+from . import sentiment
 from .config import Settings
+from .embeddings import default_embedder
 from .llm.base import Provider
 from .llm.usage import CallBuffer
 from .publish.deliver import TargetReport, deliver
@@ -97,6 +100,7 @@ class Pipeline:
         started = time.perf_counter()
         summary = RunSummary()
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
+        self._warm_encoders()
         await asyncio.to_thread(publish.reconcile, self.store, self.env.target)  # what a crash left on disk
         await asyncio.to_thread(self._release_dead)  # stories a killed process on this host still holds
         stored = asyncio.Event()
@@ -192,6 +196,22 @@ class Pipeline:
             on_plan(0)
         await asyncio.gather(*tasks)
         return summary
+
+    def _warm_encoders(self) -> None:
+        """Load the encoders this configuration uses in one background thread, while the feeds are fetched and
+        parsed: MiniLM first (the poll's story assignment waits for it when same-event clustering is on), then the
+        sentiment encoders (the first article's offline sentiment). Loading is idempotent (one copy per process)."""
+        same_event = self.settings.stories.same_event
+
+        def load() -> None:
+            if same_event:
+                try:
+                    default_embedder().model()
+                except Exception:  # the poll meets the failure again and reports it
+                    log.debug("MiniLM could not be loaded ahead", exc_info=True)
+            sentiment.warm()
+
+        threading.Thread(target=load, name="newsroom-warm-encoders", daemon=True).start()
 
     def _prefetch_signals(self, contexts: list[queries.StoryContext]) -> None:
         task = asyncio.create_task(write.prefetch_signals(self.settings, contexts))

@@ -116,6 +116,16 @@ def _encoder(name: str) -> tuple[Any, Any]:
         return _encoders[name]
 
 
+def warm() -> None:
+    """Load the encoders the shipped weights use (``Pipeline.run_once`` calls this in a worker thread while the poll
+    runs, so the first article does not wait for them). Never raises: ``predict`` meets and reports a failure."""
+    try:
+        for name in load_weights().layers:
+            _encoder(name)
+    except Exception:
+        log.debug("sentiment encoders could not be loaded ahead", exc_info=True)
+
+
 def mean_pool(tokens: Any, mask: Any) -> Any:
     """Mean of the token vectors over the real (unpadded) tokens, as the sentence-transformers pooling does."""
     m = mask.unsqueeze(-1).to(tokens.dtype)

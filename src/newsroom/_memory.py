@@ -1,0 +1,35 @@
+"""Native memory that a long-running process would otherwise keep: set before torch or any worker thread starts.
+
+Two caches grew with the number of items a process embedded (``bench/ingest.py``, 5,000 entries with clustering,
+all in one thread: peak RSS 1,001 MB; with both limits 895 MB or less; more with the poll's worker threads):
+
+- oneDNN, which runs the encoders' matrix products, keeps a compiled kernel per input shape, up to 1,024 of them;
+  every batch of headlines has its own (rows x tokens), so the cache only grows. ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``
+  caps it (a kernel is rebuilt in well under a millisecond when it is needed again).
+- glibc gives each thread that allocates its own malloc arena (up to 8 per core), and memory freed into an arena
+  stays with it: the embeddings run in whichever worker thread ``asyncio.to_thread`` picks. Two arenas
+  (``mallopt(M_ARENA_MAX)``, the same as ``MALLOC_ARENA_MAX=2``) keep what one batch freed for the next.
+
+An environment variable the user set wins over both.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+ONEDNN_CACHE = "32"
+ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def limit_native_caches() -> None:
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE)
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, ARENAS)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to limit
+        pass
