@@ -41,3 +41,18 @@ def limit_native_caches() -> None:
         libc.mallopt(_M_ARENA_MAX, ARENAS)
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to limit
         pass
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc ``malloc_trim``), e.g. after a batch through an encoder:
+    its activations (tens of MB, of a different size each batch) otherwise stay in the heap, fragmented, and the
+    process grows with every batch (``bench/ingest.py``). A few milliseconds; nothing where it is not glibc."""
+    global _libc
+    try:
+        _libc = _libc or ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

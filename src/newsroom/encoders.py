@@ -69,7 +69,8 @@ class _Embedding(nn.Module):
         self.weight = _meta(n, dim)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(ids, self.weight)
+        """The rows of ``ids``, in float32 (a table kept in bfloat16 to halve its memory is widened per lookup)."""
+        return F.embedding(ids, self.weight).float()
 
 
 class _LayerNorm(nn.Module):

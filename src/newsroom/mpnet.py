@@ -33,6 +33,8 @@ PAD = "<pad>"
 _CHUNK = 1 << 24  # zip members are read 16 MiB at a time
 # the matrices of the linear layers (attention q/k/v/o, the feed-forward pair): what autocast runs in bfloat16
 _LINEAR = tuple(f"{n}.weight" for n in ("attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"))
+# ...and the token embedding table (94 MB in float32): looked up in bfloat16 and widened to float32 (encoders.py)
+WORD_EMBEDDINGS = "word_embeddings.weight"
 
 
 class SplitFile(io.RawIOBase):
@@ -115,10 +117,11 @@ def _exactly(member: Any, n: int) -> bytearray:
     return buffer
 
 
-def _tensors(member: Any, in_bf16: bool) -> dict[str, Any]:
+def _tensors(member: Any, in_bf16: bool, halve: tuple[str, ...] = (*_LINEAR, WORD_EMBEDDINGS)) -> dict[str, Any]:
     """The tensors of a safetensors stream (an 8-byte little-endian header length, a JSON header of name -> dtype,
     shape, data offsets, then the data), read one tensor at a time: each owns its own buffer, and with ``in_bf16`` the
-    matrices of the linear layers are kept in bfloat16 (half the memory; the peak is one float32 tensor more)."""
+    matrices whose names end with one of ``halve`` (the linear layers', the token embeddings) are kept in bfloat16
+    (half the memory; the peak is one float32 tensor more)."""
     import torch
 
     dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
@@ -132,7 +135,12 @@ def _tensors(member: Any, in_bf16: bool) -> dict[str, Any]:
             _exactly(member, begin - pos)
         tensor = torch.frombuffer(_exactly(member, end - begin), dtype=dtypes[spec["dtype"]]).reshape(spec["shape"])
         pos = end
-        if in_bf16 and name.endswith(_LINEAR) and tensor.dim() == 2 and tensor.dtype == torch.float32:
+        if (
+            in_bf16
+            and name.endswith((*_LINEAR, WORD_EMBEDDINGS))
+            and tensor.dim() == 2
+            and tensor.dtype == torch.float32
+        ):
             tensor = tensor.to(torch.bfloat16)
         out[name] = tensor
     return out

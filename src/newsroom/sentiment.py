@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ._memory import release_free_memory
 from .embeddings import cached_rows, cpu_autocast, default_embedder
 from .mpnet import load_mpnet
 
@@ -149,6 +150,7 @@ def features(texts: Sequence[str], layers: dict[str, tuple[int, ...]]) -> np.nda
                 pooled = [torch.nn.functional.normalize(mean_pool(hidden[k].float(), mask), dim=1) for k in wanted]
                 rows.append(torch.cat(pooled, dim=1).numpy())
         blocks.append(np.concatenate(rows))
+    release_free_memory()  # the batches' activations, back to the system (_memory.py)
     return np.hstack(blocks).astype(np.float32)
 
 
