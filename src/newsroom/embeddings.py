@@ -140,7 +140,7 @@ class MiniLMEmbedder:
         with torch.inference_mode(), cpu_autocast():
             for i in range(0, len(texts), _BATCH):
                 ids, mask = tokenizer(texts[i : i + _BATCH])
-                tokens = model(ids, mask)[-1].float()
+                tokens = model(ids, mask, keep=(model.shape.layers,))[-1].float()
                 m = mask.unsqueeze(-1).to(tokens.dtype)
                 pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())

@@ -11,7 +11,7 @@ does with ``output_hidden_states=True``; in float32 the outputs agree with ``tra
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,8 +162,12 @@ class Encoder(nn.Module):
             self.encoder.relative_attention_bias = _Embedding(s.buckets, s.heads)
         self.eval()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
-        """The hidden states: the embedding layer's output, then each layer's."""
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keep: Collection[int] | None = None
+    ) -> list[torch.Tensor | None]:
+        """The hidden states: the embedding layer's output, then each layer's. With ``keep``, only those layers'
+        (the others are None): a layer's output is then freed as soon as the next one is computed, which for mpnet's
+        three of thirteen saves about 0.1 GB a batch of 64 headlines."""
         e = self.embeddings
         n = input_ids.shape[1]
         if self.mpnet:  # positions count real tokens from pad_id + 1 (fairseq's make_positions)
@@ -178,10 +182,10 @@ class Encoder(nn.Module):
         bias = _mask_bias(attention_mask, x.dtype)
         if self.mpnet:
             bias = bias + self._position_bias(n)
-        out = [x]
-        for layer in self.encoder.layer:
+        out: list[torch.Tensor | None] = [x if keep is None or 0 in keep else None]
+        for k, layer in enumerate(self.encoder.layer, start=1):
             x = layer(x, bias)
-            out.append(x)
+            out.append(x if keep is None or k in keep else None)
         return out
 
     def _position_bias(self, n: int) -> torch.Tensor:

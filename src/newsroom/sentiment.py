@@ -13,8 +13,9 @@ classes, the layers, the cross-validated figure; no corpus text; 36 KB) is writt
 A headline costs one forward pass of each encoder, mostly mpnet: on 2 cores about 3.7 ms in a batch of 256 and 25 ms
 alone under bfloat16 autocast (``embeddings.cpu_autocast``; predictions agree with float32 on 99.9% of the dev file
 and cross-validated macro-F1 moves by < 0.001), 14 and 50 ms in float32. Probabilities are cached per headline, and
-``prefetch`` computes a batch ahead of the ``predict`` calls that need it. The encoders are loaded on first use
-(about 4 s and 0.45 GB for mpnet).
+``prefetch`` computes a batch ahead of the ``predict`` calls that need it. The encoders are loaded on first use, or
+ahead by ``warm`` (``Pipeline.run_once`` calls it in a background thread while the poll runs): about 1.8 s of CPU and
+0.26 GB for mpnet where the encoders run in bfloat16 (``bench/memory.py``).
 
 The article's sentiment combines this classifier with the model's own label (``combine``):
 1. the classifier's label when its probability is at least ``CONFIDENT`` (0.55);
@@ -146,7 +147,7 @@ def features(texts: Sequence[str], layers: dict[str, tuple[int, ...]]) -> np.nda
         with torch.inference_mode(), cpu_autocast():
             for i in range(0, len(texts), _BATCH):
                 ids, mask = tokenizer(texts[i : i + _BATCH], max_length=MAX_TOKENS)
-                hidden = model(ids, mask)
+                hidden = model(ids, mask, keep=wanted)
                 pooled = [torch.nn.functional.normalize(mean_pool(hidden[k].float(), mask), dim=1) for k in wanted]
                 rows.append(torch.cat(pooled, dim=1).numpy())
         blocks.append(np.concatenate(rows))
