@@ -164,6 +164,10 @@ class Pipeline:
     ) -> RunSummary:
         begun: set[int] = set()
         tasks: list[asyncio.Task[None]] = []
+        # Stories in flight at once: enough to keep every model slot busy (a story's translations run side by side),
+        # few enough that the first story's own steps do not queue behind every other story's database work in the
+        # worker threads (500 stories started at once held the first request back by about a second).
+        gate = asyncio.Semaphore(2 * self.settings.llm.concurrency + 8)
         while True:
             last_round = polling is None or polling.done()
             if stored is not None:
@@ -179,7 +183,7 @@ class Pipeline:
                 self._held.update(ids)
                 if contexts:
                     self._prefetch_signals(contexts)
-                tasks += [asyncio.create_task(self._process_story(ctx, summary, on_story)) for ctx in contexts]
+                tasks += [asyncio.create_task(self._gated(gate, ctx, summary, on_story)) for ctx in contexts]
                 if contexts and on_plan:
                     on_plan(len(begun))
             if last_round:
@@ -240,6 +244,12 @@ class Pipeline:
     def _renew(self, held: list[int]) -> None:
         with self.store.session() as s:
             claims.renew_claims(s, self.owner, held, self._lease)
+
+    async def _gated(
+        self, gate: asyncio.Semaphore, ctx: queries.StoryContext, summary: RunSummary, on_story: ProgressHook | None
+    ) -> None:
+        async with gate:
+            await self._process_story(ctx, summary, on_story)
 
     async def _process_story(
         self, ctx: queries.StoryContext, summary: RunSummary, on_story: ProgressHook | None
