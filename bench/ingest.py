@@ -3,8 +3,9 @@
 The entries are ``bench/dedupe.py``'s generated event-level items (a year of seven sites), written as seven RSS feeds
 and served by a threaded HTTP server on 127.0.0.1. Each run is a fresh `python -m newsroom poll --force` process on a
 fresh SQLite file (process start and model load included), with `stories.same_event` on (clustering) or off. Reports
-entries/s, seconds per 1,000 entries, the ratio to feedparser parsing the same bytes in this process, and the poll
-process's peak RSS. Prints a table; writes bench/results/ingest.json.
+entries/s, seconds per 1,000 entries, the ratio to feedparser parsing the same bytes in this process, the same three
+in CPU seconds (user + system of the poll process: what to read on a shared machine, where wall time says little),
+and the poll process's peak RSS. Prints a table; writes bench/results/ingest.json.
 
     .venv/bin/python bench/ingest.py [--sizes 1000 10000 50000] [--modes off on]
 """
@@ -93,8 +94,8 @@ def config(folder: Path, port: int, sources: list[str], n: int, same_event: bool
     return path
 
 
-def poll_run(cfg: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `newsroom poll --force` process."""
+def poll_run(cfg: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one `newsroom poll --force` process."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -107,7 +108,7 @@ def poll_run(cfg: Path) -> tuple[float, float]:
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"newsroom poll failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -119,15 +120,16 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         bodies = feeds(n)
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         parsed = sum(len(feedparser.parse(body).entries) for body in bodies.values())
         feedparser_rate = parsed / (time.perf_counter() - started)
+        feedparser_cpu_rate = parsed / (time.process_time() - cpu0)
         server = serve(bodies)
         try:
             for mode in args.modes:
                 with tempfile.TemporaryDirectory() as tmp:
                     cfg = config(Path(tmp), server.server_address[1], sorted(bodies), n, mode == "on")
-                    wall, rss = poll_run(cfg)
+                    wall, cpu, rss = poll_run(cfg)
                 rows.append(
                     {
                         "entries": parsed,
@@ -137,6 +139,11 @@ def main() -> None:
                         "ms_per_1000_entries": round(1000 * wall / parsed * 1000, 1),
                         "feedparser_entries_per_second": round(feedparser_rate, 1),
                         "ratio_to_feedparser": round(parsed / wall / feedparser_rate, 3),
+                        "cpu_seconds": round(cpu, 2),
+                        "entries_per_cpu_second": round(parsed / cpu, 1),
+                        "cpu_ms_per_1000_entries": round(1000 * cpu / parsed * 1000, 1),
+                        "feedparser_entries_per_cpu_second": round(feedparser_cpu_rate, 1),
+                        "cpu_ratio_to_feedparser": round(parsed / cpu / feedparser_cpu_rate, 3),
                         "peak_rss_mb": round(rss, 1),
                     }
                 )

@@ -156,10 +156,11 @@ def instrument() -> StageCPU:
     from newsroom import embeddings, sentiment
     from newsroom.images.card import CardProvider
     from newsroom.publish.filesystem import FilesystemTarget
+    from newsroom.sources import rss
     from newsroom.stages import poll, write
 
     cpu = StageCPU()
-    cpu.wrap(poll, "parse_feed", "poll: parse the feed")
+    cpu.wrap(rss, "parse_feed", "poll: parse the feed")
     cpu.wrap(poll, "record_poll", "poll: store items, assign stories (clustering)")
     cpu.wrap(embeddings, "load_minilm", "encoders: load")
     for name in list(sentiment.ENCODERS):
@@ -189,6 +190,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
     async def timed_generate(*args, **kwargs):  # type: ignore[no-untyped-def]
         if not first_request:
             first_request.append(time.perf_counter())
+            first_request.append(time.process_time())  # CPU of the whole process so far (imports included)
         return await generate(*args, **kwargs)
 
     provider.generate = timed_generate  # type: ignore[method-assign]
@@ -211,6 +213,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
         "first_story_s": first_story_s,
         "articles_published_s": (max(finished) - t0) if finished else 0.0,
         "run_to_first_request_s": (first_request[0] - t0) if first_request else 0.0,
+        "cpu_to_first_request_s": first_request[1] if first_request else 0.0,
         "process_s": wall - first_story_s,
         "cpu_s": cpu,
         "stories": summary.stories,
@@ -295,6 +298,7 @@ def main() -> None:
         "calls_per_article_language": round(first["model_calls"] / articles, 3),
         "cpu_s_per_stage": {k: round(v, 3) for k, v in sorted(stage_cpu.items(), key=lambda kv: -kv[1])},
         "startup_to_first_request_s": round(startup, 3),
+        "startup_cpu_to_first_request_s": round(first["cpu_to_first_request_s"], 3),
         "tokens_per_article_language": round((first["tokens_in"] + first["tokens_out"]) / articles, 1),
         "second_run_model_calls": second["model_calls"],
         "second_run_wall_s": round(second["wall_s"], 3),
@@ -319,6 +323,7 @@ def main() -> None:
         ("wall / floor (target <= 1.10)", f"{result['ratio_wall_to_floor']}"),
         ("every article published / floor", f"{result['ratio_articles_published_to_floor']}"),
         ("startup to the first model request (imports included)", f"{startup:.2f} s"),
+        ("  its CPU time (all threads, imports included)", f"{first['cpu_to_first_request_s']:.2f} s"),
         ("pipeline CPU time (this process)", f"{first['cpu_s']:.2f} s"),
     ]
     rows += [(f"  CPU: {k}", f"{v:.2f} s") for k, v in result["cpu_s_per_stage"].items()]

@@ -281,17 +281,18 @@ async def test_items_commit_in_chunks_oldest_first(
 ) -> None:
     """Writing may start on the first chunk while the rest is stored; stories follow publication order."""
     monkeypatch.setattr(poll, "STORE_CHUNK", 20)
+    monkeypatch.setattr(poll, "FIRST_CHUNK", 7)  # the first chunk is shorter: the first stories reach writers sooner
     body = corpus_bytes(corpus, "decrypt")
     n = entry_count(body)
-    assert n > poll.STORE_CHUNK  # the feed needs more than one chunk for this test to mean anything
+    assert n > poll.FIRST_CHUNK + poll.STORE_CHUNK  # the feed needs three chunks for this test to mean anything
     settings = make_settings({"decrypt": serve(server, "/d.rss", ScriptedFeed(body))})
     seen: list[int] = []
     (report,) = await poll_sources(
         store, settings, now=NOW, on_items_stored=lambda: seen.append(table_count(store, ItemRow))
     )
     assert report.new_items == n and report.status == "ok"
-    assert seen == [poll.STORE_CHUNK * k for k in range(1, len(seen))] + [n]
-    assert len(seen) == -(-n // poll.STORE_CHUNK)
+    assert seen == [poll.FIRST_CHUNK + poll.STORE_CHUNK * k for k in range(len(seen) - 1)] + [n]
+    assert len(seen) == 1 + -(-(n - poll.FIRST_CHUNK) // poll.STORE_CHUNK)
     with store.session() as s:  # a story is created by its first item, and items are stored oldest first
         firsts = [
             d

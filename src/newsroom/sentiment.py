@@ -13,8 +13,9 @@ classes, the layers, the cross-validated figure; no corpus text; 36 KB) is writt
 A headline costs one forward pass of each encoder, mostly mpnet: on 2 cores about 3.7 ms in a batch of 256 and 25 ms
 alone under bfloat16 autocast (``embeddings.cpu_autocast``; predictions agree with float32 on 99.9% of the dev file
 and cross-validated macro-F1 moves by < 0.001), 14 and 50 ms in float32. Probabilities are cached per headline, and
-``prefetch`` computes a batch ahead of the ``predict`` calls that need it. The encoders are loaded on first use
-(about 4 s and 0.45 GB for mpnet).
+``prefetch`` computes a batch ahead of the ``predict`` calls that need it. The encoders are loaded on first use, or
+ahead by ``warm`` (``Pipeline.run_once`` calls it in a background thread while the poll runs): about 1.8 s of CPU and
+0.26 GB for mpnet where the encoders run in bfloat16 (``bench/memory.py``).
 
 The article's sentiment combines this classifier with the model's own label (``combine``):
 1. the classifier's label when its probability is at least ``CONFIDENT`` (0.55);
@@ -39,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ._memory import release_free_memory
 from .embeddings import cached_rows, cpu_autocast, default_embedder
 from .mpnet import load_mpnet
 
@@ -52,8 +54,7 @@ _BATCH = 64
 
 
 def _minilm() -> tuple[Any, Any]:
-    st = default_embedder().model()  # the clustering embedder's copy: one MiniLM per process
-    return st[0].auto_model, st.tokenizer
+    return default_embedder().model()  # the clustering embedder's copy: one MiniLM per process
 
 
 # encoder name -> loader of (transformers model, tokenizer), in feature order
@@ -113,10 +114,18 @@ _encoders_lock = threading.Lock()
 def _encoder(name: str) -> tuple[Any, Any]:
     with _encoders_lock:
         if name not in _encoders:
-            model, tokenizer = ENCODERS[name]()
-            model.eval()
-            _encoders[name] = (model, tokenizer)
+            _encoders[name] = ENCODERS[name]()
         return _encoders[name]
+
+
+def warm() -> None:
+    """Load the encoders the shipped weights use (``Pipeline.run_once`` calls this in a worker thread while the poll
+    runs, so the first article does not wait for them). Never raises: ``predict`` meets and reports a failure."""
+    try:
+        for name in load_weights().layers:
+            _encoder(name)
+    except Exception:
+        log.debug("sentiment encoders could not be loaded ahead", exc_info=True)
 
 
 def mean_pool(tokens: Any, mask: Any) -> Any:
@@ -137,14 +146,12 @@ def features(texts: Sequence[str], layers: dict[str, tuple[int, ...]]) -> np.nda
         rows = []
         with torch.inference_mode(), cpu_autocast():
             for i in range(0, len(texts), _BATCH):
-                enc = tokenizer(
-                    texts[i : i + _BATCH], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-                )
-                mask = enc["attention_mask"]
-                hidden = model(input_ids=enc["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states
+                ids, mask = tokenizer(texts[i : i + _BATCH], max_length=MAX_TOKENS)
+                hidden = model(ids, mask, keep=wanted)
                 pooled = [torch.nn.functional.normalize(mean_pool(hidden[k].float(), mask), dim=1) for k in wanted]
                 rows.append(torch.cat(pooled, dim=1).numpy())
         blocks.append(np.concatenate(rows))
+    release_free_memory()  # the batches' activations, back to the system (_memory.py)
     return np.hstack(blocks).astype(np.float32)
 
 

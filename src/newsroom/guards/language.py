@@ -32,10 +32,25 @@ _NEUTRAL = re.compile(r"\b(?:[A-Z]{2,6}|[A-Z][a-z]+(?:[A-Z][a-z]*)*)\b|\$|%|\d[\
 
 @cache
 def detector() -> LanguageDetector:
-    """A lingua detector over the languages Newsroom supports (built once; models load on first use)."""
+    """A lingua detector over the languages Newsroom supports, in low-accuracy mode (built once).
+
+    Low-accuracy mode reads trigrams only: its models for all ten languages take about 30 MB, where the
+    high-accuracy ones (unigrams to fivegrams) took about 190 MB for the Latin-script six a run meets, and it is
+    several times faster. Alone it flags more correct texts than high accuracy does (on 492 English sentences and
+    headlines checked as English: 10 against 1), so a mismatch it reports is confirmed by ``confirm``."""
     from lingua import Language, LanguageDetectorBuilder
 
-    return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in LINGUA_NAMES.values())).build()
+    languages = (getattr(Language, n) for n in LINGUA_NAMES.values())
+    return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+
+
+@cache
+def confirm(found: str, expected: str) -> LanguageDetector:
+    """A high-accuracy lingua detector over two languages (lingua names): the one ``detector`` found and the one the
+    text should be in. Built when first needed; each loads only its two languages' models."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(getattr(Language, found), getattr(Language, expected)).build()
 
 
 def detect(text: str) -> tuple[str | None, float]:
@@ -72,8 +87,19 @@ def _language_of(text: str, lang: str) -> str | None:
         return None
     # Only a clear verdict counts: lingua's confidences are relative, so compare with the expected language's.
     values = {v.language.name: v.value for v in detector().compute_language_confidence_values(stripped)}
-    expected = values.get(LINGUA_NAMES.get(lang, ""), 0.0)
-    return code if confidence - expected > 0.2 else None
+    expected = LINGUA_NAMES.get(lang, "")
+    if confidence - values.get(expected, 0.0) <= 0.2:
+        return None
+    if not expected:
+        return code
+    # ...and is confirmed at high accuracy between the two languages (the guard's decisions
+    # on 492 English and 407 German WMT22 dev sentences and feed headlines: no correct text flagged, 3 of the 388
+    # English texts checked as German that high accuracy alone flags missed).
+    pair = {
+        v.language.name: v.value
+        for v in confirm(LINGUA_NAMES[code], expected).compute_language_confidence_values(stripped)
+    }
+    return code if pair.get(LINGUA_NAMES[code], 0.0) - pair.get(expected, 0.0) > 0.2 else None
 
 
 def check_language(fields: Fields, ctx: GuardContext) -> list[Finding]:

@@ -10,6 +10,7 @@ what every item needs before the store (hostile text, links, dates, limits) is s
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 POLL_CONCURRENCY = 8
 INSERT_ATTEMPTS = 3
 STORE_CHUNK = 500  # new items per transaction and per story batch: writing starts early, batches stay cheap
+FIRST_CHUNK = 64  # ...except the first of a source's poll: its first stories reach the writers after 64 items
 POLL_LEASE = timedelta(minutes=5)  # a poller that dies leaves its sources due again after this
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
@@ -276,19 +278,20 @@ def _record_success(
     now: datetime,
     on_stored: Callable[[], None] | None = None,
 ) -> SourcePollReport:
-    """New items and their stories commit in chunks of STORE_CHUNK (``on_stored`` is called after each, so writing
-    can start while the rest is stored); the source's validators (ETag, Last-Modified, cursor) commit last. A crash in
-    between leaves the old validators, so the next poll fetches again and stores what is missing: items are unique
-    per (source, externalId), which is what makes the chunks safe."""
+    """New items and their stories commit in chunks of STORE_CHUNK, the first FIRST_CHUNK long (``on_stored`` is
+    called after each, so writing can start while the rest is stored); the source's validators (ETag,
+    Last-Modified, cursor) commit last. A crash in between leaves the old validators, so the next poll fetches again
+    and stores what is missing: items are unique per (source, externalId), which is what makes the chunks safe."""
     report = SourcePollReport(key=key, status="not_modified", http_status=batch.http_status)
     items: list[FeedItem] = []
     if batch.status == "ok":
         items = sorted(batch.items, key=lambda i: i.published_at)
         with store.session() as s:
             _ensure_publishers(s, _source_row(s, key), items)
-        for start in range(0, len(items), STORE_CHUNK):
+        bounds = [0, *range(min(FIRST_CHUNK, STORE_CHUNK), len(items), STORE_CHUNK), len(items)]
+        for start, end in itertools.pairwise(bounds):
             with store.session() as s:
-                stored = _store_items(s, items[start : start + STORE_CHUNK], now, settings.stories.same_event)
+                stored = _store_items(s, items[start:end], now, settings.stories.same_event)
             report.new_items += stored
             if stored and on_stored is not None:
                 on_stored()
