@@ -31,7 +31,13 @@ class ArticleFilter:
 
 
 def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    """``dt`` in UTC; a bound at the calendar's edge (0001-01-01T00:00+01:00) that UTC cannot hold is clamped."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if dt.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def articles_select() -> Select[Any]:
