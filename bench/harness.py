@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,13 @@ class ScriptedServer:
     def stats(self) -> dict[str, Any]:
         return dict(self._get("/_stats"))
 
-    def in_flight_at(self, at: float, arrived_by: float, since: float, within: float = 1.0) -> tuple[int, int]:
+    def in_flight_at(
+        self, at: float, arrived_by: float, since: float, within: float = 1.0, client: str | None = None
+    ) -> tuple[int, int]:
         """(requests that arrived after ``since`` and were open at ``at``, those finished in the ``within`` seconds
-        before it)."""
-        got = self._get(f"/_in_flight?at={at!r}&arrived_by={arrived_by!r}&since={since!r}&within={within!r}")
+        before it); only those of the client with API key ``client`` when given."""
+        who = f"&client={urllib.parse.quote(client)}" if client is not None else ""
+        got = self._get(f"/_in_flight?at={at!r}&arrived_by={arrived_by!r}&since={since!r}&within={within!r}{who}")
         return int(got["in_flight"]), int(got["finished_within"])
 
     def outage(self, seconds: float) -> None:

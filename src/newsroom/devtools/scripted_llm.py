@@ -10,7 +10,9 @@ process or ``POST /_script`` over HTTP.
 not one) and the most requests ever in flight at once (to check a client's bound).
 ``GET /_in_flight?at=T[&arrived_by=T2][&since=T0][&within=S]`` counts the requests that had arrived (after T0, by
 T2) and were not finished at ``time.monotonic()`` T (a kill's instant, for the chaos benchmark; the clock is the
-machine's, shared by its processes), and those finished in the S seconds (default 1) before T. ``POST /_outage``
+machine's, shared by its processes), and those finished in the S seconds (default 1) before T; ``&client=C`` counts
+only the requests whose ``Authorization`` header was ``Bearer C`` (one client among several: each process under test
+gets its own key), and ``/_stats`` reports ``requests_by_client``. ``POST /_outage``
 with ``{"seconds": N}`` makes the server an endpoint that is down for N seconds: every request (``/v1/models`` too)
 gets HTTP 503 at once.
 
@@ -266,7 +268,9 @@ class ScriptedLLM:
         self.max_in_flight = 0
         self.refused = 0  # 503s sent during an outage (counted in answered too: the client got a reply)
         self.outage_until = 0.0  # time.monotonic() until which every request gets 503
-        self._timeline: deque[list[float]] = deque(maxlen=100_000)  # [arrived, finished or inf] per request
+        # per request: [arrived, finished or inf], and the client's key (its Authorization header without "Bearer ")
+        self._timeline: deque[tuple[list[float], str]] = deque(maxlen=100_000)
+        self.requests_by_client: dict[str, int] = {}
         self.bodies: deque[dict[str, Any]] = deque(maxlen=_MAX_KEPT_BODIES)
         self.authorizations: deque[str] = deque(maxlen=_MAX_KEPT_BODIES)
         self.app = Starlette(
@@ -294,6 +298,7 @@ class ScriptedLLM:
             self._queue.clear()
             self.requests = 0
             self.answered = 0
+            self.requests_by_client.clear()
             self.max_in_flight = self.in_flight
             self.bodies.clear()
             self.authorizations.clear()
@@ -304,6 +309,7 @@ class ScriptedLLM:
                 "requests": self.requests,
                 "answered": self.answered,
                 "in_flight": self.in_flight,
+                "requests_by_client": dict(self.requests_by_client),
                 "max_in_flight": self.max_in_flight,
                 "pending_script": len(self._queue),
                 "refused": self.refused,
@@ -315,19 +321,30 @@ class ScriptedLLM:
         with self._lock:
             self.outage_until = time.monotonic() + seconds
 
-    def in_flight_at(self, at: float, arrived_by: float | None = None, since: float = 0.0) -> int:
+    def in_flight_at(
+        self, at: float, arrived_by: float | None = None, since: float = 0.0, client: str | None = None
+    ) -> int:
         """How many requests were not finished at ``time.monotonic()`` ``at``, of those that arrived after ``since``
         and by ``arrived_by`` (default ``at``; later for a request a killed client sent just before ``at`` that was
-        still on its way)."""
+        still on its way); only ``client``'s (its API key) when given."""
         until = at if arrived_by is None else max(at, arrived_by)
         with self._lock:
-            return sum(1 for arrived, done in self._timeline if since < arrived <= until and done > at)
+            return sum(
+                1
+                for (arrived, done), who in self._timeline
+                if since < arrived <= until and done > at and client in (None, who)
+            )
 
-    def finished_within(self, at: float, seconds: float, since: float = 0.0) -> int:
+    def finished_within(self, at: float, seconds: float, since: float = 0.0, client: str | None = None) -> int:
         """How many requests that arrived after ``since`` were finished (answered or dropped) in the ``seconds``
-        before ``at``: replies a client may have had on the wire or in hand, not yet stored, when killed at ``at``."""
+        before ``at``: replies a client may have had on the wire or in hand, not yet stored, when killed at ``at``;
+        only ``client``'s when given."""
         with self._lock:
-            return sum(1 for arrived, done in self._timeline if arrived > since and at - seconds < done <= at)
+            return sum(
+                1
+                for (arrived, done), who in self._timeline
+                if arrived > since and at - seconds < done <= at and client in (None, who)
+            )
 
     def _down(self) -> bool:
         return time.monotonic() < self.outage_until
@@ -368,13 +385,14 @@ class ScriptedLLM:
             q = request.query_params
             at = float(q["at"])
             by, since, within = float(q.get("arrived_by", at)), float(q.get("since", 0)), float(q.get("within", 1))
+            client = q.get("client")
         except (KeyError, ValueError):
             return JSONResponse({"error": {"message": "expected ?at=<time.monotonic()>"}}, status_code=400)
         return JSONResponse(
             {
                 "at": at,
-                "in_flight": self.in_flight_at(at, by, since),
-                "finished_within": self.finished_within(at, within, since),
+                "in_flight": self.in_flight_at(at, by, since, client),
+                "finished_within": self.finished_within(at, within, since, client),
             }
         )
 
@@ -384,11 +402,13 @@ class ScriptedLLM:
 
     async def _chat(self, request: Request) -> Response:
         span = [time.monotonic(), float("inf")]
+        client = request.headers.get("authorization", "").removeprefix("Bearer ")
         with self._lock:
             self.requests += 1
+            self.requests_by_client[client] = self.requests_by_client.get(client, 0) + 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            self._timeline.append(span)
+            self._timeline.append((span, client))
         try:
             if self._down():
                 with self._lock:
