@@ -11,6 +11,7 @@ import asyncio
 import re
 from collections import Counter
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -23,7 +24,7 @@ from newsroom.stages.poll import poll_sources
 from newsroom.stages.select import Candidate, decide, select_story
 from newsroom.store import queries
 from newsroom.store.db import Store
-from newsroom.store.tables import ArticleRow, ItemRow, StoryRow
+from newsroom.store.tables import ArticleRow, ItemRow, StoryRow, utcnow
 from newsroom.web.app import create_app
 from web_support import AUTH, TOKEN, make_settings, run_pipeline
 
@@ -158,7 +159,6 @@ def test_skipped_listed_and_written_anyway(
         written = set(s.scalars(select(ArticleRow.story_id)))
     assert skipped and not (set(skipped) & written)  # no article, no file for a skipped story
     assert all(reason for reason in skipped.values())
-
     with TestClient(create_app(settings, store), base_url="https://testserver") as client:
         page = client.get("/api/v1/stories", params={"status": "skipped", "limit": 100}).json()
         listed = {st["id"]: st["skipReason"] for st in page["items"]}
@@ -168,6 +168,11 @@ def test_skipped_listed_and_written_anyway(
         r = client.post(f"/api/v1/stories/{target}/write", headers=AUTH)
         assert r.status_code == 200 and r.json()["status"] == "new" and r.json()["selectBypass"] is True
         assert client.post("/api/v1/stories/999999/write", headers=AUTH).status_code == 404
+        # the written-anyway story then fails as in a model outage: pending, backing off for an hour after 3 tries
+        with store.session() as s:
+            st = s.get_one(StoryRow, target)
+            st.attempts, st.last_error = 3, "server_error: HTTP 503"
+            st.next_attempt_at = utcnow() + timedelta(hours=1)
         # the UI lists the rest with their reasons and offers the same action
         form = client.get("/ui/login", headers=HTML)
         value = re.search(r'name="csrf_token" value="([^"]+)"', form.text)[1]  # type: ignore[index]
@@ -180,6 +185,12 @@ def test_skipped_listed_and_written_anyway(
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', ui.text)[1]  # type: ignore[index]
         r = client.post(f"/ui/stories/{others[0]}/write", data={"csrf_token": csrf}, follow_redirects=False)
         assert r.status_code == 303
+        # the failed story waiting out its backoff is listed with its error, and "retry now" makes it due
+        assert f'id="waiting-{target}"' in ui.text and "HTTP 503" in ui.text
+        r = client.post(f"/ui/stories/{target}/write", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303
+        with store.session() as s:
+            assert s.get_one(StoryRow, target).next_attempt_at is None
 
     again = run_pipeline(settings, store)
     assert not again.failures

@@ -133,7 +133,8 @@ def select_story(store: Store, settings: Settings, story_id: int) -> str | None:
 
 
 def write_anyway(store: Store, story_id: int) -> StoryRow | None:
-    """An editor's "write anyway": a skipped (or failed) story becomes pending and bypasses select. None: no story."""
+    """An editor's "write anyway" (or "retry now"): a skipped (or failed) story becomes pending and bypasses select,
+    and a story backing off after a failure is due at once. None: no story."""
     with store.session() as s:
         story = s.get(StoryRow, story_id)
         if story is None:
@@ -141,5 +142,6 @@ def write_anyway(store: Store, story_id: int) -> StoryRow | None:
         if story.status in ("skipped", "failed"):
             story.status, story.attempts, story.last_error = "new", 0, None
         story.select_bypass = True
+        story.next_attempt_at = None
         story.updated_at = utcnow()
         return story

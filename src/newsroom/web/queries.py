@@ -159,9 +159,12 @@ def _story_views(s: Session, stories: list[StoryRow]) -> list[StoryView]:
 def list_stories(
     s: Session, *, limit: int, cursor: str | None = None, status: str | None = None
 ) -> tuple[list[StoryView], str | None]:
-    """Newest first (by last update, then id); only those with ``status`` when given (``skipped``: select's)."""
+    """Newest first (by last update, then id); only those with ``status`` when given (``skipped``: select's;
+    ``retrying``: pending stories backing off after a failure)."""
     q = select(StoryRow)
-    if status:
+    if status == "retrying":
+        q = q.where(StoryRow.status == "new", StoryRow.next_attempt_at.is_not(None))
+    elif status:
         q = q.where(StoryRow.status == status)
     if cursor:
         updated, last_id = decode_cursor("s", cursor, (str, int))

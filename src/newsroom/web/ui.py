@@ -465,13 +465,15 @@ async def poll_source(c: Ctx, s: UiPost, key: str) -> Response:
 
 @router.get("/skipped")
 def skipped_page(request: Request, c: Ctx, s: UiSession, cursor: str | None = None) -> HTMLResponse:
-    """The stories select skipped, each with its reason and a "write anyway" button."""
+    """The stories select skipped, each with its reason and a "write anyway" button; above them the stories backing off
+    after a failure, each with its error, tries and next try, and a "retry now" button (the same action)."""
     with c.store.session() as db:
+        waiting, _ = wq.list_stories(db, limit=50, status="retrying")
         try:
             views, nxt = wq.list_stories(db, limit=50, cursor=cursor, status="skipped")
         except ValueError:
             views, nxt = wq.list_stories(db, limit=50, status="skipped")
-    return page(request, "skipped.html", session=s, stories=views, next_cursor=nxt)
+    return page(request, "skipped.html", session=s, stories=views, waiting=waiting, next_cursor=nxt)
 
 
 @router.post("/stories/{story_id}/write")
