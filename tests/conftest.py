@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from newsroom.devtools.scripted_llm import start_scripted_server
 from newsroom.store.db import Store
+from pg_support import drop_schema, fresh_schema
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("NEWSROOM_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -63,20 +63,8 @@ def postgres_url() -> str:
 
 def _pg_schema_store(base_url: str) -> tuple[Store, str]:
     """A Store confined to a fresh schema, so tests never see each other's rows."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base_url else "?"
-    return Store(f"{base_url}{sep}options=-csearch_path%3D{schema}"), schema
-
-
-def _drop_schema(base_url: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    url, schema = fresh_schema(base_url)
+    return Store(url), schema
 
 
 @pytest.fixture
@@ -91,7 +79,7 @@ def pg_store(postgres_url: str) -> Iterator[Store]:
     store, schema = _pg_schema_store(postgres_url)
     yield store
     store.close()
-    _drop_schema(postgres_url, schema)
+    drop_schema(postgres_url, schema)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,7 +8,6 @@ scripted OpenAI-compatible server on 127.0.0.1.
 from __future__ import annotations
 
 import multiprocessing
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from newsroom.stages.job import retry_delay
 from newsroom.store import claims
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ItemRow, ModelCallRow, StoryRow
+from pg_support import drop_schema, fresh_schema
 from web_support import serve_feeds
 
 PER_FEED = 4
@@ -66,31 +66,14 @@ def test_two_run_processes_on_one_sqlite_file(tmp_path: Path, feeds: list[Source
     _two_runs_share_the_work(tmp_path, f"sqlite:///{tmp_path / 'n.db'}", feeds)
 
 
-def _schema(postgres_url: str) -> tuple[str, str]:
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in postgres_url else "?"
-    return f"{postgres_url}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def _drop(postgres_url: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 def test_two_run_processes_on_one_postgresql_database(
     tmp_path: Path, feeds: list[SourceConfig], postgres_url: str
 ) -> None:
-    url, schema = _schema(postgres_url)
+    url, schema = fresh_schema(postgres_url)
     try:
         _two_runs_share_the_work(tmp_path, url, feeds)
     finally:
-        _drop(postgres_url, schema)
+        drop_schema(postgres_url, schema)
 
 
 def _open(url: str) -> None:
@@ -103,7 +86,7 @@ def test_first_starts_racing_on_an_empty_database_migrate_once(
 ) -> None:
     if engine == "postgres":
         postgres_url = request.getfixturevalue("postgres_url")
-        url, schema = _schema(postgres_url)
+        url, schema = fresh_schema(postgres_url)
     else:
         url, schema = f"sqlite:///{tmp_path / 'race.db'}", ""
     try:
@@ -119,7 +102,7 @@ def test_first_starts_racing_on_an_empty_database_migrate_once(
         store.close()
     finally:
         if schema:
-            _drop(request.getfixturevalue("postgres_url"), schema)
+            drop_schema(request.getfixturevalue("postgres_url"), schema)
 
 
 def _story(s, n: int = 1) -> list[int]:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@ table re-creation whose drop would cascade), and written stories count their mem
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from alembic import command
 from sqlalchemy import text
 
 from newsroom.store.db import alembic_config, make_engine
+from pg_support import drop_schema, fresh_schema
 
 ROWS = [
     "INSERT INTO sources (key,name,type,url,enabled,interval_seconds,weight,error_count,items_seen,origin,paused)"
@@ -35,15 +35,10 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    import psycopg
-
     base = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    url, schema = fresh_schema(base)
+    yield url
+    drop_schema(base, schema)
 
 
 def test_upgrade_keeps_every_row(url: str) -> None:

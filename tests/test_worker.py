@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -48,6 +47,7 @@ from newsroom.tasks import (
     make_app,
     retry_stalled,
 )
+from pg_support import drop_schema, fresh_schema
 
 WORKER_TOML = """
 [stories]
@@ -94,23 +94,6 @@ def _feed(n: int) -> bytes:
     ).encode()
 
 
-def _schema(postgres_url: str) -> tuple[str, str]:
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in postgres_url else "?"
-    return f"{postgres_url}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def _drop(postgres_url: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 class Newsroom:
     """A PostgreSQL schema (migrated), the invented feed, the scripted model and a config for workers."""
 
@@ -119,7 +102,7 @@ class Newsroom:
     ) -> None:
         self.tmp_path = tmp_path
         self.postgres_url = postgres_url
-        self.url, self.schema = _schema(postgres_url)
+        self.url, self.schema = fresh_schema(postgres_url)
         self.store = Store(self.url)  # migrated here, so the workers start on a ready schema
         httpserver.expect_request("/feed.xml").respond_with_data(_feed(stories), content_type="application/rss+xml")
         self.llm = start_scripted_server(latency_ms=200)
@@ -161,7 +144,7 @@ class Newsroom:
                 kill9(proc)
         self.llm.stop()
         self.store.close()
-        _drop(self.postgres_url, self.schema)
+        drop_schema(self.postgres_url, self.schema)
 
 
 @pytest.fixture
