@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
+from .. import processes
 from ..models import ArticleDoc
 from .markdown import render_article
 
@@ -31,16 +32,7 @@ def _writer_dead(name: str) -> bool:
     m = _TMP_WRITER.search(name)
     if m is None or m[1] != _HOST:
         return False
-    pid = int(m[2])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
+    return not processes.alive(int(m[2]))
 
 
 __all__ = ["PLACEHOLDERS", "FilesystemTarget", "PathEscapeError"]

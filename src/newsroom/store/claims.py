@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from .. import processes
 from .tables import SourceRow, StoryRow, utcnow
 
 
@@ -75,7 +76,7 @@ def release_dead(session: Session) -> int:
     dead = []
     for owner in session.scalars(select(StoryRow.claimed_by).where(StoryRow.claimed_by.is_not(None)).distinct()):
         parts = (owner or "").split(":")
-        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not processes.alive(int(parts[1])):
             dead.append(owner)
     if not dead:
         return 0
@@ -83,18 +84,6 @@ def release_dead(session: Session) -> int:
         update(StoryRow).where(StoryRow.claimed_by.in_(dead)).values(claimed_by=None, claim_expires_at=None)
     )
     return int(done.rowcount)  # type: ignore[attr-defined]
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
 
 
 def release(story: StoryRow) -> None:
