@@ -48,6 +48,16 @@ class CallRecord:
 CallLogger = Callable[[CallRecord], None]
 
 
+def report_call(logger: CallLogger | None, record: CallRecord) -> None:
+    """Hand one attempt's outcome to the call logger; a broken logger must not turn a good call into a failed story."""
+    if logger is None:
+        return
+    try:
+        logger(record)
+    except Exception:
+        log.exception("the call logger failed")
+
+
 def start_call(logger: CallLogger | None, stage: str, provider: str, model: str) -> str | None:
     """Announce one HTTP attempt before it is made, to a logger that records calls up front (``started``: the
     pipeline's CallBuffer stores a row at once, so a crash that loses the reply still leaves the call counted).

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..config import LLMConfig
-from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, start_call
+from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, report_call, start_call
 from .schema import ReplyError, fit_to_budget, grammar_for, json_schema_for, min_completion_chars, parse_reply
 
 log = logging.getLogger("newsroom.llm")
@@ -432,7 +432,4 @@ class LocalProvider:
             cost=0.0,
             call_key=call_key,
         )
-        try:
-            self._on_call(record)
-        except Exception:  # a broken logger must not fail a good call
-            log.exception("the call logger failed")
+        report_call(self._on_call, record)

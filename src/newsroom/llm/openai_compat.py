@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import openai
 
 from ..config import LLMConfig
-from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, start_call
+from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, report_call, start_call
 from .retry import backoff_delay, parse_retry_after
 from .schema import ReplyError, grammar_for, json_schema_for, parse_reply
 
@@ -383,10 +383,7 @@ class OpenAIProvider:
             cost=cost,
             call_key=call_key,
         )
-        try:
-            self._on_call(record)
-        except Exception:  # a broken logger must not turn a good call into a failed story
-            log.exception("the call logger failed")
+        report_call(self._on_call, record)
 
     def _redact(self, text: str) -> str:
         if self._key and len(self._key) >= 4 and self._key in text:
