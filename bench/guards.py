@@ -12,8 +12,8 @@ how many corruptions the guards catch (target ≥ 99%), how many faithful texts 
     .venv/bin/python bench/guards.py [--corpus ../shared/corpus] [--uk 300] [--synthetic-only]
 
 The real-data part: the WMT22 dev halves (en→de, ru, uk, zh, ja; paragraphs of four segments, faithful human
-translations) flagged per language, the whole half and each half of it apart (the language rules were designed by
-reading the false alarms of the first 125 paragraphs; the last 125 are held out), the same paragraphs corrupted (a
+translations) flagged per language, the whole half and each half of it apart (which rules were designed on which
+half of the 250 paragraphs: README, "Measured on the dev halves"), the same paragraphs corrupted (a
 number swapped; a company name the source lacks added in one more sentence) and the share caught, and the FRANK dev
 summaries scored on the fact reasons - in-sample (the committed weights were fitted on that file) beside the grouped
 cross-validated figures that ``scripts/train_faithfulness.py`` wrote to ``bench/results/faithfulness_cv.json``.
@@ -334,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         for lang, v in result["real"]["translations"].items():
             real.add_row(f"WMT22 en→{lang} faithful, flagged", str(v["n"]), str(v["flagged"]),
                          f"{v['flagged'] / max(1, v['n']):.1%}", "≤ 5%")  # fmt: skip
-            for key, label in (("flagged_first_half", "1st half (rules designed)"),
-                               ("flagged_second_half", "2nd half (held out)")):  # fmt: skip
+            for key, label in (("flagged_first_half", "1st half"),
+                               ("flagged_second_half", "2nd half")):  # fmt: skip
                 k, n = v[key]
                 real.add_row(f"  {label}", str(n), str(k), f"{k / max(1, n):.1%}", "")
             for kind, c in v["corruptions"].items():

@@ -7,9 +7,9 @@ words and headline-style fields (title, headings) are left alone: capitals there
 
 Grounded means: the word occurs in the source (case-insensitive, possessive and plural endings ignored), or is a known
 alias of a major asset (``Bitcoin`` / ``BTC`` / ``біткоїн``). A Cyrillic name in a translation is compared with the
-pivot's words by a transliteration skeleton (``Даліо`` ~ ``Dalio``, ``Уілльямс`` ~ ``Williams``), after stripping
-Ukrainian or Russian case and adjective endings (``Трампа`` ~ ``Trump``, ``Лівійської`` ~ ``Libyan``, ``Африці`` ~
-``Africa``); Latin ``dj``/``dg`` is Cyrillic ``дж`` (``Таджа`` ~ ``Tadhg``); hyphenated names match part by part
+pivot's capitalised words by sound (``guards.translit``: ``Даліо`` ~ ``Dalio``, ``Уайтхорс`` ~ ``Whitehorse``,
+``Моравецкий`` ~ ``Morawiecki``), after stripping Ukrainian or Russian case and adjective endings (``Трампа`` ~
+``Trump``, ``Лівійської`` ~ ``Libyan``, ``Африці`` ~ ``Africa``); hyphenated names match part by part
 (``Нью-Йорку`` ~ ``New York``), and a short glossary, in Ukrainian and Russian, grounds the common words that both
 translate inside names (``Південній Африці`` ~ ``South Africa``, ``Кубке чемпионов`` ~ ``Champions Cup``). A name
 that the article's language spells its own way (``Афинах`` ~ ``Athens``) is grounded through CLDR's exonyms
@@ -30,7 +30,11 @@ import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from . import translit
 from .base import Fields, Finding, GuardContext, is_headline_field
+
+# English demonym endings: a translation may name the country where the source has its adjective (Libyan ~ Лівія)
+_DEMONYM_SUFFIXES = ("ian", "an", "ese", "ish", "i")
 
 _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:['’.&-][^\W\d_][^\W_]*)*\.?", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?:;…»\"”)]\s*$")
@@ -338,6 +342,22 @@ _GLOSSARY_RU: dict[str, tuple[str, ...]] = {
 _GLOSSARY |= _GLOSSARY_RU
 
 
+_GLOSSARY_ENGLISH = frozenset(e for english in _GLOSSARY.values() for e in english if len(e) >= 4)
+
+
+def _glossary_parts(word: str) -> tuple[str, ...]:
+    """A closed English compound of two glossary words, split: ``southeast`` → ``south``, ``east``."""
+    for i in range(4, len(word) - 3):
+        if word[:i] in _GLOSSARY_ENGLISH and word[i:] in _GLOSSARY_ENGLISH:
+            return (word[:i], word[i:])
+    return ()
+
+
+# Glossary words that name the kind of a named thing (Российская Федерация, Республика Польша): after a grounded
+# name they are the translation's description of what the source names (the Russian state), not a new name.
+_KIND_STEMS = frozenset(_wordlist("федераци республик республік королевств королівств союз"))
+
+
 def _is_cyrillic(word: str) -> bool:
     return any("CYRILLIC" in unicodedata.name(ch, "") for ch in word)
 
@@ -415,7 +435,11 @@ class SourceIndex:
         for group in ASSET_ALIASES:
             if group & self.words:
                 self.words |= group
+        for w in list(self.words):  # English compounds of the glossary's words: Southeast ~ Південно-Східна
+            self.words.update(_glossary_parts(w))
         self._folded = folded
+        self._tokens = _TOKEN.findall(text)
+        self._text = text
 
     @functools.cached_property
     def skeletons(self) -> set[str]:
@@ -495,7 +519,52 @@ class SourceIndex:
         sks = [skeleton(v) for v in variants]
         if len(sks[0]) < 2:
             return True  # too short to tell anything
+        if _is_cyrillic(word):
+            # by sound, against the source's names (translit): vowels count, so Тесла is not "tools"
+            return any(self._sounds_like(v) for v in variants)
         return any(self._has_skeleton(sk) for sk in sks if len(sk) >= 2)
+
+    @functools.cached_property
+    def _name_keys(self) -> tuple[str, ...]:
+        """Phonetic keys (``translit``) of the source's capitalised Latin words, their parts, the runs of two
+        written as one (Cape Town ~ Кейптаун), and demonyms without their ending (Libyan ~ Лівія)."""
+        names: list[str] = []
+        caps = [_fold(t) for t in self._tokens if t[:1].isupper() and _is_latin(t)]  # Town's: Town
+        for tok in caps:
+            parts = [p for p in re.split(r"[-.&'’]", tok) if p]
+            names += parts if len(parts) > 1 else [tok]
+            if len(parts) > 1:
+                names.append("".join(parts))
+        keys: dict[str, None] = {}
+        for a, b in itertools.pairwise(self._tokens):
+            if a[:1].isupper() and b[:1].isupper() and _is_latin(a) and _is_latin(b):
+                keys.update(dict.fromkeys(translit.joined_keys(_fold(a), _fold(b))))
+        for n in list(names):
+            low = n.casefold()
+            for suffix in _DEMONYM_SUFFIXES:
+                if low.endswith(suffix) and len(low) - len(suffix) >= 3:
+                    names.append(n[: -len(suffix)])
+        for n in names:
+            keys.update(dict.fromkeys(translit.latin_keys(n)))
+        return tuple(keys)
+
+    @functools.cached_property
+    def _clipped_keys(self) -> tuple[str, ...]:
+        """Keys of the capitalised Latin words inside sentences (names, not sentence openers such as Gold): a
+        translation may give their full form (West Brom ~ Вест Бромвич)."""
+        keys: dict[str, None] = {}
+        for m in _TOKEN.finditer(self._text):
+            tok = m.group(0)
+            before = self._text[: m.start()].rstrip()
+            if tok[:1].isupper() and _is_latin(tok) and before and not _SENTENCE_END.search(before):
+                keys.update(dict.fromkeys(translit.latin_keys(_fold(tok))))
+        return tuple(keys)
+
+    def _sounds_like(self, stem: str) -> bool:
+        key = translit.cyrillic_key(stem)
+        return any(translit.keys_match(key, k) for k in self._name_keys) or any(
+            translit.opens_with(key, k) for k in self._clipped_keys
+        )
 
 
 # Languages whose lexicon (simplemma's dictionaries, shipped in its wheel) tells a common word from a name: German
@@ -518,6 +587,9 @@ def common_word(word: str, lang: str) -> bool:
         return False  # an acronym, not a shouted word
     if _known(w, lang):
         return True
+    if lang in ("ru", "uk") and len(w) >= 5 and w[-1] in "оеОЕ":
+        # an adverb the lexicon lacks, made from an adjective it knows (Недавно from недавний)
+        return any(_known(w[:-1] + e, lang) for e in (("ый", "ий", "ой") if lang == "ru" else ("ий", "ій")))
     # German: a compound of known words, or a first part with its linking s (Bewertungs-, Erstattungs-)
     return lang == "de" and (_compound(w, 2) or (w.endswith("s") and (_known(w[:-1], lang) or _compound(w[:-1], 2))))
 
@@ -561,7 +633,8 @@ def _compound(word: str, depth: int) -> bool:
 def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | None]]:
     """Entity-looking words of one field, each with the capitalised word it follows in a run (else None)."""
     out: list[tuple[str, str | None]] = []
-    text = unicodedata.normalize("NFKC", text)  # full-width ＨＢＯ is HBO
+    # full-width ＨＢＯ is HBO; a trade mark sign is no part of the name (NFKC would make Oatinol™ OatinolTM)
+    text = unicodedata.normalize("NFKC", re.sub("[™®℠]", "", text))
     if lang in CJK_LANGS:
         # no capitals in Chinese or Japanese: the Latin-script words (names, tickers, brands) are the candidates
         return [(m.group(0), None) for m in _LATIN_TOKEN.finditer(text) if len(m.group(0)) >= 2]
@@ -624,13 +697,10 @@ _PREPOSITIONS = frozenset(
     )
 )
 # Pronouns that Russian and Ukrainian capitalise out of politeness (Желаю Вам, Дякуємо Вам): never names.
+# The possessive's whole paradigm in both languages (вашем, вашими, вашім), not a list of the forms seen.
 _POLITE = frozenset(
-    _wordlist(
-        """
-        вы вас вам вами ваш ваша ваше ваши вашего вашей вашему вашим ваших вашу ви вас вам вами ваш ваша ваше
-        ваші вашого вашої вашому вашим вашій вашу
-        """
-    )
+    _wordlist("вы вас вам вами ви")
+    + ["ваш" + e for e in ("", *_wordlist("а е и і у его ей ему ем им их ими ого ої ому ій ім ою ою ої"))]
 )
 
 
@@ -646,6 +716,8 @@ def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run
         return index.has_spelling(word)
     if index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
         return True
+    if lang in ("ru", "uk") and _is_latin(word) and index.has_spelling(word):
+        return True  # a Latin name copied into a Cyrillic text, give or take one slipped letter (Health ~ Heath)
     if lang != source_lang and index.has_exonym(word, lang, source_lang):
         return True  # Афины ~ Athens, Griechenland ~ Greece: the language's own name for a place the source names
     cyrillic = lang in ("ru", "uk")
@@ -679,6 +751,21 @@ def _proper_lemma(word: str, lang: str) -> bool:
     return simplemma.lemmatize(word, lang=lang)[:1].isupper() and simplemma.is_known(word, lang=lang)
 
 
+def _kind_of(word: str, after: str, index: SourceIndex, ctx: GuardContext) -> bool:
+    """``word`` names the kind of the grounded name before it: Российской Федерацией for the Russian state."""
+    if ctx.lang not in ("ru", "uk") or not any(v.replace("ё", "е") in _KIND_STEMS for v in stems(word)):
+        return False
+    return _named(after, index, ctx)
+
+
+def _named(word: str, index: SourceIndex, ctx: GuardContext) -> bool:
+    """``word`` is a name the source has (by sound or exonym), not a word the glossary translates (Соединенных, which
+    opens a name of its own: Соединенных Штатах must be grounded whole) nor one the lexicon knows."""
+    if any(v.replace("ё", "е") in _GLOSSARY for v in stems(word)):
+        return False
+    return _grounded(word, index, ctx.lang, ctx.source_lang, in_run=True)
+
+
 def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
     index = SourceIndex(ctx.source + "\n" + ctx.extra_grounding)
     out = []
@@ -691,8 +778,12 @@ def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
                 continue
             # a word after an ungrounded capitalised word continues a name (Південній Африці); after a grounded
             # one (eBay Пожалуйста) it may open a new sentence
+            # a word after a preposition's name continues it (у Великій Британії, в Стародавніх Афінах) unless that
+            # name is grounded as a name, not only by the lexicon (в Бирмингеме Семья: a headline, then a sentence)
             in_run = after is not None and (
-                after in _PREPOSITIONS or after == opened or not _grounded(after, index, ctx.lang, ctx.source_lang)
+                after in _PREPOSITIONS
+                or not _grounded(after, index, ctx.lang, ctx.source_lang)
+                or (after == opened and not _named(after, index, ctx))
             )
             if in_run and after in _PREPOSITIONS and _proper_lemma(word, ctx.lang):
                 in_run = False  # в Парижі: a place the lexicon knows
@@ -704,6 +795,8 @@ def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
             ):
                 in_run, opened = False, word  # у Великій Британії: the rest of the name must be in the source
             if not _grounded(word, index, ctx.lang, ctx.source_lang, in_run):
+                if after and after not in _PREPOSITIONS and _kind_of(word, after, index, ctx):
+                    continue
                 seen.add(key)
                 out.append(Finding("ungrounded-entity", name, f"{word!r} does not appear in the source"))
     return out
