@@ -217,3 +217,18 @@ def test_same_event_off_joins_only_copies(sqlite_store: Store, monkeypatch) -> N
         joined = _assign(s, copy, same_event=False)
         assert joined.id == first.id
         assert joined.source_count == 2 and joined.item_count == 2 and joined.lead_item_id == copy.id
+
+
+def test_lsh_params_are_datasketchs_own_choice() -> None:
+    """``sketch.KNOWN_PARAMS`` (bands and rows without SciPy's integrals) is what datasketch's optimiser picks."""
+    import datasketch
+
+    from newsroom.dedupe import sketch
+
+    for (threshold, num_perm), params in sketch.KNOWN_PARAMS.items():
+        chosen = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert (chosen.b, chosen.r) == params
+        index = sketch.lsh(threshold, num_perm)
+        assert (index.b, index.r) == params
+    assert sketch.lsh_params(0.8, 64) == (lambda x: (x.b, x.r))(datasketch.MinHashLSH(threshold=0.8, num_perm=64))
+    assert sketch.MinHash is datasketch.MinHash and sketch.MinHashLSH is datasketch.MinHashLSH

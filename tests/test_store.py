@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,10 +13,14 @@ from sqlalchemy.exc import IntegrityError
 
 from newsroom.llm.base import CallRecord
 from newsroom.store import queries
-from newsroom.store.db import Store, normalise_url, ours
+from newsroom.store.db import Store, alembic_config, at_head, normalise_url, ours
 from newsroom.store.tables import ArticleRow, Base, ItemRow, ModelCallRow, SourceRow, StoryRow
 
 T0 = datetime(2025, 12, 12, 15, 34, 37, tzinfo=UTC)
+
+
+def _no_upgrade(*_args: object) -> None:
+    raise AssertionError("alembic upgrade on a database at the newest migration")
 
 
 def _source(key: str = "coindesk") -> SourceRow:
@@ -35,8 +40,24 @@ def test_migrations_match_the_tables(store: Store) -> None:
 
 
 def test_migrate_twice_is_a_no_op(store: Store) -> None:
-    Store(store.url)  # a second start runs `upgrade head` again
+    Store(store.url)  # a second start finds the schema at the newest migration and leaves it
     assert "articles" in store.table_names()
+    assert at_head(store.engine)
+
+
+def test_a_start_migrates_only_a_database_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    empty = Store(url, auto_migrate=False)
+    assert not at_head(empty.engine)  # no alembic_version table yet
+    command.upgrade(alembic_config(empty.engine), "0031")
+    assert not at_head(empty.engine)
+    assert "model_replies" not in empty.table_names()
+    Store(url)  # behind: migrated
+    assert at_head(empty.engine) and "model_replies" in empty.table_names()
+    monkeypatch.setattr(command, "upgrade", _no_upgrade)
+    Store(url)  # at the head: alembic is not asked
 
 
 def test_rows_round_trip_with_aware_utc(store: Store) -> None:
@@ -167,9 +188,9 @@ def test_migrations_form_one_line(store: Store) -> None:
     """Work that lands in parallel must be linearised: one head, each revision after the one before."""
     from alembic.script import ScriptDirectory
 
-    from newsroom.store.db import alembic_config
+    from newsroom.store.db import HEAD, alembic_config
 
     scripts = ScriptDirectory.from_config(alembic_config(store.engine))
-    assert len(scripts.get_heads()) == 1
+    assert scripts.get_heads() == [HEAD]  # db.HEAD names the newest migration: a start at it skips alembic
     revisions = list(scripts.walk_revisions())
     assert [r.revision for r in revisions] == sorted((r.revision for r in revisions), reverse=True)

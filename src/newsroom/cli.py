@@ -1,4 +1,9 @@
-"""The ``newsroom`` command: init, poll, run [--watch], worker, demo, stats, retry, serve, schema, deliver."""
+"""The ``newsroom`` command: init, poll, run [--watch], worker, demo, stats, retry, serve, schema, deliver.
+
+Each command imports what it uses when it runs: ``newsroom --help`` and the light commands (``stats``, ``poll`` with
+``stories.same_event`` off, ``schema``) never import torch, the encoders, the openai SDK or the pipeline
+(``tests/test_startup.py``).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,19 @@ import time
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import ConfigError, Settings, load_settings
-from .llm.base import LLMError
 from .logs import LogFormat, LogLines, setup_logging
-from .pipeline import RunSummary
-from .store.db import Store, StoreError
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .pipeline import RunSummary
+    from .store.db import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
 eval_app = typer.Typer(no_args_is_help=True, help="Reproducible evaluations on files you give it (last line: JSON).")
@@ -42,6 +48,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _settings(config: Path | None) -> Settings:
+    from .config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -51,6 +59,8 @@ def _settings(config: Path | None) -> Settings:
 def _reload(config: Path | None, settings: Settings) -> Settings:
     """The config as it is now (``run --watch`` takes a raised budget or a new source at the next round); the
     settings in use when the file became invalid."""
+    from .config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -59,6 +69,8 @@ def _reload(config: Path | None, settings: Settings) -> Settings:
 
 
 def _store(settings: Settings) -> Store:
+    from .store.db import Store, StoreError
+
     try:
         return Store(settings.database_url)
     except StoreError as exc:
@@ -85,6 +97,8 @@ def init(
 ) -> None:
     """Write a starter newsroom.toml: seven public crypto feeds, the CoinDesk Data API preset (off until its key is
     set), languages en (pivot) and uk, the embedded model."""
+    from .config import load_settings
+
     if path.exists() and not force:
         raise _fail(f"{path} exists; pass --force to overwrite it")
     starter = resources.files("newsroom.data").joinpath("newsroom.example.toml").read_text(encoding="utf-8")
@@ -209,6 +223,7 @@ def worker(
             f"{settings.database_url.split(':', 1)[0]}. On SQLite, use `newsroom run` (or `newsroom run --watch`): it "
             "runs the same stages in one process, and several `run` processes may share the file."
         )
+    from .llm.base import LLMError
     from .tasks import QUEUES, run_worker
 
     unknown = sorted(set(queue or settings.worker.queues) - set(QUEUES))
@@ -506,6 +521,7 @@ def _progress() -> Progress:
 
 def _run_round(settings: Settings, store: Store, *, force: bool) -> RunSummary:
     from .llm import make_provider
+    from .llm.base import LLMError
     from .llm.usage import CallBuffer
     from .pipeline import Pipeline
 

@@ -41,6 +41,7 @@ from .store.db import Store
 __all__ = ["Pipeline", "ProgressHook", "RunSummary"]
 
 log = logging.getLogger(__name__)
+SENTIMENT_WARM_WAIT_S = 10.0  # the longest the sentiment encoders wait for the first model request before loading
 
 
 @dataclass
@@ -205,10 +206,13 @@ class Pipeline:
         return summary
 
     def _warm_encoders(self) -> None:
-        """Load the encoders this configuration uses in one background thread, while the feeds are fetched and
-        parsed: MiniLM first (the poll's story assignment waits for it when same-event clustering is on), then the
-        sentiment encoders (the first article's offline sentiment). Loading is idempotent (one copy per process)."""
+        """Load the encoders this configuration uses in one background thread: MiniLM at once (the poll's story
+        assignment waits for it when same-event clustering is on), then the sentiment encoders (the first article's
+        offline sentiment, after its reply) once the first model request has gone out, or after
+        ``SENTIMENT_WARM_WAIT_S``: loading mpnet (about 1.8 s of CPU) while the first story is clustered and
+        prepared would hold its request back. Loading is idempotent (one copy per process)."""
         same_event = self.settings.stories.same_event
+        first_call = self.calls.first_started
 
         def load() -> None:
             if same_event:
@@ -216,14 +220,24 @@ class Pipeline:
                     default_embedder().model()
                 except Exception:  # the poll meets the failure again and reports it
                     log.debug("MiniLM could not be loaded ahead", exc_info=True)
+            first_call.wait(SENTIMENT_WARM_WAIT_S)
             sentiment.warm()
 
         threading.Thread(target=load, name="newsroom-warm-encoders", daemon=True).start()
 
     def _prefetch_signals(self, contexts: list[queries.StoryContext]) -> None:
-        task = asyncio.create_task(write.prefetch_signals(self.settings, contexts))
+        task = asyncio.create_task(self._prefetch_after_first_call(contexts))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _prefetch_after_first_call(self, contexts: list[queries.StoryContext]) -> None:
+        """The sentiment of the stories' headlines in one batch, once the first model request is out (the batch and
+        the encoders it loads would otherwise compete with the first story for the CPU): while replies are awaited."""
+        waited = 0.0
+        while not self.calls.first_started.is_set() and waited < SENTIMENT_WARM_WAIT_S:
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        await write.prefetch_signals(self.settings, contexts)
 
     @property
     def _lease(self) -> timedelta:

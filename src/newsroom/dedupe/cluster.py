@@ -32,11 +32,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from ..embeddings import Embedder
 from .features import NUM_PERM, minhash
 from .pairs import PairModel, Profile, conflicting, default_model, incompatible, pair_features, profile
+from .sketch import MinHash, lsh
 
 HOUR = 3600.0
 
@@ -118,7 +118,7 @@ class StoryIndex:
         self.stories: dict[int, StoryState] = {}
         self._by_url: dict[str, int] = {}
         self._by_fp: dict[str, int] = {}
-        self._lsh = MinHashLSH(threshold=self.params.near_copy, num_perm=NUM_PERM)
+        self._lsh = lsh(self.params.near_copy, NUM_PERM)
         self._lsh_n = 0
         self._minhashes: dict[int, tuple[int, MinHash, str]] = {}  # LSH key -> its story, MinHash and headline
         self._pending: dict[int, list[tuple[str, str]]] = {}  # provisional story -> its URLs and fingerprints
@@ -334,11 +334,11 @@ def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     window, bar = index.params.window_hours * HOUR, index.params.near_copy
     urls: set[str] = set()
     fps: set[str] = set()
-    lsh = MinHashLSH(threshold=index.params.near_copy, num_perm=NUM_PERM)
+    seen = lsh(index.params.near_copy, NUM_PERM)
     copies = set()
     for i, doc in enumerate(part):
         mh = minhash(doc.basis)
-        near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in lsh.query(mh))
+        near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in seen.query(mh))
         if (
             (doc.url and doc.url in urls)
             or (doc.fingerprint and doc.fingerprint in fps)
@@ -349,7 +349,7 @@ def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
         urls.add(doc.url)
         fps.add(doc.fingerprint)
         if mh is not None:
-            lsh.insert(str(i), mh, check_duplication=False)
+            seen.insert(str(i), mh, check_duplication=False)
     return copies
 
 

@@ -6,10 +6,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from datasketch import MinHash
-
 from ..assets import MAJOR_ASSETS, detect_assets
 from ..guards.numbers import quantities
+from .sketch import MinHash
 
 NUM_PERM = 64
 _WORD = re.compile(r"[\w$][\w'’.-]*[\w]|[\w]", re.UNICODE)

@@ -18,7 +18,6 @@ import httpx
 
 from ..config import LLMConfig
 from .base import LLMError
-from .openai_compat import resolve_api_key
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ async def endpoint_answers(cfg: LLMConfig, client: httpx.AsyncClient | None = No
     """True when the endpoint answers ``GET /models`` with a 2xx (always True for the embedded local model)."""
     if cfg.provider != "openai":
         return True
+    from .openai_compat import resolve_api_key  # the openai SDK: imported by the calls anyway, not at start
+
     base = _endpoint(cfg)
     try:
         headers = {"Authorization": f"Bearer {resolve_api_key(cfg)}"}

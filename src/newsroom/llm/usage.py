@@ -11,6 +11,7 @@ therefore leaves its call counted, and ``stats`` agrees with what the endpoint s
 from __future__ import annotations
 
 import contextvars
+import threading
 from typing import TYPE_CHECKING
 
 from .base import CallRecord
@@ -31,6 +32,8 @@ class CallBuffer:
         self.total = 0
         self.tokens_in = 0
         self.tokens_out = 0
+        # set once the first attempt is about to go out: work that can wait (the sentiment encoders) waits for it
+        self.first_started = threading.Event()
 
     def __call__(self, record: CallRecord) -> None:
         self._pending.append((record, current_story.get()))
@@ -40,12 +43,12 @@ class CallBuffer:
 
     def started(self, record: CallRecord) -> None:
         """Store a ``started`` row for an attempt about to be made (nothing without a store)."""
-        if self.store is None:
-            return
-        from ..store.queries import add_calls
+        if self.store is not None:
+            from ..store.queries import add_calls
 
-        with self.store.session() as s:
-            add_calls(s, [(record, current_story.get())])
+            with self.store.session() as s:
+                add_calls(s, [(record, current_story.get())])
+        self.first_started.set()
 
     def pending(self) -> list[CallRecord]:
         """The records not stored yet (what the budget adds to the stored call log)."""

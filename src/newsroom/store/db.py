@@ -12,15 +12,19 @@ except ImportError:  # Windows: no flock; one process migrates at a time there
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest migration (``tests/test_store.py`` checks it against the scripts: a new revision updates it). A start
+# on a database already there costs one query; alembic (its import and its script folder) only when it is not.
+HEAD = "0040"
 
 
 class StoreError(Exception):
@@ -74,16 +78,34 @@ def ours(name: str | None, type_: str, parent_names: object) -> bool:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is at ``HEAD``, in one query (no alembic). False when it is not, when there is
+    no ``alembic_version`` table yet, and when the query fails for any other reason (``migrate`` then says why)."""
+    try:
+        with engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:
+        return False
+    return versions == [HEAD]
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration. Safe to call on every start, from any number of processes at once:
-    PostgreSQL takes an advisory lock inside the migration (migrations/env.py); an SQLite file is locked here."""
+    PostgreSQL takes an advisory lock inside the migration (migrations/env.py); an SQLite file is locked here. A
+    database already at ``HEAD`` costs one query."""
+    if at_head(engine):
+        return
     try:
+        from alembic import command
+
         with _sqlite_file_lock(engine):
             command.upgrade(alembic_config(engine), "heads")
     except Exception as exc:
@@ -95,6 +117,9 @@ def migrate(engine: Engine) -> None:
 def schema_problem(engine: Engine) -> str | None:
     """None when the database answers and its schema is at the newest migration, else what is behind (for
     ``/readyz``). A database that cannot be reached raises SQLAlchemy's error."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())

@@ -1,0 +1,108 @@
+"""Process start: a command imports only what it uses (bench/startup.py measures the seconds).
+
+Each command runs in a fresh interpreter, which reports the modules it imported when it exits. The light commands
+never import torch or the encoders (hundreds of MB, seconds of CPU), nor the openai SDK, SciPy's integrals (datasketch
+through ``dedupe/sketch.py``), alembic (a database already at the newest migration), lingua, PIL, procrastinate or
+FastAPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsroom.demo import serve_demo_feed
+from newsroom.store.db import Store
+
+HEAVY = (
+    "torch",
+    "newsroom.encoders",
+    "newsroom.mpnet",
+    "newsroom.pipeline",
+    "openai",
+    "scipy.integrate",
+    "alembic",
+    "lingua",
+    "PIL",
+    "llama_cpp",
+    "procrastinate",
+    "fastapi",
+)
+_REPORT = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n"))
+sys.argv = ["newsroom", *json.loads(sys.argv[1])]
+from newsroom.cli import main
+main()
+"""
+
+
+def imported_by(*args: str) -> set[str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    env.pop("NEWSROOM_CONFIG", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _REPORT, json.dumps(list(args))], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
+    return set(json.loads(line.removeprefix("MODULES ")))
+
+
+def heavy_in(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def _config(tmp_path: Path, feed_url: str, *, same_event: bool) -> Path:
+    path = tmp_path / "newsroom.toml"
+    path.write_text(
+        f"""
+database_url = "sqlite:///{tmp_path / "n.db"}"
+[fetch]
+allow_private_networks = true
+[stories]
+same_event = {str(same_event).lower()}
+[[sources]]
+key = "demo"
+name = "Demo Wire"
+url = "{feed_url}"
+""",
+        encoding="utf-8",
+    )
+    Store(f"sqlite:///{tmp_path / 'n.db'}").close()  # at the newest migration, as after any first start
+    return path
+
+
+def test_help_imports_nothing_heavy() -> None:
+    modules = imported_by("--help")
+    assert heavy_in(modules) == []
+    assert "sqlalchemy" not in modules and "newsroom.config" not in modules
+
+
+def test_stats_and_schema_import_nothing_heavy(tmp_path: Path) -> None:
+    config = _config(tmp_path, "http://127.0.0.1:9/feed.xml", same_event=False)
+    assert heavy_in(imported_by("stats", "-c", str(config))) == []
+    assert heavy_in(imported_by("schema")) == []
+
+
+def test_poll_without_same_event_imports_no_torch(tmp_path: Path) -> None:
+    with serve_demo_feed() as feed_url:
+        config = _config(tmp_path, feed_url, same_event=False)
+        modules = imported_by("poll", "-c", str(config))
+    assert heavy_in(modules) == []
+    assert "newsroom.stages.stories" in modules  # it did store items and give them stories
+    with Store(f"sqlite:///{tmp_path / 'n.db'}").session() as s:
+        from sqlalchemy import func, select
+
+        from newsroom.store.tables import ItemRow
+
+        assert s.scalar(select(func.count()).select_from(ItemRow)) == 3
+
+
+@pytest.mark.parametrize("args", [("run", "--help"), ("worker", "--help"), ("serve", "--help")])
+def test_a_commands_help_imports_nothing_heavy(args: tuple[str, ...]) -> None:
+    assert heavy_in(imported_by(*args)) == []
