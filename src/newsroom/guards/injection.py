@@ -79,7 +79,14 @@ _PATTERNS = [
     r"(?:忽略|无视|忽视|無視)[^。！？\n]{0,20}(?:指令|指示|说明|提示|命令)",
     r"(?:给|致|對|对)\s*(?:AI|人工智能|模型|助手)",
 ]
-_INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I)
+# One alternation; the leading ``\b`` most patterns share is tested once per position instead of once per pattern
+# (the same matches: only ``search``'s truthiness is used, and the order of the alternatives does not change that),
+# which halves the cost of scanning a text that holds no trigger (nearly all of them).
+_WORD_START = [p[2:] for p in _PATTERNS if p.startswith(r"\b")]
+_OTHER_START = [p for p in _PATTERNS if not p.startswith(r"\b")]
+_INJECTION = re.compile(
+    r"\b(?:" + "|".join(f"(?:{p})" for p in _WORD_START) + ")|" + "|".join(f"(?:{p})" for p in _OTHER_START), re.I
+)
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+[\"'”’»)]*|\n+|$)")
 
 

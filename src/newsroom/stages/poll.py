@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from ..store.claims import claim_source
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
 from ..text import fingerprint
-from .stories import assign_stories
+from .stories import NewItem, assign_stories
 
 log = logging.getLogger(__name__)
 
@@ -178,26 +178,31 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
         (neutralise_item(i) for i in items if (i.source_key, i.external_id) not in existing),
         key=lambda i: i.published_at,
     )
-    rows = [
-        ItemRow(
-            source_key=item.source_key,
-            external_id=item.external_id,
-            url=item.url,
-            title=item.title,
-            summary=item.summary,
-            content=item.content,
-            categories=item.categories,
-            author=item.author,
-            published_at=item.published_at,
-            fetched_at=now,
-            fingerprint=fingerprint(item.title, item.text),
-            language=item.language,
-            signals=item.signals or None,
-        )
+    values = [
+        {
+            "source_key": item.source_key,
+            "external_id": item.external_id,
+            "url": item.url,
+            "title": item.title,
+            "summary": item.summary,
+            "content": item.content,
+            "categories": item.categories,
+            "author": item.author,
+            "published_at": item.published_at,
+            "fetched_at": now,
+            "fingerprint": fingerprint(item.title, item.text),
+            "language": item.language,
+            "signals": item.signals or None,
+            "story_id": None,
+        }
         for item in fresh
     ]
-    s.add_all(rows)
-    s.flush()
+    if not values:
+        return 0
+    # one multi-row INSERT … RETURNING per few hundred rows (no ORM objects to build, track and flush one by one)
+    ids = s.scalars(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True), values).all()
+    keys = ("source_key", "external_id", "url", "title", "summary", "content", "fingerprint", "published_at")
+    rows = [NewItem(id=i, **{k: v[k] for k in keys}) for i, v in zip(ids, values, strict=True)]
     assign_stories(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
     return len(rows)
 

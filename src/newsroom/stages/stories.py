@@ -20,12 +20,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, event, or_, select
+from sqlalchemy import Engine, Select, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..dedupe.cluster import Doc, Match, StoryIndex, lead
@@ -36,7 +36,27 @@ from ..text import EMPTY_FINGERPRINT
 QUERY_CHUNK = 500
 
 
-def item_doc(item: ItemRow) -> Doc:
+@dataclass(slots=True)
+class NewItem:
+    """A just-inserted item as ``assign_stories`` reads it: poll inserts its batch with one multi-row INSERT instead of
+    building ORM objects (``_write`` then sets the story ids with one executemany UPDATE)."""
+
+    id: int
+    source_key: str
+    external_id: str
+    url: str
+    title: str
+    summary: str
+    content: str
+    fingerprint: str
+    published_at: datetime
+    story_id: int | None = None
+
+
+StoredItem = ItemRow | NewItem
+
+
+def item_doc(item: StoredItem) -> Doc:
     fp = item.fingerprint if item.fingerprint != EMPTY_FINGERPRINT else ""
     return Doc(
         title=item.title,
@@ -136,7 +156,7 @@ def _older_matches(session: Session, index: StoryIndex, docs: list[Doc]) -> None
 
 
 def assign_stories(
-    session: Session, items: list[ItemRow], embedder: Embedder | None = None, *, same_event: bool = True
+    session: Session, items: Sequence[StoredItem], embedder: Embedder | None = None, *, same_event: bool = True
 ) -> list[StoryRow]:
     """Attach each of ``items`` (added and flushed) to an existing story or a new one; returns their stories in the
     same order. With ``same_event`` false (``stories.same_event`` in the config) only copies join: no embeddings."""
@@ -161,21 +181,37 @@ def assign_stories(
 
 
 def _write(
-    session: Session, index: StoryIndex, items: list[ItemRow], docs: list[Doc], matches: list[Match]
+    session: Session, index: StoryIndex, items: Sequence[StoredItem], docs: list[Doc], matches: list[Match]
 ) -> list[StoryRow]:
-    """Store the batch's decisions: new stories inserted together, the touched ones updated from one read each of
-    their rows, prior sources and leads."""
+    """Store the batch's decisions: new stories inserted together (one multi-row INSERT … RETURNING), the touched
+    ones updated from one read each of their rows, prior sources and leads, the items' story ids set together."""
     members: dict[int, list[int]] = defaultdict(list)
     for k in sorted(range(len(items)), key=lambda k: docs[k].order):
         members[matches[k].story_id].append(k)
     now = utcnow()
-    fresh = {sid: StoryRow(status="new", created_at=now, updated_at=now, source_count=0, item_count=0)
-             for sid in members if sid < 0}  # fmt: skip
-    for sid, story in fresh.items():
-        story.lead_item_id = items[members[sid][0]].id
-    session.add_all(fresh.values())
+    rows: dict[int, StoryRow] = {}
+    fresh = [sid for sid in members if sid < 0]
+    if fresh:  # everything about a new story is known now: its members are all in this batch
+        values = []
+        for sid in fresh:
+            ks = members[sid]
+            batch = [docs[k] for k in ks]
+            values.append(
+                {
+                    "status": "new",
+                    "created_at": now,
+                    "updated_at": now,
+                    "source_count": len({d.source for d in batch}),
+                    "item_count": len(ks),
+                    "first_seen_at": _widen(None, min(d.published for d in batch), min),
+                    "last_seen_at": _widen(None, max(d.published for d in batch), max),
+                    "lead_item_id": items[ks[lead(batch)]].id,  # the richest member leads; the first on a tie
+                }
+            )
+        inserted = session.scalars(insert(StoryRow).returning(StoryRow, sort_by_parameter_order=True), values).all()
+        rows.update(zip(fresh, inserted, strict=True))
+        index.rename({sid: story.id for sid, story in zip(fresh, inserted, strict=True)})
     old = [sid for sid in members if sid >= 0]
-    rows = {sid: fresh[sid] for sid in fresh}
     sources: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
     for start in range(0, len(old), QUERY_CHUNK):
@@ -186,30 +222,35 @@ def _write(
         ):
             sources[sid].add(source)
         lead_ids = [rows[s].lead_item_id for s in chunk if s in rows]
-        for item in session.scalars(select(ItemRow).where(ItemRow.id.in_(lead_ids))):
-            leads[item.id] = max(len(item.content or ""), len(item.summary or ""))
-    session.flush()  # the new stories get their ids
-    index.rename({sid: story.id for sid, story in fresh.items()})
-    out: list[StoryRow] = [None] * len(items)  # type: ignore[list-item]
-    for sid, ks in members.items():
-        story = rows[sid]
+        for sid, content, summary in session.execute(
+            select(ItemRow.id, ItemRow.content, ItemRow.summary).where(ItemRow.id.in_(lead_ids))
+        ):
+            leads[sid] = max(len(content or ""), len(summary or ""))
+    for sid in old:
+        story, ks = rows[sid], members[sid]
         batch = [docs[k] for k in ks]
-        for k in ks:
-            items[k].story_id = story.id
-            out[k] = story
         sources[sid].update(d.source for d in batch)
         story.source_count = len(sources[sid])
         story.item_count = (story.item_count or 0) + len(ks)
-        first = min(d.published for d in batch)
-        last = max(d.published for d in batch)
-        story.first_seen_at = _widen(story.first_seen_at, first, min)
-        story.last_seen_at = _widen(story.last_seen_at, last, max)
+        story.first_seen_at = _widen(story.first_seen_at, min(d.published for d in batch), min)
+        story.last_seen_at = _widen(story.last_seen_at, max(d.published for d in batch), max)
         story.updated_at = now
         if story.status == "new":  # the richest member leads while the story is unwritten; the first on a tie
-            current = [Doc(title="", richness=leads.get(story.lead_item_id, -1))] if sid >= 0 else []
+            current = [Doc(title="", richness=leads.get(story.lead_item_id, -1))]
             best = lead([*current, *batch])
             if best >= len(current):
                 story.lead_item_id = items[ks[best - len(current)]].id
+    out: list[StoryRow] = [None] * len(items)  # type: ignore[list-item]
+    plain: list[dict[str, int]] = []  # items that are no ORM objects (poll's bulk insert): one executemany UPDATE
+    for sid, ks in members.items():
+        story = rows[sid]
+        for k in ks:
+            items[k].story_id = story.id
+            out[k] = story
+            if not isinstance(items[k], ItemRow):
+                plain.append({"id": items[k].id, "story_id": story.id})
+    if plain:
+        session.execute(update(ItemRow), plain)
     return out
 
 
