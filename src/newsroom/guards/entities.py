@@ -462,6 +462,14 @@ class SourceIndex:
         parts = [p for p in re.split(r"[-.&']", f) if p]
         return len(parts) > 1 and all(p in self.words or p in GENERIC for p in parts)
 
+    def has_cognate(self, word: str) -> bool:
+        """A Latin word with a source word's consonant skeleton, or the skeleton of a source word one consonant longer
+        (a demonym: Libyan), without the fuzzy match that names in other scripts need."""
+        sk = skeleton(word)
+        return len(sk) >= 2 and (
+            sk in self.skeletons or any(s.startswith(sk) and len(s) - len(sk) == 1 for s in self.skeletons)
+        )
+
     def _has_skeleton(self, sk: str) -> bool:
         if sk in self.skeletons:
             return True
@@ -576,22 +584,88 @@ _ROMAN = re.compile(r"(?i)^(?=[mdclxvi])m*(?:c[md]|d?c{0,3})(?:x[cl]|l?x{0,3})(?
 
 
 def common_word(word: str, lang: str) -> bool:
-    """``word`` is a common word of ``lang`` (its lexicon knows it): ``Regierung``, ``Пожалуйста``. Names that the
-    lexicon also lists (``Goldman``, ``Tesla`` in German) count as common words too: a German article's unknown
-    capitalised words are checked, its dictionary nouns are not."""
+    """``word`` is a common word of ``lang`` (its lexicon knows it): ``Regierung``, ``Пожалуйста``. German's lexicon
+    also lists names (``Samsung``, ``Tesla``): there a capitalised word counts as the language's own only when it is
+    an inflected form or the lexicon knows other forms of it (``Regierungen``, ``Häuser``); ``check_entities`` also
+    excuses a listed word in a noun phrase (``die Angst``, ``in Armut``)."""
     if lang not in LEXICON_LANGS:
         return False
 
     w = word.strip(".")
     if w.isupper() and len(w) < 4:
         return False  # an acronym, not a shouted word
-    if _known(w, lang):
+    if _known(w, lang) and (lang != "de" or _german_noun(w)):
         return True
     if lang in ("ru", "uk") and len(w) >= 5 and w[-1] in "оеОЕ":
         # an adverb the lexicon lacks, made from an adjective it knows (Недавно from недавний)
         return any(_known(w[:-1] + e, lang) for e in (("ый", "ий", "ой") if lang == "ru" else ("ий", "ій")))
     # German: a compound of known words, or a first part with its linking s (Bewertungs-, Erstattungs-)
     return lang == "de" and (_compound(w, 2) or (w.endswith("s") and (_known(w[:-1], lang) or _compound(w[:-1], 2))))
+
+
+_UMLAUT = str.maketrans({"a": "ä", "o": "ö", "u": "ü"})
+
+
+_DE_DETERMINERS = frozenset(
+    _wordlist(
+        """der die das den dem des ein eine einen einem einer eines kein keine keinen keinem keiner keines
+        mein meine meinen meinem meiner meines dein deine sein seine seinen seinem seiner seines ihr ihre ihren ihrem
+        ihrer ihres unser unsere unseren unserem unserer unseres euer eure dieser diese diesen diesem dieses jeder
+        jede jeden jedem jedes jener jene alle allen aller viel viele vielen wenig etwas mehr kein
+        im am zum zur beim vom ins ans aufs fürs"""
+    )
+)
+_DE_PREPOSITIONS = frozenset(
+    _wordlist(
+        """an auf aus bei bis durch für gegen hinter in mit nach neben ohne seit über um unter von vor während
+        wegen zu zwischen trotz laut statt außer"""
+    )
+)
+
+
+def _determined(text: str, word: str) -> bool:
+    """``word`` follows a determiner, a preposition or an adjective somewhere in ``text`` (die Angst, vor Kürze,
+    große Geduld): a noun phrase."""
+    for m in re.finditer(r"(\S+)\s+" + re.escape(word) + r"\b", text):
+        prev = m.group(1).strip("„“\"'(").lower()
+        if prev in _DE_DETERMINERS or prev in _DE_PREPOSITIONS:
+            return True
+        if prev.isalpha() and prev.islower() and re.search(r"(?:e|en|em|er|es)$", prev) and not prev.endswith("te"):
+            return True
+    return False
+
+
+def _german_noun(word: str) -> bool:
+    """A word the German lexicon knows is the language's own when it is an inflected form or a function word (its
+    lemma is another word: Tagen, Wenn) or when the lexicon knows other forms of it."""
+    import simplemma
+
+    if not word[:1].isupper():
+        return True  # zu in Fade-zu-Schwarz: the question is only asked of capitalised words
+    lemma = simplemma.lemmatize(word, lang="de")
+    if lemma != word or simplemma.lemmatize(word.lower(), lang="de") != word:
+        return True  # an inflected form, a function word, a nominalised adjective or verb (Besonderes, Verwandte)
+    return _inflects(word)
+
+
+@lru_cache(maxsize=1 << 14)
+def _inflects(word: str) -> bool:
+    """The German lexicon knows another form of ``word`` (a plural, a genitive, a dative -e): a noun of the
+    language (Regierungen, Zeiten, Firmen, Häuser). A name the lexicon lists (Samsung, Goldman, Apple) has none."""
+    import simplemma
+
+    w = word
+    forms = [w + e for e in ("en", "e", "n", "er", "es", "ern", "nen", "ns", "se")]  # Verständnisse
+    forms += [w[:-k] + e for k in (1, 2) for e in ("en", "n") if len(w) - k >= 3]  # Firma/Firmen, Virus/Viren
+    i = max(w.lower().rfind(v) for v in "aou")
+    if i >= 0:
+        uml = (
+            w[:i]
+            + (w[i].lower().translate(_UMLAUT).upper() if w[i].isupper() else w[i].translate(_UMLAUT))
+            + w[i + 1 :]
+        )
+        forms += [uml + e for e in ("", "e", "er", "en", "ern")]  # Haus/Häuser, Stadt/Städte, Mutter/Mütter
+    return any(simplemma.is_known(f, lang="de") and simplemma.lemmatize(f, lang="de") == w for f in forms)
 
 
 def _known(word: str, lang: str) -> bool:
@@ -714,7 +788,13 @@ def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run
         # a Latin word in a Chinese or Japanese text is written as the source writes it: transliteration skeletons,
         # made for other scripts, would let a two-consonant name (Huawei: kv) match some source word
         return index.has_spelling(word)
-    if index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
+    if lang == "de" and source_lang != "de" and not _is_cyrillic(word):
+        # a German article spells a name as its source does (one slipped letter: Beharra ~ Belharra) or writes a
+        # cognate with the same consonants (Dosis ~ dose, Krypto ~ crypto); the fuzzy skeletons let invented names
+        # through (Nvidia ~ "invited")
+        if index.has(word) or index.has_spelling(word) or index.has_cognate(word):
+            return True
+    elif index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
         return True
     if lang in ("ru", "uk") and _is_latin(word) and index.has_spelling(word):
         return True  # a Latin name copied into a Cyrillic text, give or take one slipped letter (Health ~ Heath)
@@ -797,6 +877,8 @@ def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
             if not _grounded(word, index, ctx.lang, ctx.source_lang, in_run):
                 if after and after not in _PREPOSITIONS and _kind_of(word, after, index, ctx):
                     continue
+                if ctx.lang == "de" and _known(word, "de") and _determined(text, word):
+                    continue  # die Angst, mit Geduld: a German noun in a noun phrase, not a name
                 seen.add(key)
                 out.append(Finding("ungrounded-entity", name, f"{word!r} does not appear in the source"))
     return out
