@@ -11,13 +11,25 @@ The check resolves the host name itself; a host whose DNS answer changes between
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
 ALLOWED_SCHEMES = ("http", "https")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of this process's HTTP clients (httpx's default: certifi's CA bundle, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``): each client would otherwise load the bundle again, about 0.1 s of CPU at
+    start for each of the model's client and the article pages' (SSLContext is safe to share between clients)."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 class BlockedURL(Exception):

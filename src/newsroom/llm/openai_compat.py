@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import openai
 
 from ..config import LLMConfig
+from ..netguard import tls_context
 from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, report_call, start_call
 from .retry import backoff_delay, parse_retry_after
 from .schema import ReplyError, grammar_for, json_schema_for, parse_reply
@@ -142,7 +143,12 @@ class OpenAIProvider:
 
     def _new_client(self) -> openai.AsyncOpenAI:
         client = openai.AsyncOpenAI(
-            api_key=self._key, base_url=self.cfg.base_url, max_retries=0, timeout=self.cfg.timeout_seconds
+            api_key=self._key,
+            base_url=self.cfg.base_url,
+            max_retries=0,
+            timeout=self.cfg.timeout_seconds,
+            # the SDK's own client, with the process's one TLS context instead of a CA bundle loaded again
+            http_client=openai.DefaultAsyncHttpxClient(timeout=self.cfg.timeout_seconds, verify=tls_context()),
         )
         _preset_platform(client)
         return client

@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import update
 
 from ..config import Settings
+from ..netguard import tls_context
 from ..sources.extract import RobotsCache, fetch_full_text, is_teaser
 from ..store.db import Store
 from ..store.tables import ItemRow
@@ -68,6 +69,7 @@ def page_client(settings: Settings) -> httpx.AsyncClient:
         timeout=settings.extract.timeout_seconds,
         headers={"User-Agent": settings.fetch.user_agent},
         follow_redirects=False,
+        verify=tls_context(),
     )
 
 
