@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,8 +19,10 @@ from rich.table import Table
 from .config import ConfigError, Settings, load_settings
 from .llm.base import LLMError
 from .logs import LogFormat, LogLines, setup_logging
-from .pipeline import RunSummary
 from .store.db import Store, StoreError
+
+if TYPE_CHECKING:  # the pipeline (models, publish targets) is imported by the commands that run it, not by `poll`
+    from .pipeline import RunSummary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Newsroom: news feeds in, articles out.")
 eval_app = typer.Typer(no_args_is_help=True, help="Reproducible evaluations on files you give it (last line: JSON).")
