@@ -28,7 +28,7 @@ Figures and the choice of ``join`` and ``linkage`` (dev files only, cross-valida
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,9 +36,46 @@ import numpy as np
 from ..embeddings import Embedder
 from .features import NUM_PERM, minhash
 from .pairs import PairModel, Profile, conflicting, default_model, incompatible, pair_features, profile
-from .sketch import MinHash, lsh
+from .sketch import MinHash, lsh_params
 
 HOUR = 3600.0
+
+
+class BandIndex:
+    """``MinHashLSH``'s candidates with plain dicts: the same bands (``sketch.lsh_params``), so a query returns the same keys as
+    datasketch's index holding the same MinHashes, at a fraction of the cost per insert, query and removal (its
+    storage layer, checks and key bookkeeping are most of a poll's near-copy time)."""
+
+    def __init__(self, threshold: float, num_perm: int) -> None:
+        bands, rows = lsh_params(threshold, num_perm)
+        self._ranges = [(i * rows, (i + 1) * rows) for i in range(bands)]
+        self._tables: list[dict[bytes, dict[Hashable, None]]] = [{} for _ in range(bands)]
+        self._keys: dict[Hashable, list[bytes]] = {}
+
+    def _hashes(self, mh: MinHash) -> list[bytes]:
+        raw, size = mh.hashvalues.tobytes(), mh.hashvalues.itemsize  # one copy, sliced per band
+        return [raw[start * size : end * size] for start, end in self._ranges]
+
+    def insert(self, key: Hashable, mh: MinHash) -> None:
+        hashes = self._hashes(mh)
+        self._keys[key] = hashes
+        for h, table in zip(hashes, self._tables, strict=True):
+            table.setdefault(h, {})[key] = None
+
+    def query(self, mh: MinHash) -> set[Hashable]:
+        found: set[Hashable] = set()
+        for h, table in zip(self._hashes(mh), self._tables, strict=True):
+            bucket = table.get(h)
+            if bucket:
+                found.update(bucket)
+        return found
+
+    def remove(self, key: Hashable) -> None:
+        for h, table in zip(self._keys.pop(key), self._tables, strict=True):
+            bucket = table[h]
+            del bucket[key]
+            if not bucket:
+                del table[h]
 
 
 @dataclass(frozen=True)
@@ -118,7 +155,7 @@ class StoryIndex:
         self.stories: dict[int, StoryState] = {}
         self._by_url: dict[str, int] = {}
         self._by_fp: dict[str, int] = {}
-        self._lsh = lsh(self.params.near_copy, NUM_PERM)
+        self._lsh = BandIndex(self.params.near_copy, NUM_PERM)
         self._lsh_n = 0
         self._minhashes: dict[int, tuple[int, MinHash, str]] = {}  # LSH key -> its story, MinHash and headline
         self._pending: dict[int, list[tuple[str, str]]] = {}  # provisional story -> its URLs and fingerprints
@@ -277,7 +314,7 @@ class StoryIndex:
         mh = minhash(doc.basis)
         if mh is not None:
             key = self._lsh_n
-            self._lsh.insert(key, mh, check_duplication=False)
+            self._lsh.insert(key, mh)
             self._minhashes[key] = (story_id, mh, doc.title)
             self.stories[story_id].lsh_keys.append(key)
             self._lsh_n += 1
@@ -334,7 +371,7 @@ def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     window, bar = index.params.window_hours * HOUR, index.params.near_copy
     urls: set[str] = set()
     fps: set[str] = set()
-    seen = lsh(index.params.near_copy, NUM_PERM)
+    lsh = BandIndex(index.params.near_copy, NUM_PERM)
     copies = set()
     for i, doc in enumerate(part):
         mh = minhash(doc.basis)
@@ -349,7 +386,7 @@ def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
         urls.add(doc.url)
         fps.add(doc.fingerprint)
         if mh is not None:
-            seen.insert(str(i), mh, check_duplication=False)
+            lsh.insert(i, mh)
     return copies
 
 

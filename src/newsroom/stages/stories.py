@@ -23,10 +23,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Select, event, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..dedupe.cluster import Doc, Match, StoryIndex, lead
 from ..embeddings import Embedder, HashingEmbedder, default_embedder
@@ -226,20 +228,31 @@ def _write(
             select(ItemRow.id, ItemRow.content, ItemRow.summary).where(ItemRow.id.in_(lead_ids))
         ):
             leads[sid] = max(len(content or ""), len(summary or ""))
+    changes: list[dict[str, Any]] = []  # the touched stories' new values: one executemany UPDATE
     for sid in old:
         story, ks = rows[sid], members[sid]
         batch = [docs[k] for k in ks]
         sources[sid].update(d.source for d in batch)
-        story.source_count = len(sources[sid])
-        story.item_count = (story.item_count or 0) + len(ks)
-        story.first_seen_at = _widen(story.first_seen_at, min(d.published for d in batch), min)
-        story.last_seen_at = _widen(story.last_seen_at, max(d.published for d in batch), max)
-        story.updated_at = now
+        change = {
+            "id": story.id,
+            "source_count": len(sources[sid]),
+            "item_count": (story.item_count or 0) + len(ks),
+            "first_seen_at": _widen(story.first_seen_at, min(d.published for d in batch), min),
+            "last_seen_at": _widen(story.last_seen_at, max(d.published for d in batch), max),
+            "updated_at": now,
+            "lead_item_id": story.lead_item_id,
+        }
         if story.status == "new":  # the richest member leads while the story is unwritten; the first on a tie
             current = [Doc(title="", richness=leads.get(story.lead_item_id, -1))]
             best = lead([*current, *batch])
             if best >= len(current):
-                story.lead_item_id = items[ks[best - len(current)]].id
+                change["lead_item_id"] = items[ks[best - len(current)]].id
+        for key, value in change.items():  # the loaded rows show the new values without being flushed again
+            if key != "id":
+                set_committed_value(story, key, value)
+        changes.append(change)
+    if changes:
+        session.execute(update(StoryRow), changes)
     out: list[StoryRow] = [None] * len(items)  # type: ignore[list-item]
     plain: list[dict[str, int]] = []  # items that are no ORM objects (poll's bulk insert): one executemany UPDATE
     for sid, ks in members.items():
