@@ -12,6 +12,7 @@ except ImportError:  # Windows: no flock; one process migrates at a time there
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -19,6 +20,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from .batch import BatchWriter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -132,6 +136,16 @@ class Store:
         if auto_migrate:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._batch: BatchWriter | None = None
+
+    @property
+    def batch(self) -> BatchWriter:
+        """The store's group-commit writer (``store/batch.py``): small writes from the event loop, one commit."""
+        if self._batch is None:
+            from .batch import BatchWriter
+
+            self._batch = BatchWriter(self)
+        return self._batch
 
     @property
     def dialect(self) -> str:
@@ -152,4 +166,6 @@ class Store:
                 raise
 
     def close(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
         self.engine.dispose()
