@@ -10,8 +10,15 @@ unchanged feed makes 0 model calls. Timings depend on the machine's load: the JS
 
     .venv/bin/python bench/pipeline.py                 # 500 stories, 250 ms, concurrency 32
     .venv/bin/python bench/pipeline.py --stories 50    # quick look
+    .venv/bin/python bench/pipeline.py --workers 2 --concurrency 64 \
+        --database-url postgresql://postgres@127.0.0.1:5432/test    # two `newsroom worker`s, 32 model slots each
 
-Prints a table and writes bench/results/pipeline.json.
+With ``--workers N`` the same stories go through N `newsroom worker` processes (procrastinate) on a fresh schema of
+the PostgreSQL database (dropped at the end), sharing ``--concurrency`` model slots; the wall time counts from the
+first worker's registration (its imports and warm-up are reported apart) until every story is written and every
+article published; each worker times its stages as this process does and reports them at exit.
+
+Prints a table and writes bench/results/pipeline.json (pipeline-workers.json with --workers).
 """
 
 from __future__ import annotations
@@ -266,6 +273,18 @@ def profiled(fn: Callable[[], dict[str, float]], out: Path) -> dict[str, float]:
         prof.dump_stats(out)
 
 
+def outcomes(store: Store) -> dict[str, Any]:
+    """The stored call log by outcome, and the first errors (a failed attempt that was retried shows here)."""
+    from sqlalchemy import func, select
+
+    from newsroom.store.tables import ModelCallRow
+
+    with store.session() as s:
+        counts = dict(s.execute(select(ModelCallRow.outcome, func.count()).group_by(ModelCallRow.outcome)).all())
+        errors = list(s.scalars(select(ModelCallRow.error).where(ModelCallRow.error.is_not(None)).limit(3)))
+    return {"by_outcome": counts, "errors": errors}
+
+
 def drafts(store: Store) -> dict[str, int]:
     """Articles held as drafts, per language (a guard failure in the scripted text would show here)."""
     from sqlalchemy import func, select
@@ -313,6 +332,7 @@ def in_process(args: argparse.Namespace, settings: Settings, cpu: StageCPU, impo
     first = profiled(run, args.profile) if args.profile else run()
     stage_cpu = dict(cpu.seconds)
     held = drafts(store)
+    first["calls_stored"] = outcomes(store)
     second = asyncio.run(one_run(settings, store, force=True))  # re-fetch the unchanged feed
     stage_cpu["event loop and the rest (HTTP, JSON, DB, scheduling)"] = first["cpu_s"] - sum(stage_cpu.values())
     return first, stage_cpu, held, second, imported_s + first["run_to_first_request_s"]
@@ -473,6 +493,7 @@ def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Run
         failed = s.scalar(select(func.count()).where(StoryRow.attempts > 0)) or 0
         files = s.scalar(select(func.count()).where(ArticleRow.path.is_not(None))) or 0
     held = drafts(store)
+    calls_stored = outcomes(store)
     store.close()
     first_request = first_call.replace(tzinfo=first_call.tzinfo or UTC).timestamp() - ready_wall if first_call else 0.0
     total_cpu = sum(c["cpu_s"] for c in children)
@@ -499,6 +520,7 @@ def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Run
         "spawn_to_ready_s": ready - spawned,
         "workers_cpu_s_from_start": total_cpu,
         "workers_peak_rss_mb": [round(c["peak_rss_mb"], 1) for c in children],
+        "calls_stored": calls_stored,
     }
     second = {"model_calls": None, "wall_s": None}
     return first, dict(stage_cpu), held, second, ready - spawned + max(0.0, first_request)
