@@ -178,11 +178,7 @@ class Pipeline:
                 stored.clear()
             room = None if limit is None else limit - len(begun)
             if room is None or room > 0:
-                with self.store.session() as s:
-                    due = [i for i in claims.due_story_ids(s, self.owner) if i not in begun][:room]
-                    ids = claims.claim_stories(s, self.owner, due, self._lease)
-                with self.store.session() as s:
-                    contexts = queries.story_contexts(s, ids)
+                ids, contexts = await asyncio.to_thread(self._claim_due, set(begun), room)
                 begun.update(ids)
                 self._held.update(ids)
                 if contexts:
@@ -204,6 +200,14 @@ class Pipeline:
             on_plan(0)
         await asyncio.gather(*tasks)
         return summary
+
+    def _claim_due(self, begun: set[int], room: int | None) -> tuple[list[int], list[queries.StoryContext]]:
+        """Claim the due stories not begun yet (at most ``room``) and read what their jobs need (a worker thread)."""
+        with self.store.session() as s:
+            due = [i for i in claims.due_story_ids(s, self.owner) if i not in begun][:room]
+            ids = claims.claim_stories(s, self.owner, due, self._lease)
+        with self.store.session() as s:
+            return ids, queries.story_contexts(s, ids)
 
     def _warm_encoders(self) -> None:
         """Load the encoders this configuration uses in one background thread: MiniLM at once (the poll's story

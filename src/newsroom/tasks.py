@@ -74,6 +74,7 @@ from .stages.extract import page_client
 from .stages.job import StageEnv, run_story
 from .stages.poll import claim_due, due_source, http_client, poll_guarded, sync_sources
 from .stages.update import developing_story_ids, update_story
+from .stages.write import SignalPrefetcher
 from .store import claims, queries
 from .store.db import Store
 from .store.tables import SourceRow, StoryRow
@@ -252,6 +253,7 @@ class Runtime:
     env: StageEnv
     feeds: httpx.AsyncClient
     poll_lock: asyncio.Lock  # store writes of polls, one at a time (stages/poll.py's db_lock)
+    signals: SignalPrefetcher  # the offline sentiment of the stories begun, in batches (stages/write.py)
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Runtime:
@@ -259,7 +261,7 @@ class Runtime:
         env = StageEnv.build(settings, store, make_provider(settings.llm, calls), calls)
         if settings.extract.enabled:
             env.pages = page_client(settings)
-        return cls(env, http_client(settings), asyncio.Lock())
+        return cls(env, http_client(settings), asyncio.Lock(), SignalPrefetcher(settings))
 
     @property
     def store(self) -> Store:
@@ -373,6 +375,7 @@ async def process_story(context: JobContext, story_id: int) -> str:
     ctx = await asyncio.to_thread(_claim, rt, story_id, owner)
     if ctx is None:
         return f"story {story_id}: not pending, not due, or held by another process"
+    rt.signals.add(ctx)
     renewing = asyncio.create_task(_renew(rt, story_id, owner))
     try:
         result = await run_story(rt.env, ctx)

@@ -74,6 +74,21 @@ def start_call(logger: CallLogger | None, stage: str, provider: str, model: str)
     return key
 
 
+async def astart_call(logger: CallLogger | None, stage: str, provider: str, model: str) -> str | None:
+    """:func:`start_call` for a provider on an event loop: a logger with ``astarted`` stores the row without blocking
+    the loop (the attempt still waits until it is committed); others are called as :func:`start_call` calls them."""
+    hook = getattr(logger, "astarted", None)
+    if hook is None:
+        return start_call(logger, stage, provider, model)
+    key = uuid.uuid4().hex
+    try:
+        await hook(CallRecord(stage, provider, model, 0, 0, 0.0, "started", call_key=key))
+    except Exception:  # a broken logger must not fail the call; the outcome is still recorded after it
+        log.exception("the call logger failed to record a call's start")
+        return None
+    return key
+
+
 @dataclass
 class Result(Generic[T]):
     value: T

@@ -23,7 +23,7 @@ import openai
 
 from ..config import LLMConfig
 from ..netguard import tls_context
-from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, report_call, start_call
+from .base import CallLogger, CallRecord, LLMError, Outcome, Prompt, Result, T, astart_call, report_call
 from .retry import backoff_delay, parse_retry_after
 from .schema import ReplyError, grammar_for, json_schema_for, parse_reply
 
@@ -227,7 +227,7 @@ class OpenAIProvider:
             attempts += 1
             mode = self._mode
             kwargs = self._request_kwargs(prompt, messages, json_schema, schema_name, mode)
-            key = start_call(self._on_call, prompt.stage, self.name, self.model)
+            key = await astart_call(self._on_call, prompt.stage, self.name, self.model)
             started = time.perf_counter()
             try:
                 # a total deadline: the client's own timeout is per read, so a server that keeps streaming bytes

@@ -14,6 +14,7 @@ that many calls are ever sent and not yet durable: what a kill can waste.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
@@ -34,9 +35,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# the replies' own threads (one process-wide pool): the default executor may be full of CPU work (the classifiers)
-# for seconds, and a reply that waits there for its commit is one a kill still loses
+# the look-ups' own threads (one process-wide pool): the default executor may be full of CPU work (the classifiers)
+# for seconds. Replies are committed by the store's writer thread (store/batch.py), never behind that work either.
 _IO = ThreadPoolExecutor(max_workers=2, thread_name_prefix="replies")
+
+
+# the stored replies of the stories of the job running in this context (and its child tasks), read once per job:
+# only the process that holds a story's claim stores replies for it, so what a job read when it began stays true
+# until it ends; a new job (new_job) reads again, so a reply stored by a process that held the story in between is seen
+_job_replies: contextvars.ContextVar[dict[int, list[tuple[int, str, str, str]]] | None] = contextvars.ContextVar(
+    "job_replies", default=None
+)
+
+
+def new_job() -> None:
+    """A story's job begins in this context (``stages/job.py``, ``stages/update.py``): its calls read the stored
+    replies once, at the first call, not once per call."""
+    _job_replies.set({})
 
 
 def prompt_key(prompt: Prompt, schema: type[T], model: str) -> str:
@@ -82,10 +97,11 @@ class DurableReplies:
         if stored is not None:
             return stored
         result = await self.inner.generate(prompt, schema)
-        records = self.calls.begin_flush(story_id)  # on the loop's thread: the worker thread gets a private list
+        records = self.calls.begin_flush(story_id)  # on the loop's thread: the writer gets a private list
         kept = False
         try:
-            await loop.run_in_executor(_IO, self._keep, story_id, key, result, records)
+            row_id = await self.store.batch.write(lambda s: self._keep(s, story_id, key, result, records))
+            self._used.add(row_id)
             kept = True
         except Exception:  # the store failed: the reply is still good; its calls are stored with the article
             log.exception("story %s: could not store the model's reply; going on without", story_id)
@@ -94,34 +110,42 @@ class DurableReplies:
         return result
 
     def _find(self, story_id: int, key: str, schema: type[T]) -> Result[T] | None:
-        with self.store.session() as s:
-            rows = s.scalars(
-                select(ModelReplyRow)
-                .where(ModelReplyRow.story_id == story_id, ModelReplyRow.prompt_key == key)
-                .order_by(ModelReplyRow.id)
-            ).all()
-            for row in rows:
-                if row.id in self._used:
-                    continue
-                self._used.add(row.id)
-                try:
-                    value = schema.model_validate_json(row.reply)
-                except ValidationError:  # stored by a release with another schema: ask again
-                    continue
-                self.reused += 1
-                log.info("story %s: %s reply reused from before a restart (no call)", story_id, key[:8])
-                return Result(value=value, model=row.model, tokens_in=0, tokens_out=0, attempts=0)
+        stored = _job_replies.get()
+        rows = None if stored is None else stored.get(story_id)
+        if rows is None:  # the first call of this story's job reads its stored replies once (new_job)
+            with self.store.session() as s:
+                rows = [
+                    (r.id, r.prompt_key, r.model, r.reply)
+                    for r in s.scalars(
+                        select(ModelReplyRow).where(ModelReplyRow.story_id == story_id).order_by(ModelReplyRow.id)
+                    )
+                ]
+            if stored is not None:
+                stored[story_id] = rows
+        for row_id, row_key, model, reply in rows:
+            if row_key != key or row_id in self._used:
+                continue
+            self._used.add(row_id)
+            try:
+                value = schema.model_validate_json(reply)
+            except ValidationError:  # stored by a release with another schema: ask again
+                continue
+            self.reused += 1
+            log.info("story %s: %s reply reused from before a restart (no call)", story_id, key[:8])
+            return Result(value=value, model=model, tokens_in=0, tokens_out=0, attempts=0)
         return None
 
-    def _keep(self, story_id: int, key: str, result: Result[T], records: list[tuple[CallRecord, int | None]]) -> None:
-        with self.store.session() as s:
-            row = ModelReplyRow(
-                story_id=story_id, prompt_key=key, model=result.model, reply=result.value.model_dump_json()
-            )
-            s.add(row)
-            add_calls(s, records)  # the call's outcome commits with its reply: both or neither survive a crash
-            s.flush()
-            self._used.add(row.id)
+    @staticmethod
+    def _keep(
+        s: Session, story_id: int, key: str, result: Result[T], records: list[tuple[CallRecord, int | None]]
+    ) -> int:
+        """The reply and its call's outcome, in the writer's transaction (``store/batch.py``: with other replies and
+        attempts of the moment, one commit); the reply row's id."""
+        row = ModelReplyRow(story_id=story_id, prompt_key=key, model=result.model, reply=result.value.model_dump_json())
+        s.add(row)
+        add_calls(s, records)  # the call's outcome commits with its reply: both or neither survive a crash
+        s.flush()
+        return row.id
 
     async def aclose(self) -> None:
         await self.inner.aclose()

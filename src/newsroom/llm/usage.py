@@ -4,8 +4,9 @@ Each record is tagged with the story being worked on (the ``current_story`` cont
 sets), so a story's calls are flushed in the same transaction as its article or its failure.
 
 Bound to a store, the buffer also writes a ``started`` row for every HTTP attempt before the request goes out
-(``started``, called through ``llm.base.start_call``); the flush completes that row. A crash that loses a reply
-therefore leaves its call counted, and ``stats`` agrees with what the endpoint saw.
+(``started``/``astarted``, called through ``llm.base.start_call``/``astart_call``; ``astarted`` commits it with the
+other attempts of the moment, ``store/batch.py``); the flush completes that row. A crash that loses a reply therefore
+leaves its call counted, and ``stats`` agrees with what the endpoint saw.
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ class CallBuffer:
             with self.store.session() as s:
                 add_calls(s, [(record, current_story.get())])
         self.first_started.set()
+
+    async def astarted(self, record: CallRecord) -> None:
+        """:meth:`started` from the event loop: the row is committed (with the other attempts starting at the same
+        time, one transaction: ``store/batch.py``) before this returns, and the loop never waits on the database."""
+        if self.store is None:
+            return
+        from ..store.queries import add_calls
+
+        row = [(record, current_story.get())]
+        await self.store.batch.write(lambda s: add_calls(s, row))
 
     def pending(self) -> list[CallRecord]:
         """The records not stored yet (what the budget adds to the stored call log)."""

@@ -21,7 +21,7 @@ import httpx
 
 from ..config import Settings
 from ..llm import replies
-from ..llm.base import LLMError, Provider
+from ..llm.base import CallRecord, LLMError, Provider
 from ..llm.budget import Budget, BudgetReached, with_budget
 from ..llm.usage import CallBuffer, current_story
 from ..publish.filesystem import FilesystemTarget
@@ -90,6 +90,7 @@ async def run_story(
     """Write, illustrate, translate and publish one story; ``on_written`` is called once its pivot is published."""
     story_id = ctx.story.id
     current_story.set(story_id)
+    replies.new_job()
     result = StoryResult(story_id)
     pivot_lang = env.settings.pivot_language
     pivot = ctx.articles.get(pivot_lang)
@@ -135,7 +136,7 @@ async def run_story(
         result.error = f"internal: {type(exc).__name__}: {exc}"
         record_failure(env, story_id, result.error)
         return result
-    mark_written(env, story_id, max(m.id for m in ctx.members or [ctx.lead]))
+    await _with_calls(env, story_id, mark_written, story_id, max(m.id for m in ctx.members or [ctx.lead]))
     return result
 
 
@@ -144,8 +145,27 @@ async def _translate(env: StageEnv, pivot, lang: str, ctx: queries.StoryContext)
     return await publish_new(env.store, env.target, env.calls, row, ctx)
 
 
-def mark_written(env: StageEnv, story_id: int, written_through: int = 0) -> None:
-    """The story has its articles; ``written_through``: the newest member they were written from (stages/update)."""
+async def _with_calls(env: StageEnv, story_id: int, fn: Callable[..., None], *args: object) -> None:
+    """``fn(env, *args, records=…)`` in a worker thread, off the event loop, with the story's buffered call records
+    (taken here, on the loop's thread; buffered again if its transaction fails)."""
+    records = env.calls.begin_flush(story_id)
+    stored = False
+    try:
+        await asyncio.to_thread(fn, env, *args, records=records)
+        stored = True
+    finally:
+        env.calls.end_flush(records, stored=stored)
+
+
+def mark_written(
+    env: StageEnv,
+    story_id: int,
+    written_through: int = 0,
+    *,
+    records: list[tuple[CallRecord, int | None]] | None = None,
+) -> None:
+    """The story has its articles; ``written_through``: the newest member they were written from (stages/update).
+    ``records``: the story's call records, already taken from the buffer (else they are taken here)."""
     with env.store.session() as s:
         story = s.get_one(StoryRow, story_id)
         story.status = "written"
@@ -155,7 +175,7 @@ def mark_written(env: StageEnv, story_id: int, written_through: int = 0) -> None
         story.next_attempt_at = None
         story.updated_at = datetime.now(UTC)
         claims.release(story)
-        queries.add_calls(s, env.calls.take(story_id))
+        queries.add_calls(s, env.calls.take(story_id) if records is None else records)
         replies.forget(s, story_id)
 
 

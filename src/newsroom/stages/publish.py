@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from ..llm.base import CallRecord
 from ..llm.usage import CallBuffer
 from ..models import ArticleDoc, ArticleText, CoverImage, SourceLink, SourceRef
 from ..publish.filesystem import FilesystemTarget
@@ -58,14 +59,32 @@ def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> Articl
 async def publish_new(
     store: Store, target: FilesystemTarget, calls: CallBuffer, article: ArticleRow, ctx: queries.StoryContext
 ) -> Path:
-    """Store a new article (unpublished) with its model calls, write its file, then mark it published. File I/O,
-    fsync and the second commit run in a worker thread, off the event loop."""
+    """Store a new article (unpublished) with its model calls, write its file, then mark it published: in one worker
+    thread, off the event loop (the commits, the rendering, the file I/O and fsync)."""
     article.published_version = 0
+    records = calls.begin_flush(article.story_id)  # on the loop's thread: the worker thread gets a private list
+    stored: list[bool] = []
+    try:
+        return await asyncio.to_thread(_store_and_write, store, target, article, records, ctx, stored)
+    finally:
+        calls.end_flush(records, stored=bool(stored))
+
+
+def _store_and_write(
+    store: Store,
+    target: FilesystemTarget,
+    article: ArticleRow,
+    records: list[tuple[CallRecord, int | None]],
+    ctx: queries.StoryContext,
+    stored: list[bool],
+) -> Path:
+    """The outbox's three steps in order: the row (with its calls) committed, the file, the row marked published."""
     with store.session() as s:
         s.add(article)
-        queries.add_calls(s, calls.take(article.story_id))
-    path = await asyncio.to_thread(target.write, article_doc(article, ctx.lead, ctx.source))
-    await asyncio.to_thread(_mark_published, store, article, path)
+        queries.add_calls(s, records)
+    stored.append(True)
+    path = target.write(article_doc(article, ctx.lead, ctx.source))
+    _mark_published(store, article, path)
     return path
 
 

@@ -143,6 +143,7 @@ async def update_story(env: StageEnv, story_id: int, now: datetime | None = None
     now = now or datetime.now(UTC)
     settings = env.settings
     current_story.set(story_id)
+    replies.new_job()
     with env.store.session() as s:
         ctx = queries.story_contexts(s, [story_id])[0]
         story = ctx.story

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from .batch import BatchWriter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (``tests/test_store.py`` checks it against the scripts: a new revision updates it). A start
@@ -157,6 +158,16 @@ class Store:
         if auto_migrate:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._batch: BatchWriter | None = None
+
+    @property
+    def batch(self) -> BatchWriter:
+        """The store's group-commit writer (``store/batch.py``): small writes from the event loop, one commit."""
+        if self._batch is None:
+            from .batch import BatchWriter
+
+            self._batch = BatchWriter(self)
+        return self._batch
 
     @property
     def dialect(self) -> str:
@@ -177,4 +188,6 @@ class Store:
                 raise
 
     def close(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
         self.engine.dispose()
