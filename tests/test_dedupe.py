@@ -228,7 +228,5 @@ def test_lsh_params_are_datasketchs_own_choice() -> None:
     for (threshold, num_perm), params in sketch.KNOWN_PARAMS.items():
         chosen = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm)
         assert (chosen.b, chosen.r) == params
-        index = sketch.lsh(threshold, num_perm)
-        assert (index.b, index.r) == params
     assert sketch.lsh_params(0.8, 64) == (lambda x: (x.b, x.r))(datasketch.MinHashLSH(threshold=0.8, num_perm=64))
     assert sketch.MinHash is datasketch.MinHash and sketch.MinHashLSH is datasketch.MinHashLSH

@@ -42,9 +42,9 @@ HOUR = 3600.0
 
 
 class BandIndex:
-    """``MinHashLSH``'s candidates with plain dicts: the same bands (``sketch.lsh_params``), so a query returns the same keys as
-    datasketch's index holding the same MinHashes, at a fraction of the cost per insert, query and removal (its
-    storage layer, checks and key bookkeeping are most of a poll's near-copy time)."""
+    """``MinHashLSH``'s candidates with plain dicts: the same bands (``sketch.lsh_params``), so a query returns the
+    same keys as datasketch's index holding the same MinHashes, at a fraction of the cost per insert, query and
+    removal (its storage layer, checks and key bookkeeping are most of a poll's near-copy time)."""
 
     def __init__(self, threshold: float, num_perm: int) -> None:
         bands, rows = lsh_params(threshold, num_perm)
@@ -375,7 +375,7 @@ def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     copies = set()
     for i, doc in enumerate(part):
         mh = minhash(doc.basis)
-        near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in seen.query(mh))
+        near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in lsh.query(mh))
         if (
             (doc.url and doc.url in urls)
             or (doc.fingerprint and doc.fingerprint in fps)

@@ -1,11 +1,12 @@
-"""datasketch's ``MinHash`` and ``MinHashLSH``, imported without SciPy.
+"""datasketch's ``MinHash``, imported without SciPy, and the bands and rows of its LSH for a threshold.
 
 ``import datasketch`` imports ``datasketch.lsh``, which imports ``scipy.integrate`` (SciPy's special functions,
 linear algebra and sparse matrices: about 0.35 s of CPU and 60 MB in every process that polls) for one use: the
 numerical integrals of ``MinHashLSH``'s choice of bands and rows for a threshold. Here datasketch is imported with a
-stand-in ``scipy.integrate`` whose ``quad`` imports SciPy's own on first call, and ``lsh`` passes the bands and rows
-of the thresholds in ``KNOWN_PARAMS`` (datasketch's own choice: ``tests/test_dedupe.py`` checks them), so SciPy is
-imported only for a threshold not in the table. The sketches and the index are datasketch's, unchanged.
+stand-in ``scipy.integrate`` whose ``quad`` imports SciPy's own on first call, and ``lsh_params`` gives the bands and
+rows of the thresholds in ``KNOWN_PARAMS`` (datasketch's own choice: ``tests/test_dedupe.py`` checks them), so SciPy
+is imported only for a threshold not in the table. The sketches are datasketch's, unchanged; the index over their
+bands is ``cluster.BandIndex``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,3 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     from datasketch.lsh import _optimal_param
 
     return tuple(_optimal_param(threshold, num_perm, 0.5, 0.5))  # type: ignore[return-value]
-
-
-def lsh(threshold: float, num_perm: int) -> MinHashLSH:
-    """An empty ``MinHashLSH`` for ``threshold``: the same index as ``MinHashLSH(threshold=…, num_perm=…)``."""
-    return MinHashLSH(threshold=threshold, num_perm=num_perm, params=lsh_params(threshold, num_perm))

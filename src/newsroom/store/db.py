@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
     from .batch import BatchWriter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
