@@ -231,6 +231,37 @@ INJECTED: dict[str, tuple[str, list[str]]] = {
 }
 
 
+# More names than the five above, written after the sound match to check it on names it was not made with (one rule
+# came from them: a key's length, not the old skeleton's, says a name is too short to check, so Тойота is checked):
+# companies and people as Russian and Ukrainian write them (English spelling beside, to skip a paragraph whose source
+# has it), added after a preposition ("в X") and after a verb ("заявил X"), drawn with a generator of their own.
+MORE_NAMES: dict[str, list[tuple[str, str]]] = {
+    "ru": [("Мицубиси", "Mitsubishi"), ("Газпром", "Gazprom"), ("Ситигруп", "Citigroup"), ("Барклайс", "Barclays"),
+           ("Альфабет", "Alphabet"), ("Хонда", "Honda"), ("Тойота", "Toyota"), ("Шелл", "Shell"),
+           ("Пфайзер", "Pfizer"), ("Райффайзен", "Raiffeisen"), ("Сбербанк", "Sberbank"), ("Яндекс", "Yandex"),
+           ("Роснефть", "Rosneft"), ("Фольксваген", "Volkswagen"), ("Нестле", "Nestle"), ("Уолмарт", "Walmart"),
+           ("Оракл", "Oracle"), ("Интел", "Intel"), ("Байер", "Bayer"), ("Новартис", "Novartis"),
+           ("Майкрософт", "Microsoft"), ("Бинанс", "Binance"), ("Кракен", "Kraken"), ("Блэкрок", "BlackRock"),
+           ("Фиделити", "Fidelity"), ("Ривер", "River"), ("Мета", "Meta"), ("Ларри Финк", "Larry Fink"),
+           ("Джейми Даймон", "Jamie Dimon"), ("Илон Маск", "Elon Musk")],
+    "uk": [("Міцубісі", "Mitsubishi"), ("Ситігруп", "Citigroup"), ("Барклайс", "Barclays"), ("Альфабет", "Alphabet"),
+           ("Хонда", "Honda"), ("Тойота", "Toyota"), ("Шелл", "Shell"), ("Пфайзер", "Pfizer"),
+           ("Райффайзен", "Raiffeisen"), ("Фольксваген", "Volkswagen"), ("Нестле", "Nestle"), ("Волмарт", "Walmart"),
+           ("Оракл", "Oracle"), ("Інтел", "Intel"), ("Баєр", "Bayer"), ("Новартіс", "Novartis"),
+           ("Майкрософт", "Microsoft"), ("Бінанс", "Binance"), ("Кракен", "Kraken"), ("Блекрок", "BlackRock"),
+           ("Фіделіті", "Fidelity"), ("Ривер", "River"), ("Мета", "Meta"), ("Ларрі Фінк", "Larry Fink"),
+           ("Джеймі Даймон", "Jamie Dimon"), ("Ілон Маск", "Elon Musk")],
+}  # fmt: skip
+MORE_TEMPLATES = {"ru": (" Об этом сообщили в {}.", " Об этом заявил {}."),
+                  "uk": (" Про це повідомили в {}.", " Про це заявив {}.")}  # fmt: skip
+
+
+def more_names(en: str, text: str, lang: str, rng: random.Random) -> list[str]:
+    """The paragraph with one of ``MORE_NAMES`` added after a preposition, and with another added after a verb."""
+    names = [cy for cy, latin in MORE_NAMES.get(lang, []) if latin.split()[-1].casefold() not in en.casefold()]
+    return [text + template.format(rng.choice(names)) for template in MORE_TEMPLATES.get(lang, ())]
+
+
 def translation_corruptions(en: str, text: str, lang: str, rng: random.Random) -> dict[str, str | None]:
     """A faithful WMT paragraph made unfaithful two ways: one number swapped, one company name added."""
     template, names = INJECTED[lang]
@@ -256,6 +287,7 @@ def run_real(corpus: Path) -> dict[str, Any]:
         applied: Counter[str] = Counter()
         caught: Counter[str] = Counter()
         pairs = translation_paragraphs(corpus, lang)
+        more_rng = random.Random(7)  # apart from ``rng``: the older corruptions draw what they drew before
         for i, (en, text) in enumerate(pairs):
             ctx = GuardContext(lang=lang, source=en, source_lang="en")
             report = check_text([("paragraph[0]", text)], ctx)
@@ -268,6 +300,11 @@ def run_real(corpus: Path) -> dict[str, Any]:
                 if bad is not None:
                     applied[kind] += 1  # caught: a finding that the faithful paragraph did not have
                     caught[kind] += bool(set(check_text([("paragraph[0]", bad)], ctx).findings) - set(report.findings))
+            for bad in more_names(en, text, lang, more_rng):
+                applied["inject one of 30 more names"] += 1
+                caught["inject one of 30 more names"] += bool(
+                    set(check_text([("paragraph[0]", bad)], ctx).findings) - set(report.findings)
+                )
         half = len(pairs) // 2
         per_lang[lang] = {
             "n": len(pairs),

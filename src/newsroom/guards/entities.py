@@ -524,12 +524,15 @@ class SourceIndex:
         variants = stems(word)
         if any(self._has_translated(v) for v in variants):
             return True
+        if _is_cyrillic(word):
+            # by sound, against the source's names (translit): vowels count, so Тесла is not "tools"; a key of
+            # fewer than three sounds tells nothing (Ия), Тойота's six do (its old skeleton, "t", told nothing)
+            if len(translit.cyrillic_key(variants[0])) < translit.MIN_SOUNDS:
+                return True
+            return any(self._sounds_like(v) for v in variants)
         sks = [skeleton(v) for v in variants]
         if len(sks[0]) < 2:
             return True  # too short to tell anything
-        if _is_cyrillic(word):
-            # by sound, against the source's names (translit): vowels count, so Тесла is not "tools"
-            return any(self._sounds_like(v) for v in variants)
         return any(self._has_skeleton(sk) for sk in sks if len(sk) >= 2)
 
     @functools.cached_property
