@@ -398,23 +398,25 @@ def drop_schema(base_url: str, schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
 
 
-def workers_done(store: Store) -> tuple[bool, int]:
-    """(every story written or skipped, every article on disk, no story job waiting or running; stories)."""
+def workers_done(store: Store, items: int) -> bool:
+    """Every one of the feed's ``items`` stored, no poll or story job waiting or running, every story written or
+    skipped and every article on disk (a poll stores its items in chunks: the first chunk's stories may all be done
+    before the next chunk is stored)."""
     from sqlalchemy import func, select, text
 
-    from newsroom.store.tables import ArticleRow, StoryRow
+    from newsroom.store.tables import ArticleRow, ItemRow, StoryRow
 
     with store.session() as s:
-        stories = s.scalar(select(func.count()).select_from(StoryRow)) or 0
+        stored = s.scalar(select(func.count()).select_from(ItemRow)) or 0
         left = s.scalar(select(func.count()).where(StoryRow.status.not_in(("written", "skipped"))))
         behind = s.scalar(select(func.count()).where(ArticleRow.published_version < ArticleRow.version))
         jobs = s.scalar(
             text(
-                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'newsroom.process_story'"
-                " AND status IN ('todo', 'doing')"
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name IN"
+                " ('newsroom.process_story', 'newsroom.poll_source') AND status IN ('todo', 'doing')"
             )
         )
-    return bool(stories) and left == behind == jobs == 0, stories
+    return stored >= items and left == behind == jobs == 0
 
 
 def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Runs:
@@ -460,7 +462,7 @@ def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Run
                 if registered:
                     ready, ready_wall = time.perf_counter(), time.time()
                     cpu_at_ready = sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in procs)
-            elif workers_done(store)[0]:
+            elif workers_done(store, args.stories):
                 break
             time.sleep(0.1)
         done = time.perf_counter()

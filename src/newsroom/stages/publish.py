@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from ..llm.base import CallRecord
 from ..llm.usage import CallBuffer
@@ -59,15 +60,21 @@ def article_doc(article: ArticleRow, lead: ItemRow, source: SourceRow) -> Articl
 async def publish_new(
     store: Store, target: FilesystemTarget, calls: CallBuffer, article: ArticleRow, ctx: queries.StoryContext
 ) -> Path:
-    """Store a new article (unpublished) with its model calls, write its file, then mark it published: in one worker
-    thread, off the event loop (the commits, the rendering, the file I/O and fsync)."""
+    """Store a new article (unpublished) with its model calls, write its file, then mark it published. The row and the
+    file in a worker thread, off the event loop; the mark through the store's group commit (``store/batch.py``: with
+    the other marks and writes of the moment, one commit). A crash before the mark is committed leaves the row behind
+    its file, and ``publish_pending`` writes the same file again."""
     article.published_version = 0
     records = calls.begin_flush(article.story_id)  # on the loop's thread: the worker thread gets a private list
     stored: list[bool] = []
     try:
-        return await asyncio.to_thread(_store_and_write, store, target, article, records, ctx, stored)
+        path = await asyncio.to_thread(_store_and_write, store, target, article, records, ctx, stored)
     finally:
         calls.end_flush(records, stored=bool(stored))
+    article_id, version = article.id, article.version
+    await store.batch.write(lambda s: _mark(s, article_id, version, path))
+    article.path, article.published_version = str(path), version
+    return path
 
 
 def _store_and_write(
@@ -78,14 +85,18 @@ def _store_and_write(
     ctx: queries.StoryContext,
     stored: list[bool],
 ) -> Path:
-    """The outbox's three steps in order: the row (with its calls) committed, the file, the row marked published."""
+    """The outbox's first two steps in order: the row (with its calls) committed, then the file."""
     with store.session() as s:
         s.add(article)
         queries.add_calls(s, records)
     stored.append(True)
-    path = target.write(article_doc(article, ctx.lead, ctx.source))
-    _mark_published(store, article, path)
-    return path
+    return target.write(article_doc(article, ctx.lead, ctx.source))
+
+
+def _mark(session: Session, article_id: int, version: int, path: Path) -> None:
+    session.execute(
+        update(ArticleRow).where(ArticleRow.id == article_id).values(path=str(path), published_version=version)
+    )
 
 
 def publish_pending(store: Store, target: FilesystemTarget, calls: CallBuffer) -> list[Path]:
@@ -108,11 +119,7 @@ def publish_pending(store: Store, target: FilesystemTarget, calls: CallBuffer) -
 
 def _mark_published(store: Store, article: ArticleRow, path: Path) -> None:
     with store.session() as s:
-        s.execute(
-            update(ArticleRow)
-            .where(ArticleRow.id == article.id)
-            .values(path=str(path), published_version=article.version)
-        )
+        _mark(s, article.id, article.version, path)
     article.path, article.published_version = str(path), article.version
 
 
