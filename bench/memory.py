@@ -48,7 +48,10 @@ def main() -> None:
         print(f"{name:58} rss {row['rss_mb']:7.1f} MB  peak {row['peak_mb']:7.1f} MB  cpu {row['cpu_s']:5.2f} s")
 
     step("interpreter")
-    import newsroom.cli  # noqa: F401 - what `newsroom run` imports before it starts
+    # what `newsroom run` imports before it starts (the command imports the pipeline and the model's client as it runs)
+    import newsroom.cli
+    import newsroom.llm.openai_compat
+    import newsroom.pipeline  # noqa: F401
 
     step("import newsroom.cli (the command, the pipeline, the stages)")
     import torch  # noqa: F401
