@@ -135,6 +135,21 @@ def test_other_names_in_one_frame_are_other_events_but_a_site_suffix_is_not() ->
     assert not conflicting("Halvard Capital sells 4,210 BTC", "Halvard offloads 4,210 bitcoin")
 
 
+def test_other_names_spanning_words_the_vocabulary_knows() -> None:
+    # in a sentence-case headline capitals mark names, even names of common words ("Drell Pay", "Deutsche Bank")
+    assert conflicting("the DOJ sues Drell Pay over custody failures", "the DOJ sues Kraken over custody failures")
+    assert conflicting("Deutsche Bank files for spot Solana ETF", "Kraken files for spot Solana ETF")
+    assert conflicting(
+        "Nomura and Vesk Bank announce a payments card tie-up",
+        "Binance and Standard Chartered announce a payments card tie-up",
+    )
+    # a name one side adds is no other name; a sentence's first word is capitalised whatever it is
+    assert not conflicting("Tomas Vale speaks to the summit from Lisbon", "Vale speaks to the summit")
+    assert not conflicting("Attackers drain $44 million from Norvik", "Hackers drain $44 million from Norvik")
+    # in a title-case headline capitals mark nothing: only words nearly outside the vocabulary are names
+    assert not conflicting("Central Bank Moves Quickly on Forex Rules", "Central Bank Moves Quickly on Trading Rules")
+
+
 def test_signals_act_and_figures() -> None:
     assert action_keys("Halvard Capital sells 4,210 BTC") == {"sell"}
     assert "hack" in action_keys("Attackers drain $70M from Norvik")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
 
@@ -64,7 +66,8 @@ class Profile:
     amounts: frozenset[str]  # deal-sized money amounts (a subset of the figures' values)
     actions: frozenset[str]
     kind: str  # features.item_type: "" for news
-    frame: frozenset[str]  # the words without a trailing " - Site" suffix (``_other_names``)
+    frame: tuple[str, ...]  # the words in order, without a trailing " - Site" suffix (``_other_names``)
+    names: frozenset[str]  # the frame's words that name someone or something (``_names``)
     source: str
     published: float
 
@@ -107,20 +110,80 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in content_words(text) if w not in DOMAIN_WORDS)
 
 
+def _sequence(text: str) -> tuple[str, ...]:
+    """``_words`` in the order the text has them (each once)."""
+    return tuple(dict.fromkeys(_stem(w) for w in content_words(text) if w not in DOMAIN_WORDS))
+
+
+NAME_RARITY = 0.9  # nearly out of the vocabulary: a title-case headline capitalises its verbs too ("Picks")
+_TOKEN = re.compile(r"[\w$][\w'’.-]*[\w]|[\w$]|[:;|–—]|(?<!\S)-(?!\S)")  # features' words, and clause marks
+_CLAUSE = frozenset(":;|–—-")
+
+
+def _names(title: str) -> frozenset[str]:
+    """The words of a headline (as ``_words`` spells them) that name someone or something: capitalised words
+    nearly outside the vocabulary ("Uxriux", "FPEG") and, in a sentence-case headline, where capitals mark names,
+    capitalised words other than a clause's first ("… sues Coinbase", "… against Lenzor Asset Management") and a
+    capitalised first word followed by another ("Deutsche Bank files …"). In a title-case headline capitals mark
+    nothing, so only the rare words count there."""
+    tokens = _TOKEN.findall(unicodedata.normalize("NFKC", title))
+    words = [(k, t) for k, t in enumerate(tokens) if t not in _CLAUSE]
+    tail = [t for k, t in words if k and tokens[k - 1] not in _CLAUSE and t.isalpha() and len(t) >= 4]
+    title_case = bool(tail) and sum(t[0].isupper() for t in tail) >= 0.75 * len(tail)
+    names = set()
+    for k, t in words:
+        word = t.lower().removesuffix("'s").removesuffix("’s").strip(".-'")
+        key = _stem(word)
+        if not key or not key[0].isalpha() or not t[0].isupper():
+            continue
+        if word.replace("-", "").isalpha() and min(rarity(word), rarity(key)) >= NAME_RARITY:  # not "they're"
+            names.add(key)
+        elif not title_case:
+            first = k == 0 or tokens[k - 1] in _CLAUSE
+            after = tokens[k + 1] if k + 1 < len(tokens) else ""
+            if not first or (after[:1].isupper() and after not in _CLAUSE):
+                names.add(key)
+    return frozenset(names)
+
+
 @lru_cache(maxsize=16384)
 def _text_keys(title: str) -> tuple[frozenset[str], ...]:
     keys = entity_keys(title)
     assets = frozenset(k for k in keys if k.startswith("$"))
     entities = frozenset(k for k in keys if not k.startswith("$") and k not in DOMAIN_WORDS)
     main = _words(_SUBORDINATE.split(title, maxsplit=1)[0])
-    frame = _words(_SITE_SUFFIX.sub("", title))
-    return _words(title), main, entities, assets, number_keys(title), amount_keys(title), action_keys(title), frame
+    bare = _SITE_SUFFIX.sub("", title)
+    frame = _sequence(bare)
+    names = _names(bare) & frozenset(frame)
+    return (
+        _words(title),
+        main,
+        entities,
+        assets,
+        number_keys(title),
+        amount_keys(title),
+        action_keys(title),
+        frame,
+        names,
+    )
 
 
 def profile(title: str, vector: np.ndarray, source: str, published: float) -> Profile:
-    words, main, entities, assets, figures, amounts, actions, frame = _text_keys(title)
+    words, main, entities, assets, figures, amounts, actions, frame, names = _text_keys(title)
     return Profile(
-        vector, words, main, entities, assets, figures, amounts, actions, item_type(title), frame, source, published
+        vector,
+        words,
+        main,
+        entities,
+        assets,
+        figures,
+        amounts,
+        actions,
+        item_type(title),
+        frame,
+        names,
+        source,
+        published,
     )
 
 
@@ -197,22 +260,31 @@ def default_model() -> PairModel:
         return PairModel.load(path)
 
 
-NAME_RARITY = 0.9  # nearly out of the vocabulary: a title-case headline capitalises its verbs too ("Picks")
 _FIGURE = re.compile(r"[\d.,]+")
 
 
 def _other_names(
-    a_words: frozenset[str], a_ents: frozenset[str], b_words: frozenset[str], b_ents: frozenset[str]
+    a_seq: tuple[str, ...], a_names: frozenset[str], b_seq: tuple[str, ...], b_names: frozenset[str]
 ) -> bool:
-    """The same frame with other names: the headlines share at least three content words and differ only in one or
-    two names each ("Kraken to list SUAV token" / "Kraken to list FPEG token", "Ether schedules Uxriux hard fork" /
-    "… Travo hard fork"): the same kind of act by, or on, someone else."""
+    """The same frame with other names: the headlines share at least three content words and differ only in names
+    (and figures), in at most two places, one of them a name standing where the other headline has another ("Kraken
+    to list SUAV token" / "Kraken to list FPEG token", "Ether schedules Uxriux hard fork" / "… Travo hard fork",
+    "the DOJ sues Drivo Pay over …" / "the DOJ sues Coinbase over …", "Deutsche Bank and Circle announce …" / "Kraken
+    and Stripe announce …"): the same kind of act by, or on, someone else. A name only one side adds ("Edward
+    Snowden: …" / "Snowden says NSA …") is no other name."""
+    a_words, b_words = frozenset(a_seq), frozenset(b_seq)
     only_a, only_b = a_words - b_words, b_words - a_words
-    if len(a_words & b_words) < 3 or not (1 <= len(only_a) <= 2 and 1 <= len(only_b) <= 2):
+    if len(a_words & b_words) < 3 or not (only_a and only_b):
         return False
-    names = {_stem(e) for e in a_ents | b_ents if rarity(e) >= NAME_RARITY}
+    names = a_names | b_names
     figures = {w for w in only_a | only_b if _FIGURE.fullmatch(w)}  # "FPEG jumps 21%" / "WNX jumps 4%": names lead
-    return bool(only_a & names and only_b & names) and (only_a | only_b) <= names | figures
+    if not (only_a & names and only_b & names and (only_a | only_b) <= names | figures):
+        return False
+    places = [op for op in SequenceMatcher(None, a_seq, b_seq, autojunk=False).get_opcodes() if op[0] != "equal"]
+    return len(places) <= 2 and any(
+        tag == "replace" and names.intersection(a_seq[i1:i2]) and names.intersection(b_seq[j1:j2])
+        for tag, i1, i2, j1, j2 in places
+    )
 
 
 def incompatible(a: Profile, b: Profile) -> bool:
@@ -222,16 +294,16 @@ def incompatible(a: Profile, b: Profile) -> bool:
     return bool(
         _conflict(a.assets, b.assets)
         or _conflict(a.amounts, b.amounts)
-        or _other_names(a.frame, a.entities, b.frame, b.entities)
+        or _other_names(a.frame, a.names, b.frame, b.names)
     )
 
 
 def conflicting(title: str, other: str) -> bool:
     """``incompatible`` for two headlines (the near-copy test: a near-copy naming another asset is no copy)."""
-    _, _, a_ents, a_assets, _, a_amounts, _, a_frame = _text_keys(title)
-    _, _, b_ents, b_assets, _, b_amounts, _, b_frame = _text_keys(other)
+    _, _, _, a_assets, _, a_amounts, _, a_frame, a_names = _text_keys(title)
+    _, _, _, b_assets, _, b_amounts, _, b_frame, b_names = _text_keys(other)
     return bool(
         _conflict(a_assets, b_assets)
         or _conflict(a_amounts, b_amounts)
-        or _other_names(a_frame, a_ents, b_frame, b_ents)
+        or _other_names(a_frame, a_names, b_frame, b_names)
     )
