@@ -6,7 +6,11 @@ known: calls x latency / concurrency. Nothing is switched off: guards, cover car
 extraction and the offline sentiment all run, as in ``newsroom run``. It measures how close the pipeline gets to that
 floor (goal: wall <= 1.10 x floor, calls <= 1.05 x one per article-language), where the CPU goes (CPU seconds per
 stage, exclusive), peak RSS, the time from process start to the first model request, and that a second run over the
-unchanged feed makes 0 model calls. Timings depend on the machine's load: the JSON records ``uptime``.
+unchanged feed makes 0 model calls. Timings depend on the machine's load: the JSON records ``uptime``. The package's
+bytecode is compiled first, before newsroom is imported (``harness.compile_package``, as bench/startup.py does): where
+``PYTHONDONTWRITEBYTECODE`` is set, the run would otherwise compile newsroom's ~100 modules from source at every start,
+which an installed package never does; the compile's seconds (about 0 once ``__pycache__`` is current) are left out of
+the startup figures and recorded in the JSON.
 
     .venv/bin/python bench/pipeline.py                 # 500 stories, 250 ms, concurrency 32
     .venv/bin/python bench/pipeline.py --stories 50    # quick look
@@ -47,14 +51,20 @@ from xml.sax.saxutils import escape
 from rich.console import Console
 from rich.table import Table
 
-from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig, WorkerConfig
-from newsroom.demo import serve_demo_feed
-from newsroom.llm import make_provider
-from newsroom.llm.usage import CallBuffer
-from newsroom.pipeline import Pipeline
-from newsroom.store.db import Store
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import compile_package  # noqa: E402
+
+COMPILED = compile_package()  # before newsroom's first import (as installed: no module compiled from source at start)
+
+from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig, WorkerConfig  # noqa: E402
+from newsroom.demo import serve_demo_feed  # noqa: E402
+from newsroom.llm import make_provider  # noqa: E402
+from newsroom.llm.usage import CallBuffer  # noqa: E402
+from newsroom.pipeline import Pipeline  # noqa: E402
+from newsroom.store.db import Store  # noqa: E402
+
 COMPANIES = ["Harbor", "Lighthouse", "North Pier", "Quartz", "Meridian", "Blue Anchor", "Kestrel", "Orchid", "Summit"]
 ASSETS = ["bitcoin", "ether", "solana", "XRP", "a stablecoin", "a layer-2 token", "an index fund"]
 ACTIONS = ["raises", "loses", "moves", "locks", "unlocks", "burns", "stakes", "lends"]
@@ -207,10 +217,11 @@ def thread_cpu() -> dict[str, float]:
 
 
 def process_age_s() -> float:
-    """Seconds since this process was created (interpreter start and imports included)."""
+    """Seconds since this process was created (interpreter start and imports included; the bytecode compile that an
+    installed package does not pay left out)."""
     import psutil
 
-    return time.time() - psutil.Process().create_time()
+    return time.time() - psutil.Process().create_time() - COMPILED.wall_s
 
 
 async def one_run(settings: Settings, store: Store, *, force: bool = False) -> dict[str, float]:
@@ -248,7 +259,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
         "first_story_s": first_story_s,
         "articles_published_s": (max(finished) - t0) if finished else 0.0,
         "run_to_first_request_s": (first_request[0] - t0) if first_request else 0.0,
-        "cpu_to_first_request_s": first_request[1] if first_request else 0.0,
+        "cpu_to_first_request_s": first_request[1] - COMPILED.cpu_s if first_request else 0.0,
         "process_s": wall - first_story_s,
         "cpu_s": cpu,
         "stories": summary.stories,
@@ -592,6 +603,7 @@ def main() -> None:
         },
         "startup_to_first_request_s": round(startup, 3),
         "startup_cpu_to_first_request_s": round(first["cpu_to_first_request_s"], 3),
+        "bytecode_compile_left_out": {"wall_s": round(COMPILED.wall_s, 3), "cpu_s": round(COMPILED.cpu_s, 3)},
         "tokens_per_article_language": round((first["tokens_in"] + first["tokens_out"]) / articles, 1),
         "second_run_model_calls": second["model_calls"],
         "second_run_wall_s": None if second["wall_s"] is None else round(second["wall_s"], 3),

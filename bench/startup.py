@@ -24,7 +24,6 @@ Prints a table and writes bench/results/startup.json.
 from __future__ import annotations
 
 import argparse
-import compileall
 import contextlib
 import json
 import os
@@ -42,6 +41,7 @@ sys.path.insert(0, str(HERE))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from harness import compile_package  # noqa: E402
 from newsroom.demo import serve_demo_feed  # noqa: E402
 from newsroom.devtools.scripted_llm import start_scripted_server  # noqa: E402
 from pipeline import synthetic_feed  # noqa: E402  (bench/pipeline.py: the same invented stories)
@@ -187,9 +187,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "startup.json")
     args = ap.parse_args()
     only = set(args.only or ["help", "stats", "poll", "run"])
-    import newsroom
-
-    compileall.compile_dir(Path(newsroom.__file__).parent, quiet=1)  # what `pip install` does
+    compile_package()  # what `pip install` does (bench/harness.py)
     runs: dict[str, list[dict[str, float]]] = {}
     load_before = uptime()
     server = start_scripted_server(latency_ms=250, grounded=True)

@@ -13,8 +13,8 @@ from werkzeug import Request, Response
 
 from newsroom.config import ImagesConfig, PublishConfig, Settings
 from newsroom.images import CoverRequest
-from newsroom.images.base import CARD_SIZES, CoverError
-from newsroom.images.card import CardProvider
+from newsroom.images.base import CARD_ALIASES, CARD_SIZES, CoverError
+from newsroom.images.card import CardProvider, Layout, _font, _scaled, _text_width, layout, render_card
 from newsroom.images.library import LibraryProvider, best_match
 from newsroom.images.unsplash import UnsplashProvider
 from newsroom.models import COVER_SIZES, CoverImage
@@ -66,6 +66,8 @@ def _provider(server: HTTPServer) -> UnsplashProvider:
 
 
 def test_card_sizes_and_urls(tmp_path: Path) -> None:
+    """Four files (no 2400 px copy of a vector card): ``raw`` is the full file's URL as ``small_s3`` is the small
+    one's, and every one of the six URLs is a file on disk."""
     cover = asyncio.run(CardProvider(tmp_path / "covers", "/covers", "NEWSROOM").cover(REQUEST))
     folder = tmp_path / "covers" / REQUEST.slug
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.png" for n in CARD_SIZES)
@@ -73,8 +75,32 @@ def test_card_sizes_and_urls(tmp_path: Path) -> None:
         with Image.open(folder / f"{name}.png") as img:
             assert img.size == size and img.format == "PNG"
         assert getattr(cover, name) == f"/covers/{REQUEST.slug}/{name}.png"
-    assert cover.small_s3 == cover.small and cover.credit is None
-    assert len(CARD_SIZES) == 5 and set(COVER_SIZES) == {*CARD_SIZES, "small_s3"}
+    assert cover.raw == cover.full and cover.small_s3 == cover.small and cover.credit is None
+    for key in COVER_SIZES:
+        assert (tmp_path / getattr(cover, key).removeprefix("/")).is_file(), key
+    assert len(CARD_SIZES) == 4 and set(COVER_SIZES) == {*CARD_SIZES, *CARD_ALIASES}
+    assert set(CARD_ALIASES.values()) <= set(CARD_SIZES)
+
+
+def test_card_sizes_share_one_layout_that_fits_each() -> None:
+    """The title is wrapped once, at the largest size; each smaller size uses the same lines at a scaled font where
+    every line fits its width, and wraps afresh where hinting makes a line too wide."""
+    title = "Harbor Labs moves $120 million in bitcoin as traders wait for a fuller statement from the exchange"
+    full = CARD_SIZES["full"]
+    ref = layout(title, full)
+    assert 1 < len(ref.lines) <= 6 and ref.height == full[1] and " ".join(ref.lines) == title
+    for size in CARD_SIZES.values():
+        text = _scaled(title, ref, size)
+        assert text.lines == ref.lines and text.font_size == max(8, ref.font_size * size[1] // full[1])
+        font = _font(text.font_size)
+        assert all(font.getlength(line) <= _text_width(size[0]) for line in text.lines)
+        assert len(text.lines) * text.font_size * 1.2 <= size[1] * 0.62
+    thumb = CARD_SIZES["thumb"]
+    too_wide = Layout([title], ref.font_size, full[1])  # one line: far wider than the thumb at the scaled font
+    assert _scaled(title, too_wide, thumb) == layout(title, thumb)
+    with_ref = render_card(title, "N", "markets", thumb, ref)
+    assert with_ref.size == thumb and with_ref.mode == "P"
+    assert with_ref.tobytes() == render_card(title, "N", "markets", thumb, _scaled(title, ref, thumb)).tobytes()
 
 
 def test_card_refuses_path_tricks(tmp_path: Path) -> None:
@@ -205,18 +231,19 @@ def test_library_tag_match(tmp_path: Path) -> None:
     assert best_match(lib, CoverRequest(slug="s", title="t", image_query="weather")) is None
     cover = asyncio.run(LibraryProvider(lib, tmp_path / "covers", "/c").cover(REQUEST))
     assert cover.thumb == f"/c/{REQUEST.slug}/thumb.png"
-    with Image.open(tmp_path / "covers" / REQUEST.slug / "raw.png") as img:
-        assert img.size == CARD_SIZES["raw"]
+    assert cover.raw == f"/c/{REQUEST.slug}/full.png"
+    with Image.open(tmp_path / "covers" / REQUEST.slug / "full.png") as img:
+        assert img.size == CARD_SIZES["full"]
 
 
 def test_the_card_is_drawn_off_the_critical_path(tmp_path: Path) -> None:
     """With the card provider the URLs come back at once; the files are on disk once ``drain`` returns."""
     settings = Settings(publish=PublishConfig(content_dir=tmp_path / "content"), images=ImagesConfig(provider="card"))
     cover = asyncio.run(_drawn(Illustrator(settings)))
-    raw = settings.publish.covers_folder() / REQUEST.slug / "raw.png"
-    assert cover.raw.endswith(f"/{REQUEST.slug}/raw.png") and raw.is_file()
+    raw = settings.publish.covers_folder() / REQUEST.slug / "full.png"  # raw is the largest file drawn
+    assert cover.raw.endswith(f"/{REQUEST.slug}/full.png") and raw.is_file()
     with Image.open(raw) as img:
-        assert img.size == CARD_SIZES["raw"] and img.mode == "P" and len(img.getcolors(256) or []) > 8
+        assert img.size == CARD_SIZES["full"] and img.mode == "P" and len(img.getcolors(256) or []) > 8
 
 
 def test_a_card_that_cannot_be_drawn_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

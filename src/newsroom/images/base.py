@@ -7,14 +7,17 @@ from typing import Protocol
 
 from ..models import CoverImage
 
-# Pixel widths of the five distinct sizes (Unsplash's: regular 1080, small 400, thumb 200; small_s3 = small).
+# The files a generated or cropped cover is written as (Unsplash's widths: full 1920, regular 1080, small 400,
+# thumb 200). The seed's other two keys point at one of them (``CARD_ALIASES``): ``small_s3`` at the small file, and
+# ``raw`` at the largest, since a card drawn from vectors (or a library image cropped to size) has no original larger
+# than its largest rendition: drawing and encoding a 2400 px copy of it cost half a card's CPU for no more detail.
 CARD_SIZES: dict[str, tuple[int, int]] = {
-    "raw": (2400, 1260),
     "full": (1920, 1008),
     "regular": (1080, 567),
     "small": (400, 210),
     "thumb": (200, 105),
 }
+CARD_ALIASES: dict[str, str] = {"raw": "full", "small_s3": "small"}
 
 
 class CoverError(Exception):

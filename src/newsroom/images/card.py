@@ -1,11 +1,13 @@
-"""Generated cover cards (Pillow): the title on a branded background, in the five sizes, beside the content.
+"""Generated cover cards (Pillow): the title on a branded background, in four sizes, beside the content.
 
 Offline and deterministic: the background colour comes from the category (or the slug), the title is wrapped to fit,
-and the five PNGs are written to ``{publish.covers_dir}/{slug}/{size}.png`` (atomically: temp file + rename). The URLs
-are ``{cover_base_url}/{slug}/{size}.png``; ``small_s3`` points at the small card.
+and the four PNGs (full 1920, regular 1080, small 400, thumb 200 px wide) are written to
+``{publish.covers_dir}/{slug}/{size}.png`` (atomically: temp file + rename). The URLs are
+``{cover_base_url}/{slug}/{size}.png``; ``small_s3`` points at the small card and ``raw`` at the full one
+(``base.CARD_ALIASES``: a card drawn from vectors has no original larger than its largest rendition).
 
 Cheap by construction (``python bench/cards.py`` measures it): each size is drawn at its own size, not resampled from
-the largest (drawing vector text costs less than a LANCZOS resize of a 2400 px image, and stays sharp), in one
+the largest (drawing vector text costs less than a LANCZOS resize of a large image, and stays sharp), in one
 channel of palette indices (``render_card``: no colour quantisation needed), and saved as a palette PNG at zlib level
 1, several times faster to encode and smaller than RGB at the old level 3.
 """
@@ -18,11 +20,12 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..models import CoverImage
-from .base import CARD_SIZES, CoverRequest
+from ..models import COVER_SIZES, CoverImage
+from .base import CARD_ALIASES, CARD_SIZES, CoverRequest
 
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -43,14 +46,12 @@ def _colour(key: str) -> tuple[int, int, int]:
     return _PALETTE[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(_PALETTE)]
 
 
-def _wrap(
-    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int
-) -> list[str]:
+def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
     lines: list[str] = []
     line = ""
     for word in text.split():
         candidate = f"{line} {word}".strip()
-        if draw.textlength(candidate, font=font) <= width or not line:
+        if font.getlength(candidate) <= width or not line:
             line = candidate
         else:
             lines.append(line)
@@ -60,39 +61,74 @@ def _wrap(
     return lines
 
 
+class Layout(NamedTuple):
+    """Where the title goes on a card of height ``height``: its lines (at most six) and their font size."""
+
+    lines: list[str]
+    font_size: int
+    height: int
+
+
+def _text_width(w: int) -> int:
+    return w - int(w * 0.1) - int(w * 0.06)  # from the left margin to 6% short of the right edge
+
+
+def layout(title: str, size: tuple[int, int]) -> Layout:
+    """The title wrapped at ``size``: the largest font from a ninth of the height down (by tenths) whose lines fill
+    at most 62% of it."""
+    w, h = size
+    font_size = max(10, h // 9)
+    lines: list[str] = []
+    while font_size > 8:
+        lines = _wrap(title, _font(font_size), _text_width(w))
+        if len(lines) * font_size * 1.2 <= h * 0.62:
+            break
+        font_size = int(font_size * 0.9)
+    return Layout(lines[:6], font_size, h)
+
+
+def _scaled(title: str, ref: Layout, size: tuple[int, int]) -> Layout:
+    """``ref`` (the layout at another size of the same shape) at ``size``: the same lines, the font scaled, when
+    every line still fits (hinted glyph widths do not scale exactly); otherwise the title wrapped afresh."""
+    w, h = size
+    font_size = max(8, ref.font_size * h // ref.height)
+    font = _font(font_size)
+    if all(font.getlength(line) <= _text_width(w) for line in ref.lines):
+        return Layout(ref.lines, font_size, h)
+    return layout(title, size)
+
+
 # The card is drawn in one channel whose values are palette indices: 0..WHITE a ramp from the background colour to
 # white (anti-aliased white text blends along it, on the background and on the band alike), YELLOW the accent bar.
 WHITE, YELLOW = 254, 255
 BAND = 51  # the band at the bottom: a fifth of the way to white
 
 
-def _palette(base: tuple[int, int, int]) -> list[int]:
+@cache
+def _palette(base: tuple[int, int, int]) -> bytes:
+    """The 256 RGB entries for a background colour (seven colours: computed once each)."""
     ramp = [round(c + (255 - c) * i / WHITE) for i in range(WHITE + 1) for c in base]
-    return [*ramp, 250, 204, 21]
+    return bytes([*ramp, 250, 204, 21])
 
 
-def render_card(title: str, brand: str, key: str, size: tuple[int, int] = CARD_SIZES["raw"]) -> Image.Image:
+def render_card(
+    title: str, brand: str, key: str, size: tuple[int, int] = CARD_SIZES["full"], ref: Layout | None = None
+) -> Image.Image:
     """The card at ``size`` (a palette image): a coloured background with a band, the brand, and the title wrapped
-    to fit."""
+    to fit (``ref``: the layout at another size, scaled when it fits, so the sizes of one card share their lines
+    and the title is measured once)."""
     w, h = size
     img = Image.new("L", size, 0)
     draw = ImageDraw.Draw(img)
     draw.rectangle([0, int(h * 0.86), w, h], fill=BAND)
     draw.rectangle([int(w * 0.06), int(h * 0.12), int(w * 0.06) + max(4, w // 120), int(h * 0.74)], fill=YELLOW)
     margin = int(w * 0.1)
-    font_size = max(10, h // 9)
-    lines: list[str] = []
-    while font_size > 8:
-        font = _font(font_size)
-        lines = _wrap(draw, title, font, w - margin - int(w * 0.06))
-        if len(lines) * font_size * 1.2 <= h * 0.62:
-            break
-        font_size = int(font_size * 0.9)
-    font = _font(font_size)
+    text = layout(title, size) if ref is None else ref if ref.height == h else _scaled(title, ref, size)
+    font = _font(text.font_size)
     y = int(h * 0.12)
-    for line in lines[:6]:
+    for line in text.lines:
         draw.text((margin, y), line, font=font, fill=WHITE)
-        y += int(font_size * 1.2)
+        y += int(text.font_size * 1.2)
     brand_font = _font(max(8, h // 22))
     draw.text((margin, int(h * 0.885)), brand, font=brand_font, fill=WHITE)
     img.putpalette(_palette(_colour(key)))  # "L" becomes "P": the values are the indices
@@ -116,7 +152,8 @@ def _save(img: Image.Image, path: Path) -> None:
 
 
 def write_sizes(img: Image.Image, folder: Path) -> dict[str, Path]:
-    """``img`` resized to each card size (cover-cropped) and written as ``{folder}/{size}.png``."""
+    """``img`` resized to each card size (cover-cropped) and written as ``{folder}/{size}.png``; ``raw`` is the full
+    file (``cover_urls``), as for a card."""
     from PIL import ImageOps
 
     out = {}
@@ -128,18 +165,18 @@ def write_sizes(img: Image.Image, folder: Path) -> dict[str, Path]:
 
 
 def write_card(title: str, brand: str, key: str, folder: Path) -> dict[str, Path]:
-    """The card drawn at each card size and written as a palette PNG ``{folder}/{size}.png``."""
+    """The card drawn at each card size and written as a palette PNG ``{folder}/{size}.png`` (four files)."""
     out = {}
+    ref = layout(title, max(CARD_SIZES.values()))  # measured once, at the largest size; the others scale it
     for name, size in CARD_SIZES.items():
-        _save(render_card(title, brand, key, size), folder / f"{name}.png")
+        _save(render_card(title, brand, key, size, ref), folder / f"{name}.png")
         out[name] = folder / f"{name}.png"
     return out
 
 
 def cover_urls(base_url: str, slug: str) -> CoverImage:
     base = base_url.rstrip("/")
-    urls = {name: f"{base}/{slug}/{name}.png" for name in CARD_SIZES}
-    return CoverImage(**urls, small_s3=urls["small"])
+    return CoverImage(**{key: f"{base}/{slug}/{CARD_ALIASES.get(key, key)}.png" for key in COVER_SIZES})
 
 
 def check_slug(slug: str) -> None:
@@ -148,7 +185,7 @@ def check_slug(slug: str) -> None:
 
 
 class CardProvider:
-    """The offline default: draw the card, write the five sizes under ``covers_dir``."""
+    """The offline default: draw the card, write its four sizes under ``covers_dir``."""
 
     name = "card"
 

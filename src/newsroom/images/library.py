@@ -2,7 +2,8 @@
 
 File names are the tags: ``bitcoin-etf-chart.jpg`` matches an article tagged ``BTC``/``ETF`` or whose image query
 says "bitcoin etf". Sub-folder names count as tags too (``regulation/court.jpg``). The chosen image is cropped to the
-five card sizes and written beside the content, like a generated card, so the six ``coverImage`` keys work the same.
+four card sizes and written beside the content, like a generated card (``raw`` the full file), so the six
+``coverImage`` keys work the same.
 """
 
 from __future__ import annotations
