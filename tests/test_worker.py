@@ -22,18 +22,30 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
+from werkzeug import Request, Response
 
 from crash_support import REPO, kill9, wait_for, write_config
 from newsroom.cli import app
-from newsroom.config import Settings, SourceConfig, WorkerConfig
+from newsroom.config import Settings, SourceConfig, WorkerConfig, load_settings
 from newsroom.devtools.scripted_llm import ScriptedReply, start_scripted_server
+from newsroom.editorial import Editor
 from newsroom.llm.budget import Budget
 from newsroom.store.db import Store
-from newsroom.store.tables import ArticleRow, ItemRow, ModelCallRow, SourceRow, StoryRow, utcnow
+from newsroom.store.tables import (
+    ArticleRow,
+    DeliveryRow,
+    ItemRow,
+    ModelCallRow,
+    SourceRow,
+    StoryRow,
+    TargetStateRow,
+    utcnow,
+)
 from newsroom.tasks import (
     ENQUEUE_STORIES,
     POLL_DUE,
@@ -48,10 +60,12 @@ from newsroom.tasks import (
     retry_stalled,
 )
 from pg_support import drop_schema, fresh_schema
+from story_support import front
 
 WORKER_TOML = """
 [stories]
 same_event = false
+{stories}
 [select]
 enabled = false
 [images]
@@ -81,9 +95,16 @@ EVENTS = [
 ]
 
 
-def _feed(n: int) -> bytes:
+def _feed(n: int, follow_ups: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """The first ``n`` events; each follow-up is a newer item (its own guid) on the first event's link: it joins
+    that story (the same canonical URL) even with ``stories.same_event`` off."""
     now = datetime.now(UTC)
     items = "".join(
+        f"<item><title>{title}</title><link>https://news.example.org/0</link><guid>follow-up-{i}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(minutes=30 - i))}</pubDate><description>{summary}</description>"
+        "</item>"
+        for i, (title, summary) in enumerate(follow_ups)
+    ) + "".join(
         f"<item><title>{title}</title><link>https://news.example.org/{i}</link><guid>invented-{i}</guid>"
         f"<pubDate>{format_datetime(now - timedelta(hours=i + 1))}</pubDate><description>{summary}</description></item>"
         for i, (title, summary) in enumerate(EVENTS[:n])
@@ -98,17 +119,28 @@ class Newsroom:
     """A PostgreSQL schema (migrated), the invented feed, the scripted model and a config for workers."""
 
     def __init__(
-        self, tmp_path: Path, httpserver: HTTPServer, postgres_url: str, stories: int, stalled: float, warm: bool
+        self,
+        tmp_path: Path,
+        httpserver: HTTPServer,
+        postgres_url: str,
+        stories: int,
+        stalled: float,
+        warm: bool,
+        extra: str = "",
+        stories_toml: str = "",
     ) -> None:
         self.tmp_path = tmp_path
         self.postgres_url = postgres_url
         self.url, self.schema = fresh_schema(postgres_url)
         self.store = Store(self.url)  # migrated here, so the workers start on a ready schema
-        httpserver.expect_request("/feed.xml").respond_with_data(_feed(stories), content_type="application/rss+xml")
+        self.feed = _feed(stories)  # what the feed serves: a test may change it between polls
+        httpserver.expect_request("/feed.xml").respond_with_handler(
+            lambda _request: Response(self.feed, content_type="application/rss+xml")
+        )
         self.llm = start_scripted_server(latency_ms=200)
         source = SourceConfig(key="invented", name="Invented Wire", url=httpserver.url_for("/feed.xml"))
-        extra = WORKER_TOML.format(stalled=stalled, warm_up=str(warm).lower())
-        self.cfg = write_config(tmp_path, self.url, [source], self.llm.base_url, per_feed=stories, extra=extra)
+        extra = WORKER_TOML.format(stalled=stalled, warm_up=str(warm).lower(), stories=stories_toml) + extra
+        self.cfg = write_config(tmp_path, self.url, [source], self.llm.base_url, per_feed=stories + 4, extra=extra)
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def worker(self, *args: str, before: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
@@ -151,8 +183,8 @@ class Newsroom:
 def newsroom_factory(tmp_path: Path, httpserver: HTTPServer, postgres_url: str):  # type: ignore[no-untyped-def]
     made: list[Newsroom] = []
 
-    def make(stories: int, stalled: float, warm: bool = True) -> Newsroom:
-        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories, stalled, warm))
+    def make(stories: int, stalled: float, warm: bool = True, extra: str = "", stories_toml: str = "") -> Newsroom:
+        made.append(Newsroom(tmp_path, httpserver, postgres_url, stories, stalled, warm, extra, stories_toml))
         return made[-1]
 
     yield make
@@ -282,6 +314,212 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
     with n.store.session() as s:
         outcomes = list(s.scalars(select(ModelCallRow.outcome)))
     assert outcomes.count("ok") == 2 and outcomes.count("started") == 3  # the three lost calls, counted; no more
+
+
+# invented follow-ups of EVENTS[0], each with numbers and names the story has not had (stages/update.py's new facts)
+FOLLOW_UPS = (
+    ("Velora Exchange opens Quartzcoin futures to 2,500 traders", "Orlan Capital of Tavira backs the futures desk."),
+    ("Velora Exchange pauses Quartzcoin withdrawals for 7,300 users", "Pellmar Trust asks Velora for an audit."),
+)
+
+
+def _articles(n: Newsroom) -> dict[str, ArticleRow]:
+    with n.store.session() as s:
+        rows = list(s.scalars(select(ArticleRow)))
+    assert len(rows) == len({a.lang for a in rows}), [(a.id, a.lang) for a in rows]  # one live article per language
+    return {a.lang: a for a in rows}
+
+
+def _poll_now(n: Newsroom) -> None:
+    """Make the source due now (instead of in a minute): the schedule finds it at its next round."""
+    with n.store.session() as s:
+        s.scalars(select(SourceRow)).one().next_poll_at = utcnow() - timedelta(seconds=1)
+
+
+def _settled(n: Newsroom, items: int) -> bool:
+    """``items`` items stored, and the story's update job has dealt with all of them (``written_through``)."""
+    with n.store.session() as s:
+        ids = list(s.scalars(select(ItemRow.id)))
+        through = s.scalar(select(StoryRow.written_through))
+    return len(ids) == items and through == max(ids)
+
+
+@pytest.mark.postgres
+def test_the_update_job_rewrites_a_developing_story_and_leaves_a_locked_one_alone(newsroom_factory) -> None:  # type: ignore[no-untyped-def]
+    """A written story gains a member with new facts at a later poll: the sweep's update job rewrites the article
+    in every language (ai.version 1 -> 2, updatedAt, the file); once an editor locks the pivot, more news leaves the
+    story's articles alone."""
+    n = newsroom_factory(1, stalled=30, warm=False, stories_toml="update_interval_minutes = 0")
+    proc = n.worker()
+    unpublished = (ArticleRow.published_version < ArticleRow.version,)
+    wait_for(lambda: (n.written() == 1 and n.count(ArticleRow, *unpublished) == 0) or proc.poll() is not None, 150,
+             "the story written")  # fmt: skip
+    assert proc.poll() is None, n.logs()
+    first = _articles(n)
+    assert set(first) == {"en", "uk"} and {a.version for a in first.values()} == {1}
+    before = {lang: Path(a.path).read_text(encoding="utf-8") for lang, a in first.items()}  # type: ignore[arg-type]
+    first_front = {lang: front(a.path) for lang, a in first.items()}  # type: ignore[arg-type]
+    assert {fm["ai"]["version"] for fm in first_front.values()} == {1}
+    written = n.llm.llm.stats()["answered"]
+
+    n.feed = _feed(1, FOLLOW_UPS[:1])
+    _poll_now(n)
+
+    def rewritten() -> bool:
+        arts = _articles(n)
+        return all(a.version == 2 and a.published_version == 2 for a in arts.values()) or proc.poll() is not None
+
+    wait_for(rewritten, 150, "the update job's rewrite, published")
+    assert proc.poll() is None, n.logs()
+    second = _articles(n)
+    assert set(second) == {"en", "uk"}
+    for lang, a in second.items():
+        old = first[lang]
+        assert a.id == old.id and a.slug == old.slug and a.path == old.path  # the same article, URL and file
+        assert a.updated_at > old.updated_at
+        fm = front(a.path)  # type: ignore[arg-type]
+        assert fm["ai"]["version"] == 2 and fm["updatedAt"] != first_front[lang]["updatedAt"]
+        assert Path(a.path).read_text(encoding="utf-8") != before[lang]  # type: ignore[arg-type]
+    assert n.llm.llm.stats()["answered"] == written + 2  # one write, one translation
+    with n.store.session() as s:
+        story = s.scalars(select(StoryRow)).one()
+        assert story.update_count == 1 and story.item_count == 2 and story.status == "written"
+    assert _settled(n, 2)
+
+    # an editor locks the pivot; more news arrives: the update job settles the story and rewrites nothing
+    pivot = second["en"]
+    Editor(load_settings(n.cfg), n.store).set_lock(pivot.id, True)
+    pivot_file = Path(pivot.path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    n.feed = _feed(1, FOLLOW_UPS)
+    _poll_now(n)
+    wait_for(lambda: _settled(n, 3) or proc.poll() is not None, 150, "the update job on the locked story")
+    assert proc.poll() is None, n.logs()
+    third = _articles(n)
+    assert third["en"].version == 2 and third["en"].updated_at == pivot.updated_at
+    assert Path(pivot.path).read_text(encoding="utf-8") == pivot_file  # type: ignore[arg-type]
+    assert third["uk"].version == 2  # no rewrite: the translation follows its pivot, not the news
+    assert n.llm.llm.stats()["answered"] == written + 2
+    with n.store.session() as s:
+        assert s.scalars(select(StoryRow)).one().update_count == 1
+    assert _stop(proc) == 0, n.logs()
+    _assert_once_per_language(n, 1)
+    assert "Traceback" not in n.logs()
+
+
+class Hook:
+    """A loopback webhook receiver that answers HTTP 500 to its first ``fail`` POSTs."""
+
+    def __init__(self, httpserver: HTTPServer, fail: int) -> None:
+        self.fail = fail
+        self.delay = 0.0  # seconds before each answer (a slow build hook)
+        self.answers: list[tuple[int, dict]] = []  # (status, body) of every POST, in order
+        self.url = httpserver.url_for("/hook")
+        httpserver.expect_request("/hook", method="POST").respond_with_handler(self)
+
+    def __call__(self, request: Request) -> Response:
+        time.sleep(self.delay)
+        status = 500 if self.fail > 0 else 200
+        self.fail -= 1
+        self.answers.append((status, json.loads(request.get_data())))
+        return Response("down" if status == 500 else "ok", status=status)
+
+    def delivered(self) -> dict[int, int]:
+        """The latest version of each article the receiver accepted."""
+        out: dict[int, int] = {}
+        for status, body in self.answers:
+            for a in body["articles"] if status == 200 else ():
+                out[a["id"]] = max(out.get(a["id"], 0), a["version"])
+        return out
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.postgres
+def test_the_deliver_job_brings_every_target_up_to_date_and_retries_a_failing_one(  # type: ignore[no-untyped-def]
+    newsroom_factory, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A git target (a local bare repository) and a webhook target whose first two POSTs get HTTP 500 (no retry
+    within a delivery): the worker's deliver jobs push every article, and the hook's failed batches are sent again
+    by a later job, none lost."""
+    stories = 2
+    remote = tmp_path / "site.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)], check=True)
+    hook = Hook(httpserver, fail=2)
+    targets = f"""
+[[publish.targets]]
+kind = "git"
+name = "site"
+repo_dir = "{tmp_path / "clone"}"
+remote_url = "{remote}"
+[[publish.targets]]
+kind = "webhook"
+name = "hook"
+url = "{hook.url}"
+max_retries = 0
+"""
+    n = newsroom_factory(stories, stalled=30, warm=False, extra=targets, stories_toml="update_interval_minutes = 0")
+    proc = n.worker()
+
+    def live() -> dict[int, tuple[str, str, int]]:
+        with n.store.session() as s:
+            rows = s.scalars(select(ArticleRow).where(ArticleRow.published_version == ArticleRow.version))
+            return {a.id: (a.lang, a.slug, a.version) for a in rows}
+
+    def delivered() -> bool:
+        if proc.poll() is not None or n.written() < stories:
+            return proc.poll() is not None
+        articles = live()
+        if len(articles) < 2 * stories or hook.delivered() != {i: v for i, (_l, _s, v) in articles.items()}:
+            return False
+        with n.store.session() as s:  # recorded with the target's state, after the receiver had it
+            rows = s.execute(select(DeliveryRow.target, DeliveryRow.article_id, DeliveryRow.version)).all()
+        want = sorted((i, v) for i, (_l, _s, v) in articles.items())
+        return all(sorted((i, v) for t, i, v in rows if t == target) == want for target in ("site", "hook"))
+
+    wait_for(delivered, 180, "every article delivered to both targets")
+    assert proc.poll() is None, n.logs()
+    articles = live()
+    tree = _git(remote, "ls-tree", "-r", "--name-only", "main").split()
+    assert sorted(p for p in tree if p.endswith(".md")) == sorted(
+        f"content/{lang}/{slug}.md" for lang, slug, _v in articles.values()
+    )
+    assert all(line.startswith("Newsroom: ") for line in _git(remote, "log", "--format=%s", "main").splitlines())
+
+    failed = [a["id"] for status, body in hook.answers if status == 500 for a in body["articles"]]
+    assert [status for status, _ in hook.answers[:2]] == [500, 500] and failed
+    assert set(failed) <= set(hook.delivered())  # every article of a failed batch went again, later
+    accepted = [(a["id"], a["version"]) for status, body in hook.answers if status == 200 for a in body["articles"]]
+    assert len(accepted) == len(set(accepted))  # one delivery at a time: no version sent twice
+    with n.store.session() as s:
+        state = s.get_one(TargetStateRow, "hook")
+        assert state.failures == 0 and state.last_error is None and state.last_success_at is not None
+        assert s.get_one(TargetStateRow, "site").failures == 0
+
+    # the story develops: the update job's new version reaches both targets (the same files, ai.version 2); the hook
+    # now answers slowly, longer than a sweep: a delivery still running is never joined by a second one
+    hook.delay = 3.0
+    n.feed = _feed(stories, FOLLOW_UPS[:1])
+    _poll_now(n)
+    wait_for(
+        lambda: (
+            (delivered() and sorted(v for *_x, v in live().values()) == [1] * (2 * stories - 2) + [2, 2])
+            or proc.poll() is not None
+        ),
+        180,
+        "the updated articles delivered",
+    )
+    assert proc.poll() is None, n.logs()
+    for lang, slug, version in live().values():
+        pushed = _git(remote, "show", f"main:content/{lang}/{slug}.md")
+        assert yaml.safe_load(pushed.split("---\n")[1])["ai"]["version"] == version
+    assert len(_git(remote, "ls-tree", "-r", "--name-only", "main").split()) == len(tree)  # no file added
+    accepted = [(a["id"], a["version"]) for status, body in hook.answers if status == 200 for a in body["articles"]]
+    assert len(accepted) == len(set(accepted)) == 2 * stories + 2
+    assert _stop(proc) == 0, n.logs()
+    assert "publish target hook: webhook hook: HTTP 500" in n.logs()
+    assert "Traceback" not in n.logs()
 
 
 def test_worker_refuses_sqlite_and_points_at_run(tmp_path: Path) -> None:

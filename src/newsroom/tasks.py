@@ -15,8 +15,8 @@ Jobs (queue; procrastinate ``lock``, ``queueing_lock``):
 - ``newsroom.sweep`` (schedule; periodic, every ``worker.sweep_seconds``): retries the running jobs of workers whose
   heartbeat stopped (``kill -9``, a lost machine: procrastinate's stalled jobs), defers an update job for each
   developing story and a publish job when articles are unpublished, removes temporary and orphan files from the
-  content folder, delivers to the publish targets, and deletes finished jobs older than three days (succeeded jobs
-  are deleted as they finish).
+  content folder, defers the deliver job when there are publish targets, and deletes finished jobs older than three
+  days (succeeded jobs are deleted as they finish).
 - ``newsroom.poll_source(key)`` (poll; ``source:KEY``, ``source:KEY``): one source's poll (``stages/poll.py``), then
   its new stories are deferred at once.
 - ``newsroom.process_story(story_id)`` (stories; ``story:ID``, ``story:ID``): the story's job (``stages/job.py``:
@@ -24,7 +24,9 @@ Jobs (queue; procrastinate ``lock``, ``queueing_lock``):
 - ``newsroom.update_story(story_id)`` (stories; ``story:ID``, ``update:ID``): rescore or rewrite a developing story
   (``stages/update.py``); the same lock as the story's job, so the two never run at once.
 - ``newsroom.publish_pending()`` (stories; ``publish``, ``publish``): write every article whose row is ahead of its
-  file (``stages/publish.py``), then deliver.
+  file (``stages/publish.py``), then defer the deliver job.
+- ``newsroom.deliver()`` (stories; ``deliver``, ``deliver``): bring every publish target up to date
+  (``publish/deliver.py``); a target that fails is retried by the next one (each sweep defers one).
 
 A worker takes the schedule's jobs first (priority 20), then polls (10), then stories (0), so a backlog of stories
 never holds up polling. The schedule's defers run inside the transaction that changes the data (``defer_in``:
@@ -415,8 +417,8 @@ async def update_story_task(context: JobContext, story_id: int) -> str:
 async def publish_pending(context: JobContext) -> str:
     rt = _runtime(context)
     paths = await asyncio.to_thread(publish.publish_pending, rt.store, rt.env.target, rt.env.calls)
-    if rt.settings.publish.targets:
-        await asyncio.to_thread(deliver, rt.store, rt.settings)
+    if paths and rt.settings.publish.targets:  # delivered by the deliver job: one delivery at a time (its lock)
+        await asyncio.to_thread(_defer_one, rt.store, DELIVER, "deliver", "deliver")
     return f"{len(paths)} file(s) written"
 
 
