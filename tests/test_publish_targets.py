@@ -277,3 +277,33 @@ def test_git_target_needs_a_clone_or_a_remote(tmp_path: Path) -> None:
     cfg = GitTargetConfig(kind="git", name="site", repo_dir=tmp_path / "nothing")
     with pytest.raises(TargetError, match="not a git clone and no remote_url"):
         GitTarget(cfg, tmp_path / "covers").deliver([])
+
+
+def test_concurrent_deliveries_send_each_version_once(
+    tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str
+) -> None:
+    """A worker's deliver job and an editor's action may deliver at the same moment: one waits for the other
+    (``Store.exclusive``), then finds nothing left to send."""
+    import threading
+
+    receiver = Receiver(httpserver)
+    slow = receiver.__call__
+
+    def answer_slowly(request: Request) -> Response:
+        time.sleep(0.5)  # the window in which a second delivery would read the same pending changes
+        return slow(request)
+
+    httpserver.clear()
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(answer_slowly)
+    settings = settings_with(tmp_path, store, httpserver, corpus, scripted_llm, [])
+    build_newsroom(settings, store)  # written without delivering
+    settings.publish.targets = [hook_cfg(receiver.url)]
+    reports: list = []
+    threads = [threading.Thread(target=lambda: reports.extend(deliver(store, settings))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    sent = [(a["id"], a["version"]) for a in receiver.articles()]
+    assert sent and len(sent) == len(set(sent)) == len(live_files(store))
+    assert sorted(r.written for r in reports) == [0, 0, len(sent)] and all(r.error is None for r in reports)

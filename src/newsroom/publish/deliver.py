@@ -3,7 +3,9 @@
 Per target, the store records which version of which article the target holds (``deliveries``) and how its last
 attempt went (``target_states``). A delivery sends a target exactly what it lacks: articles written since (a new
 version, or never delivered) and articles deleted since. A target that fails keeps its old records, so the next
-delivery retries the same changes there, while the targets that succeeded are not written again.
+delivery retries the same changes there, while the targets that succeeded are not written again. One delivery per
+target runs at a time across every process on the database (``Store.exclusive``): a worker's deliver job and an
+editor's action in the web server never send a target the same version twice.
 """
 
 from __future__ import annotations
@@ -98,19 +100,24 @@ def deliver(store: Store, settings: Settings, targets: Sequence[PublishTarget] |
     """Bring every target up to date with the content folder; a failing target is reported, never raised."""
     reports = []
     for target in make_targets(settings) if targets is None else targets:
-        report = TargetReport(target.name)
-        changes = pending_changes(store, target.name)
-        for start in range(0, len(changes), BATCH_SIZE):
-            batch = changes[start : start + BATCH_SIZE]
-            try:
-                paths = target.deliver(batch)
-            except TargetError as exc:
-                report.error = str(exc)
-                log.warning("publish target %s: %s (retried on the next delivery)", target.name, exc)
-                _record(store, target.name, batch, {}, str(exc))
-                break
-            _record(store, target.name, batch, paths, None)
-            report.written += sum(c.doc is not None for c in batch)
-            report.removed += sum(c.doc is None for c in batch)
-        reports.append(report)
+        with store.exclusive(f"deliver-{target.name}"):  # what it lacks is read after the last delivery's record
+            reports.append(_deliver_one(store, target))
     return reports
+
+
+def _deliver_one(store: Store, target: PublishTarget) -> TargetReport:
+    report = TargetReport(target.name)
+    changes = pending_changes(store, target.name)
+    for start in range(0, len(changes), BATCH_SIZE):
+        batch = changes[start : start + BATCH_SIZE]
+        try:
+            paths = target.deliver(batch)
+        except TargetError as exc:
+            report.error = str(exc)
+            log.warning("publish target %s: %s (retried on the next delivery)", target.name, exc)
+            _record(store, target.name, batch, {}, str(exc))
+            break
+        _record(store, target.name, batch, paths, None)
+        report.written += sum(c.doc is not None for c in batch)
+        report.removed += sum(c.doc is None for c in batch)
+    return report

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 
 try:
     import fcntl
@@ -150,6 +152,15 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+_LOCAL_LOCKS_GUARD = threading.Lock()
+
+
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit integer) for a lock's name."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 class Store:
     """Owns the engine and hands out sessions. Queries live in store/queries.py."""
 
@@ -187,6 +198,37 @@ class Store:
             except BaseException:
                 s.rollback()
                 raise
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the lock ``name`` across every process using this database (blocking until it is free): a PostgreSQL
+        session advisory lock on its own connection, an flock on ``{file}.{name}.lock`` beside an SQLite file, a
+        process-wide lock for in-memory SQLite or where there is no flock. For work that is not one transaction,
+        such as a delivery to a publish target (a POST or a push, then its record)."""
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(name)})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+                    conn.commit()
+            return
+        path = self.engine.url.database if self.dialect == "sqlite" else None
+        if path and path != ":memory:" and fcntl is not None:
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+            fd = os.open(f"{Path(path).resolve()}.{safe}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+            return
+        with _LOCAL_LOCKS_GUARD:
+            lock = _LOCAL_LOCKS.setdefault(name, threading.Lock())
+        with lock:
+            yield
 
     def close(self) -> None:
         if self._batch is not None:
