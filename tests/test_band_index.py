@@ -47,3 +47,24 @@ def test_band_index_gives_datasketch_candidates() -> None:
         assert found == set(theirs.query(mh))
         hits += bool(found)
     assert hits > 100
+
+
+def test_minhash_equals_datasketch_copy_and_update() -> None:
+    """``features.minhash`` builds its MinHash from the template without ``MinHash.copy``'s checks: the same values,
+    seed, scheme and permutations as ``_TEMPLATE.copy()`` then ``update_batch``, and the template is left as it was."""
+    from newsroom.dedupe.features import _TEMPLATE, shingles
+
+    before = _TEMPLATE.hashvalues.copy()
+    rng = random.Random(11)
+    for _ in range(200):
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12)))
+        ours = minhash.__wrapped__(text)
+        theirs = _TEMPLATE.copy()
+        theirs.update_batch(shingles(text))
+        assert ours is not None
+        assert ours == theirs and ours.jaccard(theirs) == 1.0
+        assert (ours.hashvalues == theirs.hashvalues).all() and ours.hashvalues.dtype == theirs.hashvalues.dtype
+        assert (ours.seed, ours.scheme, ours.num_perm) == (theirs.seed, theirs.scheme, theirs.num_perm)
+        assert ours.permutations is _TEMPLATE.permutations
+        assert ours.hashvalues is not _TEMPLATE.hashvalues
+    assert (before == _TEMPLATE.hashvalues).all()

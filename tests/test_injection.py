@@ -15,13 +15,25 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
 from guard_fixtures import FAITHFUL_EN, SOURCE_TEXT, SOURCE_TITLE, WRITTEN_EXTRAS, as_reply, run_pipeline_once, variant
 from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig
 from newsroom.devtools.scripted_llm import RunningServer, start_scripted_server
-from newsroom.guards.injection import _INJECTION, _PATTERNS, PLACEHOLDER, clean_author, clean_categories, neutralise
+from newsroom.guards import injection
+from newsroom.guards.injection import (
+    _INJECTION,
+    _PATTERNS,
+    PLACEHOLDER,
+    _split,
+    clean_author,
+    clean_categories,
+    might_address_a_model,
+    neutralise,
+)
 from newsroom.sources.feeds import parse_feed
 from newsroom.store.db import Store
 from newsroom.store.tables import ArticleRow, ItemRow
@@ -227,3 +239,88 @@ def test_the_combined_pattern_finds_what_the_patterns_find(corpus: Path) -> None
     each = [re.compile(p, re.I) for p in _PATTERNS]
     for text in texts:
         assert bool(_INJECTION.search(text)) == any(p.search(text) for p in each), text
+
+
+def _corpus_texts(corpus: Path) -> list[str]:
+    texts = []
+    for feed in sorted((corpus / "feeds").glob("*.rss")):
+        for item in parse_feed(feed.read_bytes(), source_key=feed.stem).items:
+            for t in (item.title, item.summary, item.content, item.author or "", *item.categories):
+                texts += [t, *re.split(r"(?<=[.!?])\s+|\n+", t)]
+    return texts
+
+
+def _prefilter_holds(text: str) -> None:
+    """Where any pattern matches the text or one of its sentences, the prefilter passes it; the result of
+    ``neutralise`` is the full scan's."""
+    each = [re.compile(p, re.I) for p in _PATTERNS]
+    parts = [text, *_split(text)]
+    if any(p.search(t) for p in each for t in parts):
+        assert might_address_a_model(text), text
+
+
+def _full_scan(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    with monkeypatch.context() as m:
+        m.setattr(injection, "might_address_a_model", lambda _t: True)
+        return neutralise(text)
+
+
+def test_the_prefilter_passes_every_text_a_pattern_matches(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``might_address_a_model`` (the cheap test before the scan) may say "no" only where no pattern matches: checked
+    on every probe, benign sentence and corpus field and sentence, and the cleaned texts equal the full scan's."""
+    probes = [probe for _, probe in PROBES]
+    texts = probes + BENIGN + [f"x{p}" for p in probes] + [p.replace(" ", "\u00a0") for p in probes]
+    texts += [p.replace("'", "\u2019") for p in probes] + _corpus_texts(corpus)
+    for text in texts:
+        _prefilter_holds(text)
+        assert neutralise(text) == _full_scan(text, monkeypatch), text
+    skipped = sum(not might_address_a_model(t) for t in texts)
+    assert skipped > len(texts) / 2  # the point of it: most texts are not scanned
+
+
+def test_no_ascii_character_matches_a_non_ascii_pattern_letter() -> None:
+    """The prefilter's premise: under ``re.I`` an ASCII character matches only ASCII letters of the patterns (the
+    same letter in either case), so non-ASCII text needs the full scan and ASCII text can be lower-cased."""
+    ascii_chars = [chr(c) for c in range(128)]
+    for ch in {c for p in _PATTERNS for c in p if not c.isascii()}:
+        assert not [a for a in ascii_chars if re.fullmatch(re.escape(ch), a, re.I)], ch
+    for ch in "abcdefghijklmnopqrstuvwxyz":
+        assert {a for a in ascii_chars if re.fullmatch(ch, a, re.I)} == {ch, ch.upper()}
+
+
+_FRAGMENTS = sorted(
+    {w for p in [*_PATTERNS, " ".join(BENIGN)] for w in re.findall(r"[A-Za-z_]{2,}", p)}
+    | {" ", "  ", ". ", "\n", ":", ",", "'", "##", "<|", "|>", "[", "]", "/", "a.i.", "gpt-4", "-", "4", "s"}
+    | {"\u00a0", "\u2019", "\u201c", "\u2014", "\u0131", "\u017f", "\u212a", "\u0130", "é", "ü", "Ї"}
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=14).map("".join), st.sampled_from([str, str.upper, str.title]))
+def test_the_prefilter_holds_on_generated_strings(text: str, case) -> None:  # type: ignore[no-untyped-def]
+    _prefilter_holds(case(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80))
+def test_the_prefilter_holds_on_arbitrary_strings(text: str) -> None:
+    _prefilter_holds(text)
+
+
+_ASCII_PRINTABLE = st.characters(min_codepoint=9, max_codepoint=126)
+
+
+@pytest.mark.parametrize("index", range(len(_PATTERNS)))
+def test_the_prefilter_passes_strings_generated_from_each_pattern(index: int) -> None:
+    """Strings built from each pattern (hypothesis's ``from_regex``, in ASCII where the pattern allows it: the case the
+    prefilter reads) with text around them: the prefilter passes every one the pattern matches."""
+    pattern = re.compile(_PATTERNS[index], re.I)
+    ascii_only = all(c.isascii() for c in _PATTERNS[index].split("|")[0])  # Cyrillic, Chinese: any alphabet
+    strategy = st.from_regex(pattern, alphabet=_ASCII_PRINTABLE) if ascii_only else st.from_regex(pattern)
+
+    @settings(max_examples=150, deadline=None)
+    @given(strategy)
+    def check(text: str) -> None:
+        _prefilter_holds(text)
+
+    check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from functools import lru_cache
@@ -229,7 +230,10 @@ def minhash(text: str) -> MinHash | None:
     grams = shingles(text)
     if not grams:
         return None
-    m = _TEMPLATE.copy()  # sharing the permutations: building them is the slow part
+    # the template's fields, its permutations shared (building them is the slow part): ``MinHash.copy`` validates
+    # them all again, which cost as much as the hashing; ``update_batch`` replaces ``hashvalues``, never writes to it
+    m = copy.copy(_TEMPLATE)
+    m.hashvalues = _TEMPLATE.hashvalues.copy()
     m.update_batch(grams)
     return m
 

@@ -87,6 +87,73 @@ _OTHER_START = [p for p in _PATTERNS if not p.startswith(r"\b")]
 _INJECTION = re.compile(
     r"\b(?:" + "|".join(f"(?:{p})" for p in _WORD_START) + ")|" + "|".join(f"(?:{p})" for p in _OTHER_START), re.I
 )
+
+
+# A cheap test that says "no trigger here" for nearly every text, provably never for one the patterns match (a text it
+# passes is scanned in full). It reads only ASCII text (after typographic quotes, dashes and no-break spaces, none of
+# them word characters, become spaces), where ``re.I`` is plain ASCII case: every pattern needs some whole words
+# (``\b``-bounded in the pattern, so whole ``\w`` runs of the lower-cased text), one of each set of a rule below, or
+# one of the substrings; the patterns that need non-ASCII letters (Cyrillic, Chinese) cannot match ASCII
+# text. tests/test_injection.py checks the claim on probes, benign and corpus sentences and generated strings.
+def _words(*sets: str) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(s.split()) for s in sets)
+
+
+_MODEL_BASES = "ai llm model chatbot bot chatgpt claude gemini llama copilot assistant summarizer summariser"
+# each with the "s" the patterns allow twice (``assistants?`` then ``s?``); "gpt-4", "gpt4o", "a.i.": substrings below
+_MODEL_WORDS = " ".join(f"{w} {w}s {w}ss" for w in _MODEL_BASES.split(" ")) + " automated"
+_TEXT_WORDS = "summary rewrite output response answer reply article headline"
+_RULES = [  # the rarest set first: a text sharing no word with any first set is clean
+    _words("ignore disregard forget override bypass"),  # overrides (and "ignore … instructions")
+    _words("instruction instructions directive directives task"),  # "new instructions:"
+    _words("system developer"),  # "system prompt", "developer instructions", "system message"
+    _words("system assistant user instruction ai"),  # "system:" at a line's start
+    _words("instruction instructions prompt"),  # "begin new instructions", "end of system prompt"
+    _words("you"),  # "you are now", "from now on you", "you are an AI", "if you are a model"
+    _words("act behave pretend roleplay", "promoter assistant ai model bot"),
+    _words("model"),  # "as an AI language model"
+    _words(_MODEL_WORDS, "note message instruction instructions memo reminder directive request hint tip"),
+    _words(_MODEL_WORDS, "attention psa"),
+    _words(_MODEL_WORDS, "to for dear hey attention calling"),
+    _words(_MODEL_WORDS, "dear hey attention hello hi"),
+    _words(_MODEL_WORDS, "this the"),  # "AI assistants processing this"
+    _words("chatgpt claude gemini llama copilot", "must should please shall"),
+    _words("when while if before", "article story text item piece post page news content report feed"),
+    _words(_TEXT_WORDS, "in"),  # "in your summary, say"
+    _words(_TEXT_WORDS, "must should shall has need needs", "your the"),  # "your output must"
+    _words("sure remember forget", "to"),  # "make sure to mention"
+    _words("always must", "that"),
+    _words("tell", "that"),
+    _words("respond answer reply output", "with in"),
+    _words("follow", "do", "not"),
+    _words("im_start im_end system assistant user endoftext eot_id start_header_id"),  # chat-template tokens
+    _words("inst sys"),  # [INST], <<SYS>>
+    _words("ignoriere ignorieren vergiss"),
+    _words("hinweis nachricht anweisung"),
+    _words("ignora ignore ignores ignorez olvida oublie oublies oubliez"),
+]
+_FIRST_WORDS = frozenset().union(*(rule[0] for rule in _RULES))
+_SUBSTRINGS = ("##", "a.i.", "gpt")
+_TYPOGRAPHY = "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u00ab\u00bb\u00a0"  # ‘’‚“”„–—…«» and NBSP
+_TO_SPACE = str.maketrans(dict.fromkeys(_TYPOGRAPHY, " "))
+_WORD = re.compile(r"\w+")
+
+
+def might_address_a_model(text: str) -> bool:
+    """False only where no pattern can match ``text`` or any part of it (then ``_INJECTION`` need not scan it)."""
+    if not text.isascii():
+        text = text.translate(_TO_SPACE)
+        if not text.isascii():
+            return True
+    low = text.lower()
+    if any(s in low for s in _SUBSTRINGS):
+        return True
+    words = set(_WORD.findall(low))
+    if words.isdisjoint(_FIRST_WORDS):
+        return False
+    return any(all(not words.isdisjoint(part) for part in rule) for rule in _RULES)
+
+
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+[\"'”’»)]*|\n+|$)")
 
 
@@ -101,6 +168,8 @@ def find_injections(text: str) -> list[str]:
 
 def neutralise(text: str) -> tuple[str, list[str]]:
     """``text`` with every passage that addresses a model replaced by a placeholder, and the removed passages."""
+    if not might_address_a_model(text):  # nearly every text: no sentence of it can hold a trigger
+        return text.replace("<<<", "‹‹‹").replace(">>>", "›››"), []
     removed: list[str] = []
     out: list[str] = []
     parts = _split(text)
@@ -141,7 +210,7 @@ def clean_categories(categories: list[str]) -> list[str]:
             and len(c) <= MAX_CATEGORY_CHARS
             and len(c.split()) <= MAX_CATEGORY_WORDS
             and not re.search(r"[!?:;<>{}\[\]|$%]|\d{5,}|\.\s+\w+\s", c)  # "Inc.", "U.S." and years are fine
-            and not _INJECTION.search(c)
+            and not (might_address_a_model(c) and _INJECTION.search(c))
         ):
             out.append(c)
     return out
@@ -152,7 +221,9 @@ def clean_author(author: str | None) -> str | None:
     if not author:
         return None
     a = " ".join(author.split())
-    if len(a) > MAX_AUTHOR_CHARS or _INJECTION.search(a) or re.search(r"[!?$%<>{}]|\d{3,}", a):
+    if len(a) > MAX_AUTHOR_CHARS or (might_address_a_model(a) and _INJECTION.search(a)):
+        return None
+    if re.search(r"[!?$%<>{}]|\d{3,}", a):
         return None
     return a
 
