@@ -304,6 +304,40 @@ async def test_items_commit_in_chunks_oldest_first(
     assert source_row(store, "decrypt").last_success_at is not None  # the source's state commits after the items
 
 
+async def test_headlines_are_embedded_before_the_write_lock_is_taken(
+    sqlite_store: Store, corpus: Path, server: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a poll's headlines go through the model, another process can still write (a story's slug, its select
+    step): the embeddings are made before the chunk's INSERT takes SQLite's write lock (``stories.embed_ahead``)."""
+    import sqlite3
+
+    from newsroom import embeddings
+    from newsroom.stages import stories
+
+    fresh = embeddings.MiniLMEmbedder()  # an empty cache: every headline of this poll is embedded here
+    monkeypatch.setattr(stories, "default_embedder", lambda: fresh)
+    encode = fresh._encode
+    writable: list[bool] = []
+
+    def encode_and_probe(texts: list[str]):  # type: ignore[no-untyped-def]
+        other = sqlite3.connect(sqlite_store.engine.url.database, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer, as a story's slug write would be
+            other.execute("ROLLBACK")
+            writable.append(True)
+        except sqlite3.OperationalError:
+            writable.append(False)
+        finally:
+            other.close()
+        return encode(texts)
+
+    monkeypatch.setattr(fresh, "_encode", encode_and_probe)
+    settings = make_settings({"decrypt": serve(server, "/d.rss", ScriptedFeed(corpus_bytes(corpus, "decrypt")))})
+    (report,) = await poll_sources(sqlite_store, settings, now=NOW)
+    assert report.status == "ok" and report.new_items == entry_count(corpus_bytes(corpus, "decrypt"))
+    assert writable and all(writable), writable
+
+
 # ---- stories ---------------------------------------------------------------------------------------------------
 
 

@@ -273,7 +273,7 @@ class StoryIndex:
         (reason "new" where it started a story). ``vectors(positions)`` embeds the given documents (called once, for the
         documents that are not copies); ``new_story()`` names a new story."""
         order = sorted(range(len(docs)), key=lambda i: docs[i].order)
-        ahead = _copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
+        ahead = copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
         need = [order[k] for k in range(len(order)) if k not in ahead]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
@@ -364,7 +364,7 @@ def _near_copy(doc: Doc, mh: MinHash, other: Doc, window: float, bar: float) -> 
     )
 
 
-def _copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
+def copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     """The positions in ``part`` that will join as copies, foreseen before any of them is added: copies of the
     index's stories, and copies of an earlier document of ``part`` itself (same URL or fingerprint, near-copy). A
     wrong guess costs time only: a missed copy is embedded in vain, an unforeseen non-copy on its own."""

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, Select, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..dedupe.cluster import Doc, Match, StoryIndex, lead
+from ..dedupe.cluster import Doc, Match, StoryIndex, copies_ahead, lead
 from ..embeddings import Embedder, HashingEmbedder, default_embedder
 from ..store.tables import ItemRow, StoryRow, utcnow
 from ..text import EMPTY_FINGERPRINT
@@ -155,6 +155,23 @@ def _older_matches(session: Session, index: StoryIndex, docs: list[Doc]) -> None
         )
         for url, fp, story_id in session.execute(query.order_by(ItemRow.id)):
             index.remember(story_id, url if url in u else "", fp if fp in f else "")
+
+
+def embed_ahead(session: Session, items: Sequence[StoredItem], embedder: Embedder | None = None) -> None:
+    """Embed, before a batch's first write, the headlines ``assign_stories`` will embed for it (the ones not foreseen
+    as copies; the embedder's cache keeps them, so the assignment finds them there). On SQLite the write lock comes
+    with the first INSERT, so the model's time no longer holds up every other writer (a story's slug, the select
+    step) while a large poll is stored. A wrong guess costs time only, as in ``StoryIndex.assign``."""
+    if not items:
+        return
+    embedder = embedder or default_embedder()
+    live = _live(session, embedder, True, max(i.published_at for i in items))
+    docs = sorted((item_doc(i) for i in items), key=lambda d: d.order)
+    with live.lock:
+        ahead = copies_ahead(live.index, docs)
+    need = [docs[k].title for k in range(len(docs)) if k not in ahead]
+    if need:
+        embedder.embed(need)
 
 
 def assign_stories(
