@@ -7,7 +7,10 @@ entries/s, seconds per 1,000 entries, the ratio to feedparser parsing the same b
 in CPU seconds (user + system of the poll process: what to read on a shared machine, where wall time says little),
 and the poll process's peak RSS. Prints a table; writes bench/results/ingest.json.
 
-    .venv/bin/python bench/ingest.py [--sizes 1000 10000 50000] [--modes off on]
+    .venv/bin/python bench/ingest.py [--sizes 1000 10000 50000] [--modes off on] [--profile DIR]
+
+``--profile DIR`` runs each poll under cProfile with its worker-thread calls made inline (``bench/profile_poll.py``)
+and writes DIR/ingest-N-MODE.prof (read it with ``python -m pstats``); its timings include the profiler's overhead.
 """
 
 from __future__ import annotations
@@ -94,12 +97,17 @@ def config(folder: Path, port: int, sources: list[str], n: int, same_event: bool
     return path
 
 
-def poll_run(cfg: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one `newsroom poll --force` process."""
+def poll_run(cfg: Path, profile: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one `newsroom poll --force` process; with
+    ``profile``, the poll runs under cProfile with its worker-thread calls inline (``profile_poll.py``) and writes
+    its stats there (the timings then include the profiler's overhead)."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    command = ["-m", "newsroom"]
+    if profile is not None:
+        command = ["-m", "cProfile", "-o", str(profile), str(HERE / "profile_poll.py")]
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsroom", "poll", "--config", str(cfg), "--force"],
+        [sys.executable, *command, "poll", "--config", str(cfg), "--force"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -116,6 +124,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000])
     ap.add_argument("--modes", nargs="+", choices=["off", "on"], default=["off", "on"])
     ap.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
+    ap.add_argument("--profile", type=Path, help="folder for a cProfile file per run (ingest-N-MODE.prof)")
     args = ap.parse_args()
     rows = []
     for n in args.sizes:
@@ -129,7 +138,11 @@ def main() -> None:
             for mode in args.modes:
                 with tempfile.TemporaryDirectory() as tmp:
                     cfg = config(Path(tmp), server.server_address[1], sorted(bodies), n, mode == "on")
-                    wall, cpu, rss = poll_run(cfg)
+                    prof = None
+                    if args.profile:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        prof = args.profile / f"ingest-{n}-{mode}.prof"
+                    wall, cpu, rss = poll_run(cfg, prof)
                 rows.append(
                     {
                         "entries": parsed,
@@ -145,6 +158,7 @@ def main() -> None:
                         "feedparser_entries_per_cpu_second": round(feedparser_cpu_rate, 1),
                         "cpu_ratio_to_feedparser": round(parsed / cpu / feedparser_cpu_rate, 3),
                         "peak_rss_mb": round(rss, 1),
+                        **({"profile": str(prof)} if prof else {}),
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
