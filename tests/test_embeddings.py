@@ -44,3 +44,12 @@ def test_bf16_vectors_are_the_float32_vectors(monkeypatch: pytest.MonkeyPatch) -
     np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
     assert (exact * fast).sum(axis=1).min() > 0.999
     assert fast[0] @ fast[1] > fast[0] @ fast[2] + 0.2  # the paraphrase is still the nearer one
+
+
+@pytest.mark.model
+def test_rows_come_back_in_the_order_given_whatever_their_length() -> None:
+    """``_encode`` batches by length in tokens; each row is still its own text's vector."""
+    texts = [*HEADLINES, "ETF", HEADLINES[0] + " as traders weigh the next rate decision and the dollar"]
+    together = MiniLMEmbedder().embed(texts)
+    for text, row in zip(texts, together, strict=True):
+        assert float(MiniLMEmbedder().embed([text])[0] @ row) > 0.999

@@ -77,6 +77,11 @@ def test_a_batch_is_padded_to_its_longest_text() -> None:
     ids, mask = encoders.Tokens(tok, "[PAD]", 3)(["a b", "a", "a b a b"])
     assert ids.tolist() == [[1, 2, 0], [1, 0, 0], [1, 2, 1]]  # the longest is cut at 3
     assert mask.tolist() == [[1, 1, 0], [1, 0, 0], [1, 1, 1]]
+    tokens = encoders.Tokens(tok, "[PAD]", 3)
+    rows = tokens.ids(["a b", "a", "a b a b"])  # tokenised once, unpadded, then padded per batch
+    assert rows == [[1, 2], [1], [1, 2, 1]]
+    assert [t.tolist() for t in tokens.pad(rows)] == [ids.tolist(), mask.tolist()]
+    assert tokens(["a"])[0].tolist() == [[1]]  # padding is back on after ``ids``
 
 
 @pytest.mark.model

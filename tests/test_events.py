@@ -157,6 +157,24 @@ def test_signals_act_and_figures() -> None:
     assert number_keys("Strategy sells 1,638 BTC") == number_keys("1,638 bitcoin sold by Strategy in 2026")
 
 
+
+def test_one_pass_for_the_acts_finds_what_one_search_per_act_finds(corpus: Path) -> None:
+    """``action_keys`` matches every kind in one pass; on every headline of the corpus it finds what a search per
+    kind finds (read at test time, never copied)."""
+    import csv
+    import re
+
+    from newsroom.dedupe.features import _ACTIONS, _fold
+
+    titles = []
+    for name in ("events/crypto_events_dev.csv", "dedup/uci_news_dev.csv", "sentiment/cryptolin_dev.csv"):
+        with open(corpus / name, encoding="utf-8") as f:
+            titles += [row.get("headline") or row.get("TITLE") or "" for row in csv.DictReader(f)]
+    one_each = [(n, re.compile(r"\b(?:" + stems + ")", re.I)) for n, stems in _ACTIONS.items()]
+    assert len(titles) > 1000
+    for title in titles:
+        assert action_keys(title) == {n for n, p in one_each if p.search(_fold(title))}, title
+
 MIXED = [
     *ONE_SALE,
     (0.2, "coindesk", "Paradigm leads $40 million Series A for Nexa Labs"),

@@ -133,20 +133,24 @@ class MiniLMEmbedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Mean of the token vectors over the real tokens, L2-normalised: sentence-transformers' Pooling + Normalize
-        for this model. ``texts`` come shortest first (``cached_rows``), so each batch pads little."""
+        for this model. The texts are tokenised once and batched in order of their length in tokens, so a batch
+        pads only to its own longest text (a few tokens at most); the rows come back in the order given."""
         import torch
 
         model, tokenizer = self._load()
-        out = []
+        rows = tokenizer.ids(texts)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        out = np.empty((len(rows), DIM), dtype=np.float32)
         with torch.inference_mode(), cpu_autocast():
-            for i in range(0, len(texts), _BATCH):
-                ids, mask = tokenizer(texts[i : i + _BATCH])
+            for i in range(0, len(order), _BATCH):
+                part = order[i : i + _BATCH]
+                ids, mask = tokenizer.pad([rows[k] for k in part])
                 tokens = model(ids, mask, keep=(model.shape.layers,))[-1].float()
                 m = mask.unsqueeze(-1).to(tokens.dtype)
                 pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+                out[part] = torch.nn.functional.normalize(pooled, dim=1).numpy()
         release_free_memory()
-        return np.concatenate(out).astype(np.float32, copy=False)
+        return out
 
 
 def cached_rows(

@@ -233,3 +233,22 @@ class Tokens:
         ids = torch.tensor([e.ids for e in enc], dtype=torch.long)
         mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.long)
         return ids, mask
+
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, cut at ``max_length``, unpadded: a caller that sorts texts by their length in
+        tokens batches them with ``pad`` (no text is tokenised twice)."""
+        tok = self.tokenizer
+        tok.enable_truncation(self.max_length)
+        tok.no_padding()
+        return [e.ids for e in tok.encode_batch(list(texts))]
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input ids, attention mask) of token-id rows, padded to the longest: what ``__call__`` returns for
+        their texts."""
+        n = max(len(r) for r in rows)
+        ids = torch.full((len(rows), n), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), n), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[i, : len(r)] = 1
+        return ids, mask

@@ -194,14 +194,16 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
 def pair_features(a: Profile, b: Profile, cosine: float | None = None) -> list[float]:
     """The features of ``FEATURES`` for one pair (symmetric in ``a`` and ``b``)."""
     cos = float(a.vector @ b.vector) if cosine is None else cosine
-    union = len(a.words | b.words)
+    shared, every = a.words & b.words, a.words | b.words  # each set built once (they were built twice)
+    union = len(every)
     shared_entities = min(3, len(a.entities & b.entities))
-    rare_shared = sum(rarity(w) for w in a.words & b.words)
-    rare_union = sum(rarity(w) for w in a.words | b.words)
-    main_union = len(a.main | b.main)
+    rare_shared = sum(map(rarity, shared))
+    rare_union = sum(map(rarity, every))
+    main_shared = a.main & b.main
+    main_union = len(a.main) + len(b.main) - len(main_shared)
     return [
         cos,
-        len(a.words & b.words) / union if union else 0.0,
+        len(shared) / union if union else 0.0,
         float(shared_entities),
         1.0 if a.assets & b.assets else 0.0,
         _conflict(a.assets, b.assets),
@@ -215,8 +217,8 @@ def pair_features(a: Profile, b: Profile, cosine: float | None = None) -> list[f
         cos * shared_entities,
         min(3.0, rare_shared),
         rare_shared / rare_union if rare_union else 0.0,
-        min(3.0, sum(rarity(w) for w in a.main & b.main)),
-        len(a.main & b.main) / main_union if main_union else 0.0,
+        min(3.0, sum(map(rarity, main_shared))),
+        len(main_shared) / main_union if main_union else 0.0,
     ]
 
 
