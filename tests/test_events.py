@@ -157,7 +157,6 @@ def test_signals_act_and_figures() -> None:
     assert number_keys("Strategy sells 1,638 BTC") == number_keys("1,638 bitcoin sold by Strategy in 2026")
 
 
-
 def test_one_pass_for_the_acts_finds_what_one_search_per_act_finds(corpus: Path) -> None:
     """``action_keys`` matches every kind in one pass; on every headline of the corpus it finds what a search per
     kind finds (read at test time, never copied)."""
@@ -174,6 +173,7 @@ def test_one_pass_for_the_acts_finds_what_one_search_per_act_finds(corpus: Path)
     assert len(titles) > 1000
     for title in titles:
         assert action_keys(title) == {n for n, p in one_each if p.search(_fold(title))}, title
+
 
 MIXED = [
     *ONE_SALE,
