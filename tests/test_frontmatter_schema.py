@@ -38,7 +38,9 @@ def test_the_seed_is_valid_and_broken_frontmatter_is_not(seed_path: Path) -> Non
     v = validator()
     seed = front(seed_path)
     assert v.is_valid(seed)
+    assert v.is_valid({**seed, "sources": [{"name": "Decrypt", "url": "https://decrypt.co/1"}]})  # a story's others
     for broken in (
+        {**seed, "sources": [{"name": "Decrypt"}]},
         {**seed, "publishedAt": "2025-12-16 15:34"},
         {**seed, "sentiment": "GOOD"},
         {**seed, "score": 101},

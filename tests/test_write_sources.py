@@ -52,3 +52,16 @@ def test_article_lists_the_other_sources_after_the_seed_keys(tmp_path: Path, sto
             {"name": "Beta News", "url": "https://beta.example/news/acme-sale"},
             {"name": "Gamma News", "url": "https://gamma.example/news/acme-sale"},
         ]
+    # the file validates against the published JSON Schema, and the API serves it (its model is the same schema)
+    import jsonschema_rs
+    from fastapi.testclient import TestClient
+
+    from newsroom.publish.schema import json_schema
+    from newsroom.web.app import create_app
+
+    validator = jsonschema_rs.Draft202012Validator(json_schema())
+    client = TestClient(create_app(settings, store))
+    for path in paths:
+        assert not [e.message for e in validator.iter_errors(front(path))], path
+        body = client.get(f"/api/v1/articles/{path.parent.name}/{path.stem}")
+        assert body.status_code == 200 and body.json()["frontmatter"] == front(path)

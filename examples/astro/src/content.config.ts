@@ -49,6 +49,10 @@ const articles = defineCollection({
     slug: z.string().nullish(),
     sourceUrl: z.string().nullish(),
     translationKey: z.string().nullish(),
+    sources: z.array(z.object({
+      name: z.string().min(1),
+      url: z.string().min(1),
+    })).nullish(),
   }),
 });
 

@@ -50,6 +50,13 @@ class SourceSchema(_Schema):
     type: Literal["RSS", "ATOM", "API"]
 
 
+class SourceLinkSchema(_Schema):
+    """One of a story's other sources (the lead is ``sourceUrl``)."""
+
+    name: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+
+
 class CreditSchema(_Schema):
     """The photographer and the photo's source (Unsplash's terms require it)."""
 
@@ -101,6 +108,9 @@ class Frontmatter(_Schema):
     sourceUrl: str | None = _optional("additive: the original article")
     translationKey: str | None = _optional(
         "additive: the same in every language of a story (Hugo links translations by it)"
+    )
+    sources: list[SourceLinkSchema] | None = _optional(
+        "additive: the story's other sources, when it has some (the lead is sourceUrl)"
     )
 
 
