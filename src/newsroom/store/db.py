@@ -144,12 +144,20 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     if not path or path == ":memory:" or fcntl is None:
         yield
         return
-    fd = os.open(Path(path).resolve().parent, os.O_RDONLY)
+    with _flock(Path(path).resolve().parent, os.O_RDONLY):
+        yield
+
+
+@contextmanager
+def _flock(path: Path | str, flags: int) -> Iterator[None]:
+    """An exclusive flock on ``path`` (opened with ``flags``), held until the block ends (closing releases it)."""
+    assert fcntl is not None
+    fd = os.open(path, flags, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # releases the flock
+        os.close(fd)
 
 
 _LOCAL_LOCKS: dict[str, threading.Lock] = {}
@@ -218,12 +226,8 @@ class Store:
         path = self.engine.url.database if self.dialect == "sqlite" else None
         if path and path != ":memory:" and fcntl is not None:
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-            fd = os.open(f"{Path(path).resolve()}.{safe}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            with _flock(f"{Path(path).resolve()}.{safe}.lock", os.O_RDWR | os.O_CREAT):
                 yield
-            finally:
-                os.close(fd)  # releases the flock
             return
         with _LOCAL_LOCKS_GUARD:
             lock = _LOCAL_LOCKS.setdefault(name, threading.Lock())
