@@ -5,8 +5,14 @@
 Grouped 5-fold cross-validation by source article (no article's summaries in both train and test): in each fold a
 logistic regression is fitted on the training folds and its threshold chosen there, so that the fact reasons
 (grounding OR the scorer) flag at most ``--faithful-flagged`` of the training folds' faithful summaries; the held-out
-fold is then scored. Prints the out-of-fold figures (the ones the README quotes; also written to
-``bench/results/faithfulness_cv.json``), then fits on every line and writes ``src/newsroom/data/faithfulness.json``.
+fold is then scored. Training weights: ``--dataset-weight`` of each line's weight balances the classes within its
+dataset (FRANK's abstractive BBC/XSum part has 41 faithful summaries to 451 with errors, CNN/DM 372 to 273), the
+rest balances them over the whole file, so that the fit also learns what separates errors within each part, not only
+abstractive from extractive (the dataset is only read when training; the scorer never sees it). The figures are
+printed overall and by dataset: balanced accuracy at the one threshold, and the area under the ROC curve of the
+out-of-fold scores (threshold-free separation within the dataset). Prints the out-of-fold figures (the ones the
+README quotes; also written to ``bench/results/faithfulness_cv.json``), then fits on every line and writes
+``src/newsroom/data/faithfulness.json``.
 Deterministic: same file, same weights.
 """
 
@@ -41,11 +47,24 @@ def grounding_flag(row: dict) -> bool:
     return bool(check_numbers(fields, ctx) or check_entities(fields, ctx))
 
 
-def fit(x: np.ndarray, y: np.ndarray, g: np.ndarray, target: float) -> dict:
+def weights(y: np.ndarray, d: np.ndarray, within: float) -> np.ndarray:
+    """Each class weighs half of the total; ``within`` of it is split equally among the datasets' lines of it."""
+    w = np.zeros(len(y))
+    for label in (0, 1):
+        cls = y == label
+        w[cls] += (1 - within) * len(y) / (2 * cls.sum())
+        names = sorted(set(d[cls]))
+        for name in names:
+            m = cls & (d == name)
+            w[m] += within * len(y) / (2 * len(names) * m.sum())
+    return w
+
+
+def fit(x: np.ndarray, y: np.ndarray, g: np.ndarray, target: float, d: np.ndarray, within: float) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((x - mean) / scale, y)
+    model = LogisticRegression(C=1.0, max_iter=5000).fit((x - mean) / scale, y, sample_weight=weights(y, d, within))
     p = model.predict_proba((x - mean) / scale)[:, 1]
     # the lowest threshold at which grounding OR scorer flags at most `target` of the faithful lines
     faithful = y == 0
@@ -69,7 +88,7 @@ def predict(w: dict, x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
-def report(name: str, flag: np.ndarray, y: np.ndarray, rows: list[dict]) -> dict:
+def report(name: str, flag: np.ndarray, y: np.ndarray, rows: list[dict], score: np.ndarray | None = None) -> dict:
     fa = float(flag[y == 0].mean())
     caught = float(flag[y == 1].mean())
     types: dict[str, list[bool]] = {}
@@ -86,6 +105,12 @@ def report(name: str, flag: np.ndarray, y: np.ndarray, rows: list[dict]) -> dict
         m = np.array([r.get("dataset", "") == ds for r in rows])
         fa_d, c_d = float(flag[m & (y == 0)].mean()), float(flag[m & (y == 1)].mean())
         out[f"{ds}_balanced_accuracy"] = round((1 - fa_d + c_d) / 2, 4)
+        out[f"{ds}_faithful_flagged"] = round(fa_d, 4)
+        out[f"{ds}_errors_caught"] = round(c_d, 4)
+        if score is not None:
+            from sklearn.metrics import roc_auc_score
+
+            out[f"{ds}_auc"] = round(float(roc_auc_score(y[m], score[m])), 4)
     print(name, json.dumps(out))
     return out
 
@@ -93,7 +118,8 @@ def report(name: str, flag: np.ndarray, y: np.ndarray, rows: list[dict]) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--jsonl", type=Path, default=ROOT.parent / "shared" / "corpus" / "guards" / "frank_dev.jsonl")
-    parser.add_argument("--faithful-flagged", type=float, default=0.07, help="share of faithful lines flagged")
+    parser.add_argument("--faithful-flagged", type=float, default=0.08, help="share of faithful lines flagged")
+    parser.add_argument("--dataset-weight", type=float, default=0.2, help="share of weight balanced per dataset")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--dry-run", action="store_true", help="cross-validate only; write no weights")
@@ -106,23 +132,28 @@ def main(argv: list[str] | None = None) -> int:
     sources: dict[str, _Source] = {}
     x = np.array([features(r["article"], sources.setdefault(r["source"], _Source.of(r["source"]))) for r in rows])
     g = np.array([grounding_flag(r) for r in rows])
+    d = np.array([r.get("dataset", "") for r in rows])
     oof = np.zeros(len(rows), dtype=bool)
+    score = np.zeros(len(rows))
     for train, test in GroupKFold(n_splits=args.folds).split(x, y, groups):
-        w = fit(x[train], y[train], g[train], args.faithful_flagged)
-        oof[test] = g[test] | (predict(w, x[test]) >= w["threshold"])
+        w = fit(x[train], y[train], g[train], args.faithful_flagged, d[train], args.dataset_weight)
+        score[test] = predict(w, x[test])
+        oof[test] = g[test] | (score[test] >= w["threshold"])
     print(f"{len(rows)} lines, {len(set(groups))} source articles, {args.folds}-fold grouped CV (out-of-fold):")
     cv = {
         "file": str(args.jsonl.name),
         "n": len(rows),
         "folds": args.folds,
+        "faithful_flagged_target": args.faithful_flagged,
+        "dataset_weight": args.dataset_weight,
         "grounding_only": report("grounding only", g, y, rows),
-        "grounding_and_scorer": report("grounding + scorer", oof, y, rows),
+        "grounding_and_scorer": report("grounding + scorer", oof, y, rows, score),
     }
     CV_OUT.parent.mkdir(parents=True, exist_ok=True)
     CV_OUT.write_text(json.dumps(cv, indent=2) + "\n", encoding="utf-8")
     if not args.dry_run:
-        weights = fit(x, y, g, args.faithful_flagged)
-        args.out.write_text(json.dumps(weights, indent=1) + "\n", encoding="utf-8")
+        fitted = fit(x, y, g, args.faithful_flagged, d, args.dataset_weight)
+        args.out.write_text(json.dumps(fitted, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
 

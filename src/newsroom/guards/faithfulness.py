@@ -4,12 +4,18 @@ Each sentence of a text is aligned to the source window (two neighbouring senten
 words. The scorer reads what that alignment leaves unsupported: the share of content words the source lacks (over the
 text and in its worst sentence), how well the best window covers each sentence (mean and worst), neighbouring content
 words that never occur together in one source window (a wrong relation or predicate between grounded words: "X beat
-Y" when the source has Y beat X's neighbour), and numbers and capitalised names the source lacks. A logistic
+Y" when the source has Y beat X's neighbour), and numbers and capitalised names the source lacks. Beside them: how
+extractive the text is (the share of its word trigrams the source lacks, and the density of the fragments it copies,
+Grusky et al. 2018), so that one threshold serves abstractive and extractive summaries; the number of distinct novel
+content words, and of novel words the English lexicon lacks (a misspelt or invented name in lower-cased text:
+"gustsson"); in the worst sentence, the share of all its grounded word pairs, not just neighbours, never together in a
+source window; sentences whose negation differs from their best source window's; repeated word pairs. A logistic
 regression turns them into the probability that the text states something the source does not support.
 
 The weights are ``newsroom/data/faithfulness.json``, trained by ``scripts/train_faithfulness.py`` on
 ``frank_dev.jsonl`` (grouped cross-validation by source article; the script prints the figures the README quotes).
-No model, no network: the standard library only. Placeholder tokens (``UNK``, ``<unk>``) and list markers are ignored.
+No model, no network: the standard library and simplemma's English lexicon. Placeholder tokens (``UNK``, ``<unk>``)
+and list markers are ignored.
 
 Where it runs: only where the text and its source share a language, and only on fields that report facts (the
 description, overview and section bodies; not the opinion fields). It is on for summaries (``newsroom eval guards``)
@@ -27,7 +33,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from .base import Fields, Finding, GuardContext
@@ -62,6 +68,7 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
 
 
+@lru_cache(maxsize=1 << 16)  # bounded: the words come from feed and model text
 def _stem(word: str) -> str:
     """A crude English stem, enough to match ``rising``/``rise`` and ``banks``/``bank``."""
     for suffix in ("ingly", "edly", "ings", "ing", "ies", "ied", "ed", "es", "ly", "'s", "s"):
@@ -92,21 +99,68 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
+_NEGATION = frozenset(_split_words("not no never nobody none nothing neither nor without cannot"))
+
+
+def _words(text: str) -> list[str]:
+    """Folded words, unstemmed: the units of copied fragments and trigrams."""
+    return _TOKEN.findall(_fold(_clean(text)))
+
+
+def _negated(words: list[str]) -> bool:
+    return any(w in _NEGATION or w.endswith("n't") for w in words)
+
+
 @dataclass
 class _Source:
-    """A source's content words, its sentence windows' content words, its numbers."""
+    """A source's content words, its sentence windows' content words (and whether each has a negation), its numbers,
+    its words in order (where each occurs) and its word trigrams."""
 
     content: set[str]
     windows: list[set[str]]
     numbers: set[str]
+    negated: list[bool]
+    words: list[str]
+    trigrams: set[tuple[str, str, str]]
+    positions: dict[str, list[int]]
 
     @classmethod
     def of(cls, text: str) -> _Source:
-        sents = [set(_content(_tokens(s))) for s in sentences(text)]
+        parts = sentences(text)
+        sents = [set(_content(_tokens(s))) for s in parts]
         # windows of two sentences: a relation may span a sentence break ("He … . The firm he runs …")
         windows = [a | b for a, b in itertools.pairwise(sents)] or sents
+        negs = [_negated(_words(s)) for s in parts]
+        negated = [a or b for a, b in itertools.pairwise(negs)] or negs
         numbers = {n.replace(",", "") for n in _NUMBER.findall(text)}
-        return cls(set(_content(_tokens(text))), windows, numbers)
+        words = _words(text)
+        positions: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            positions.setdefault(w, []).append(i)
+        trigrams = set(zip(words, words[1:], words[2:], strict=False))
+        return cls(set(_content(_tokens(text))), windows, numbers, negated, words, trigrams, positions)
+
+    def fragments(self, words: list[str]) -> list[int]:
+        """The lengths of the longest source fragments that ``words`` copies, read greedily left to right."""
+        out, i = [], 0
+        while i < len(words):
+            best = 0
+            for j in self.positions.get(words[i], ()):
+                k = 1
+                while i + k < len(words) and j + k < len(self.words) and words[i + k] == self.words[j + k]:
+                    k += 1
+                best = max(best, k)
+            if best:
+                out.append(best)
+            i += max(1, best)
+        return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _english_word(word: str) -> bool:
+    import simplemma
+
+    return bool(simplemma.is_known(word, lang="en"))
 
 
 FEATURES = (
@@ -117,6 +171,13 @@ FEATURES = (
     "novel_pairs",
     "novel_numbers",
     "novel_names",
+    "novel_trigrams",
+    "copy_density",
+    "novel_words",
+    "unknown_words",
+    "worst_pair_novelty",
+    "negation_mismatch",
+    "repeats",
 )
 
 
@@ -127,19 +188,32 @@ def features(summary: str, source: str | _Source) -> list[float]:
     if not content:
         return [0.0] * len(FEATURES)
     novelty, alignment = [], []
-    pairs = novel_pairs = 0
+    pairs = novel_pairs = negation_mismatch = 0
+    worst_pairs = 0.0
     for s in sentences(summary) or [summary]:
         words = _content(_tokens(s))
         if not words:
             continue
         novelty.append(sum(w not in src.content for w in words) / len(words))
-        alignment.append(max((len(set(words) & w) / len(set(words)) for w in src.windows), default=0.0))
+        overlaps = [len(set(words) & w) for w in src.windows]
+        alignment.append(max(overlaps, default=0) / len(set(words)))
+        if overlaps:  # a "not" the best window lacks, or the reverse
+            negation_mismatch += _negated(_words(s)) != src.negated[overlaps.index(max(overlaps))]
         known = list(dict.fromkeys(w for w in words if w in src.content))
         for a, b in itertools.pairwise(known):  # who did what: neighbouring content words, together in the source?
             pairs += 1
             novel_pairs += not any(a in w and b in w for w in src.windows)
+        combos = list(itertools.combinations(known, 2))  # and every pair of the sentence's grounded words
+        if combos:
+            apart = sum(not any(a in w and b in w for w in src.windows) for a, b in combos)
+            worst_pairs = max(worst_pairs, apart / len(combos))
     names = {m.group(0) for m in _NAME.finditer(summary)}
     numbers = {n.replace(",", "") for n in _NUMBER.findall(_clean(summary))}
+    raw = _words(summary)
+    trigrams = list(zip(raw, raw[1:], raw[2:], strict=False))
+    bigrams = list(itertools.pairwise(raw))
+    novel = {w for w in raw if w not in src.positions}
+    distinct_novel = {t for t in content if t not in src.content}
     return [
         sum(t not in src.content for t in content) / len(content),
         max(novelty, default=0.0),
@@ -148,6 +222,13 @@ def features(summary: str, source: str | _Source) -> list[float]:
         novel_pairs / max(1, pairs),
         float(len(numbers - src.numbers)),
         float(sum(1 for n in names if any(_stem(_fold(p)) not in src.content for p in n.split()))),
+        sum(t not in src.trigrams for t in trigrams) / max(1, len(trigrams)),
+        math.log1p(sum(f * f for f in src.fragments(raw)) / max(1, len(raw))),
+        float(len(distinct_novel)),
+        float(sum(1 for w in novel if w.isalpha() and not _english_word(w))),
+        worst_pairs,
+        float(negation_mismatch),
+        float(len(bigrams) - len(set(bigrams))),
     ]
 
 
