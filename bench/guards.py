@@ -14,7 +14,9 @@ how many corruptions the guards catch (target ≥ 99%), how many faithful texts 
 The real-data part: the WMT22 dev halves (en→de, ru, uk, zh, ja; paragraphs of four segments, faithful human
 translations) flagged per language, the whole half and each half of it apart (which rules were designed on which
 half of the 250 paragraphs: README, "Measured on the dev halves"), the same paragraphs corrupted (a
-number swapped; a company name the source lacks added in one more sentence) and the share caught, and the FRANK dev
+number swapped; a company name the source lacks added in one more sentence; in de, ru and uk one of 30 more names
+after a preposition and after a verb) and the share caught, also by half (``missed_names`` in the JSON lists the
+added sentences that passed, ours, not corpus text), and the FRANK dev
 summaries scored on the fact reasons - in-sample (the committed weights were fitted on that file) beside the grouped
 cross-validated figures that ``scripts/train_faithfulness.py`` wrote to ``bench/results/faithfulness_cv.json``.
 
@@ -234,7 +236,8 @@ INJECTED: dict[str, tuple[str, list[str]]] = {
 # More names than the five above, written after the sound match to check it on names it was not made with (one rule
 # came from them: a key's length, not the old skeleton's, says a name is too short to check, so Тойота is checked):
 # companies and people as Russian and Ukrainian write them (English spelling beside, to skip a paragraph whose source
-# has it), added after a preposition ("в X") and after a verb ("заявил X"), drawn with a generator of their own.
+# has it), added after a preposition ("в X") and after a verb ("заявил X"), drawn with a generator of their own; the
+# German list (added later, after the verb rule for Russian and Ukrainian) after "von X" and in "Das teilte X mit".
 MORE_NAMES: dict[str, list[tuple[str, str]]] = {
     "ru": [("Мицубиси", "Mitsubishi"), ("Газпром", "Gazprom"), ("Ситигруп", "Citigroup"), ("Барклайс", "Barclays"),
            ("Альфабет", "Alphabet"), ("Хонда", "Honda"), ("Тойота", "Toyota"), ("Шелл", "Shell"),
@@ -251,9 +254,16 @@ MORE_NAMES: dict[str, list[tuple[str, str]]] = {
            ("Майкрософт", "Microsoft"), ("Бінанс", "Binance"), ("Кракен", "Kraken"), ("Блекрок", "BlackRock"),
            ("Фіделіті", "Fidelity"), ("Ривер", "River"), ("Мета", "Meta"), ("Ларрі Фінк", "Larry Fink"),
            ("Джеймі Даймон", "Jamie Dimon"), ("Ілон Маск", "Elon Musk")],
+    # German writes them as the source does: these test the lexicon's names (Goldman, Siemens, Samsung) and German
+    # words that are also names (Kraken, Alphabet, Fink), not the sound match
+    "de": [(n, n) for n in ("Mitsubishi", "Gazprom", "Citigroup", "Barclays", "Alphabet", "Honda", "Toyota", "Shell",
+           "Pfizer", "Raiffeisen", "Sberbank", "Yandex", "Rosneft", "Volkswagen", "Nestlé", "Walmart", "Oracle",
+           "Intel", "Bayer", "Novartis", "Microsoft", "Binance", "Kraken", "BlackRock", "Fidelity", "Goldman Sachs",
+           "Siemens", "Samsung", "Larry Fink", "Elon Musk")],
 }  # fmt: skip
 MORE_TEMPLATES = {"ru": (" Об этом сообщили в {}.", " Об этом заявил {}."),
-                  "uk": (" Про це повідомили в {}.", " Про це заявив {}.")}  # fmt: skip
+                  "uk": (" Про це повідомили в {}.", " Про це заявив {}."),
+                  "de": (" Das sagte ein Sprecher von {}.", " Das teilte {} mit.")}  # fmt: skip
 
 
 def more_names(en: str, text: str, lang: str, rng: random.Random) -> list[str]:
@@ -286,6 +296,9 @@ def run_real(corpus: Path) -> dict[str, Any]:
         halves = [0, 0]
         applied: Counter[str] = Counter()
         caught: Counter[str] = Counter()
+        caught_halves: Counter[tuple[str, int]] = Counter()
+        applied_halves: Counter[tuple[str, int]] = Counter()
+        missed_names: list[dict[str, Any]] = []  # the added sentence only (ours, not corpus text) and its half
         pairs = translation_paragraphs(corpus, lang)
         more_rng = random.Random(7)  # apart from ``rng``: the older corruptions draw what they drew before
         for i, (en, text) in enumerate(pairs):
@@ -296,15 +309,17 @@ def run_real(corpus: Path) -> dict[str, Any]:
             halves[i >= len(pairs) // 2] += bool(codes)
             fact += bool(codes & FACT_CODES)
             reasons.update(codes)
-            for kind, bad in translation_corruptions(en, text, lang, rng).items():
-                if bad is not None:
-                    applied[kind] += 1  # caught: a finding that the faithful paragraph did not have
-                    caught[kind] += bool(set(check_text([("paragraph[0]", bad)], ctx).findings) - set(report.findings))
-            for bad in more_names(en, text, lang, more_rng):
-                applied["inject one of 30 more names"] += 1
-                caught["inject one of 30 more names"] += bool(
-                    set(check_text([("paragraph[0]", bad)], ctx).findings) - set(report.findings)
-                )
+            corrupted = [(k, b) for k, b in translation_corruptions(en, text, lang, rng).items() if b is not None]
+            corrupted += [("inject one of 30 more names", b) for b in more_names(en, text, lang, more_rng)]
+            for kind, bad in corrupted:
+                half_no = int(i >= len(pairs) // 2)
+                applied[kind] += 1  # caught: a finding that the faithful paragraph did not have
+                applied_halves[kind, half_no] += 1
+                hit = bool(set(check_text([("paragraph[0]", bad)], ctx).findings) - set(report.findings))
+                caught[kind] += hit
+                caught_halves[kind, half_no] += hit
+                if not hit and kind != "swap a number":
+                    missed_names.append({"kind": kind, "half": half_no + 1, "added": bad[len(text) :]})
         half = len(pairs) // 2
         per_lang[lang] = {
             "n": len(pairs),
@@ -313,7 +328,15 @@ def run_real(corpus: Path) -> dict[str, Any]:
             "flagged_second_half": [halves[1], len(pairs) - half],
             "fact_flagged": fact,
             "reasons": dict(reasons),
-            "corruptions": {k: {"applied": applied[k], "caught": caught[k]} for k in sorted(applied)},
+            "corruptions": {
+                k: {
+                    "applied": applied[k],
+                    "caught": caught[k],
+                    "caught_by_half": [[caught_halves[k, h], applied_halves[k, h]] for h in (0, 1)],
+                }
+                for k in sorted(applied)
+            },
+            "missed_names": missed_names,
         }
     frank: dict[str, Any] = {}
     path = corpus / "guards" / "frank_dev.jsonl"
@@ -378,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             for kind, c in v["corruptions"].items():
                 real.add_row(f"  corrupted: {kind}, caught", str(c["applied"]), str(c["caught"]),
                              f"{c['caught'] / max(1, c['applied']):.1%}", "")  # fmt: skip
+                for label, (k, n) in zip(("1st half", "2nd half"), c["caught_by_half"], strict=True):
+                    real.add_row(f"    {label}", str(n), str(k), f"{k / max(1, n):.1%}", "")
         for name, key in (("FRANK dev, grouped 5-fold CV", "frank_cross_validated"),
                           ("FRANK dev, in-sample weights", "frank_in_sample")):  # fmt: skip
             f = result["real"][key]

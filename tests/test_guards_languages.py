@@ -173,9 +173,9 @@ def test_sound_match_on_cldr_city_names(lang: str) -> None:
 
 
 # German: a name the lexicon also lists (Samsung, Tesla) is a name when nothing marks it as a German noun - no other
-# form of it in the lexicon (Regierungen, Häuser, Ängste), no determiner, preposition or adjective before it; a Latin
-# name is spelled as the source spells it (one slipped letter) or has its consonants, without the fuzzy skeletons
-# that grounded Nvidia by "invited".
+# form of it in the lexicon (Regierungen, Häuser, Ängste), no determiner, preposition (but von) or adjective before
+# it; a Latin name is spelled as the source spells it (one slipped letter) or has its consonants, without the fuzzy
+# skeletons that grounded Nvidia by "invited".
 @pytest.mark.parametrize(
     ("text", "source", "flagged"),
     [
@@ -185,10 +185,37 @@ def test_sound_match_on_cldr_city_names(lang: str) -> None:
         ("Die Firma Coinbsae meldete Gewinne.", "Coinbase reported gains.", []),
         ("Wir danken für Ihre Geduld.", "Thank you for your patience.", []),
         ("Viele Familien leben in Armut.", "Many families are poor.", []),
+        # after "von" a listed name is who did it (ein Sprecher von Samsung); the cost: von Armut is flagged too
+        ("Das sagte ein Sprecher von Samsung.", "A spokesman said so.", ["Samsung"]),
+        ("Die Aktie von Intel fiel.", "The shares fell.", ["Intel"]),
+        ("Die Aktie der Deutschen Bank fiel.", "Deutsche Bank shares fell.", []),
         ("Sie sprachen über Häuser und Ängste.", "They talked about homes and fears.", []),
         ("Die Regierung hat Verständnis.", "The government understands.", []),
     ],
 )
 def test_german_names_the_lexicon_lists(text: str, source: str, flagged: list[str]) -> None:
     ctx = GuardContext(lang="de", source=source, source_lang="en")
+    assert [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)] == flagged
+
+
+# Russian and Ukrainian: a capitalised word in its dictionary form right after a verb of saying is who said it, a name,
+# even where the lexicon lists it as a common word (газпром, мета, тойота); after other words, and in an inflected
+# form, the lexicon still excuses it (segments joined without a full stop; a common noun capitalised as a name).
+@pytest.mark.parametrize(
+    ("lang", "text", "source", "flagged"),
+    [
+        ("ru", "Об этом заявил Газпром.", "The company said so.", ["Газпром"]),
+        ("ru", "Об этом сообщила Мета.", "The company said so.", ["Мета"]),
+        ("ru", "Цены выросли, отметили Тойота и Хонда.", "Prices rose, they said.", ["Тойота"]),
+        ("uk", "Про це заявив Ривер.", "The company said so.", ["Ривер"]),
+        ("uk", "Про це повідомила Мета.", "The company said so.", ["Мета"]),
+        ("ru", "Об этом заявил Газпром.", "Gazprom said so.", []),  # grounded by sound
+        ("ru", "Компания назвала День труда выходным.", "The company made Labor Day a holiday.", []),
+        ("ru", "Нажмите кнопку настройки Сообщите нам о проблеме.", "Press the settings button Tell us.", []),
+        ("uk", "Санкції спонукало Захід діяти.", "Sanctions prompted the West to act.", []),
+        ("ru", "Врачи сказали ПЦР-тест обязателен.", "Doctors said a PCR test is required.", []),
+    ],
+)
+def test_a_name_after_a_verb_of_saying(lang: str, text: str, source: str, flagged: list[str]) -> None:
+    ctx = GuardContext(lang=lang, source=source, source_lang="en")
     assert [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)] == flagged
