@@ -27,7 +27,7 @@ from ..config import Settings
 from ..guards.injection import neutralise_item
 from ..models import FeedItem
 from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
-from ..sources.normalise import finalise
+from ..sources.normalise import finalise, item_languages
 from ..store.claims import claim_source
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
@@ -173,10 +173,12 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
                 )
             )
             existing.update((k, e) for k, e in rows)
+    new = [i for i in items if (i.source_key, i.external_id) not in existing]
+    # the language of an item that states none is detected now, on the text as finalise left it: only for new items
+    languages = item_languages(new)
     # feed content is data: passages addressed to a model are cut from every field before it is stored
     fresh = sorted(
-        (neutralise_item(i) for i in items if (i.source_key, i.external_id) not in existing),
-        key=lambda i: i.published_at,
+        ((neutralise_item(i), lang) for i, lang in zip(new, languages, strict=True)), key=lambda p: p[0].published_at
     )
     values = [
         {
@@ -191,11 +193,11 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
             "published_at": item.published_at,
             "fetched_at": now,
             "fingerprint": fingerprint(item.title, item.text),
-            "language": item.language,
+            "language": language,
             "signals": item.signals or None,
             "story_id": None,
         }
-        for item in fresh
+        for item, language in fresh
     ]
     if not values:
         return 0
