@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from newsroom.stages import poll
 from newsroom.stages.poll import poll_sources
@@ -69,3 +69,20 @@ async def test_stories_agree_with_their_members(
             assert story.lead_item_id in richness and richness[story.lead_item_id] == max(richness.values())
             shared += story.source_count > 1
         assert shared >= 20  # the two wires' copies joined stories stored by earlier batches
+
+
+async def test_a_batch_is_inserted_in_few_statements(sqlite_store: Store, corpus: Path, server: HTTPServer) -> None:
+    """Many rows a statement: RETURNING in parameter order has no sentinel on SQLite, where SQLAlchemy then sends one
+    INSERT per row; the poll matches the returned ids by key instead."""
+    statements: list[str] = []
+
+    @event.listens_for(sqlite_store.engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement.split("(", 1)[0].strip())
+
+    body = (corpus / "feeds" / "decrypt.rss").read_bytes()
+    source = {"key": "decrypt", "url": serve(server, "/d", Scripted(body))}
+    settings = settings_for(source, stories={"same_event": False})
+    (report,) = await poll_sources(sqlite_store, settings, now=NOW)
+    assert report.new_items > 40
+    assert statements.count("INSERT INTO items") <= 2 and statements.count("INSERT INTO stories") <= 2

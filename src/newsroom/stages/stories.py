@@ -41,6 +41,7 @@ _STORY_COLUMNS = ("source_count", "item_count", "first_seen_at", "last_seen_at",
 _STORY_UPDATE = (
     update(STORIES).where(STORIES.c.id == bindparam("_id")).values({c: bindparam(c) for c in _STORY_COLUMNS})
 )
+_NEW_STORY = (STORIES.c.id, STORIES.c.lead_item_id)
 _ITEM_STORY = update(ITEMS).where(ITEMS.c.id == bindparam("_id")).values(story_id=bindparam("story_id"))
 
 
@@ -250,11 +251,10 @@ def _write(
                     "lead_item_id": items[ks[lead(batch)]].id,  # the richest member leads; the first on a tie
                 }
             )
-        inserted = (
-            session.execute(insert(STORIES).returning(STORIES.c.id, sort_by_parameter_order=True), values)
-            .scalars()
-            .all()
-        )
+        # many rows a statement (RETURNING in parameter order would be one row a statement on SQLite): each new
+        # story's lead is a member of it alone, so the lead's id names the row
+        by_lead = {lead: sid for sid, lead in session.execute(insert(STORIES).returning(*_NEW_STORY), values)}
+        inserted = [by_lead[v["lead_item_id"]] for v in values]
         ids.update(zip(fresh, inserted, strict=True))
         index.rename(dict(zip(fresh, inserted, strict=True)))
     old = [sid for sid in members if sid >= 0]
