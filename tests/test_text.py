@@ -101,3 +101,19 @@ def test_fingerprint_is_stable_and_normalised() -> None:
 def test_empty_fingerprint_constant() -> None:
     assert fingerprint("", "") == EMPTY_FINGERPRINT
     assert fingerprint(" ", "...") == EMPTY_FINGERPRINT
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
+def test_the_plain_ascii_shortcut_gives_the_full_result(text: str) -> None:
+    """One line of plain ASCII skips the sanitiser; the full path gives the same text for every ASCII string (those
+    with markup, entities, line breaks or NUL take the full path anyway)."""
+    from newsroom.text import _full
+
+    assert html_to_text(text) == (_full(text) if text else "")
+
+
+@pytest.mark.parametrize("text", ["  a\tb \x0b c\x1c d\r e  ", "Bitcoin hits $100K", "\x1f", " ", "a\x0cb"])
+def test_the_plain_ascii_shortcut_on_whitespace(text: str) -> None:
+    from newsroom.text import _full
+
+    assert html_to_text(text) == _full(text)

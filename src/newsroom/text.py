@@ -36,6 +36,7 @@ _TAG_START = re.compile(r"<[a-zA-Z/!?]")
 _PARA_SPLIT = re.compile(r"\n[ \t\r\f\v\u00a0]*\n\s*")
 _SPACES = re.compile(r"\s+")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_NOT_PLAIN = re.compile("[<&\n\x00]")
 _MAX_ROUNDS = 3  # escaped twice is common, three times is seen; more is not text any more
 
 
@@ -69,6 +70,14 @@ def html_to_text(fragment: str | None) -> str:
     """
     if not fragment:
         return ""
+    if fragment.isascii() and not _NOT_PLAIN.search(fragment):
+        # one line of plain ASCII (most headlines): no markup, entity, paragraph, zero-width character or composition
+        # to undo, so ``_full`` would only collapse its whitespace (tests/test_text.py checks both give the same)
+        return " ".join(fragment.split())
+    return _full(fragment)
+
+
+def _full(fragment: str) -> str:
     text = fragment.replace("\r\n", "\n").replace("\x00", "")
     for _ in range(_MAX_ROUNDS):
         if not _MARKUP_HINT.search(text):

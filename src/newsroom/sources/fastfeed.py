@@ -56,7 +56,10 @@ class _Unsupported(Exception):
 
 
 def _finish(value: str) -> str:
-    """What feedparser does last to every value: repair UTF-8 read as Latin-1, map the cp1252 extensions."""
+    """What feedparser does last to every value: repair UTF-8 read as Latin-1, map the cp1252 extensions (neither
+    changes ASCII text: most values are returned at once)."""
+    if value.isascii():
+        return value
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
     return value.translate(_cp1252)

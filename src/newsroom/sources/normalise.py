@@ -5,13 +5,18 @@ and non-characters in every string (PostgreSQL refuses NUL; a lone surrogate can
 link only when it is an http(s) URL of sane length (``javascript:``, ``data:`` and a 100 KB link are dropped and
 counted); has its title, summary and body bounded; gets the fetch time instead of a date more than a day ahead (a
 2099 date would sort first forever), and a flag on a date implausibly old; gets a language (the source's configured
-one, the one the source states, else detected). Then duplicates of an external id and entries beyond
-``max_items_per_source`` are counted, not silently lost. Pure functions; the counts go to the batch's EntryLog.
+one, or the one the source states). Then duplicates of an external id and entries beyond ``max_items_per_source`` are
+counted, not silently lost. Pure functions; the counts go to the batch's EntryLog.
+
+An item with neither language is detected (``item_languages``) only when it is about to be stored: a re-poll's known
+entries and the entries beyond ``max_items_per_source`` never reach lingua (about 0.4-1.2 microseconds a character).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -107,6 +112,38 @@ def detect_language(text: str) -> str | None:
     return code if confidence >= 0.5 else None
 
 
+DETECTED_MEMO = 65_536  # texts whose detected language the process remembers (a digest each, not the text)
+_detected: dict[bytes, str | None] = {}
+
+
+def detection_text(item: FeedItem) -> str:
+    """What the language of an item without a stated one is detected on: its title and summary (else the start of
+    its body), as ``finalise`` left them."""
+    return f"{item.title}\n{item.summary or item.content[:1000]}"
+
+
+def item_languages(items: Sequence[FeedItem]) -> list[str | None]:
+    """Each item's language: the configured or stated one ``finalise`` kept, else ``detect_language`` of
+    ``detection_text`` (None when lingua cannot tell). The same text gives the same answer, so the process remembers
+    the answers by the text's digest: a syndicated copy in another source is not detected twice."""
+    out: list[str | None] = []
+    for item in items:
+        if item.language is not None:
+            out.append(item.language)
+            continue
+        text = detection_text(item)
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        if key in _detected:
+            out.append(_detected[key])
+            continue
+        lang = detect_language(text)
+        if len(_detected) >= DETECTED_MEMO:
+            _detected.clear()
+        _detected[key] = lang
+        out.append(lang)
+    return out
+
+
 def _clean_item(item: FeedItem, *, language: str | None, now: datetime, log: EntryLog) -> FeedItem | None:
     ident = clean_text(item.external_id).strip()
     url, link_problem = web_link(item.url)
@@ -130,9 +167,7 @@ def _clean_item(item: FeedItem, *, language: str | None, now: datetime, log: Ent
     elif published < now - OLDEST_PLAUSIBLE_AGE:
         log.flag("date-implausibly-old", ident)
         signals["date_implausible"] = True
-    lang = language_code(language) or language_code(item.language)
-    if lang is None:
-        lang = detect_language(f"{title}\n{summary or content[:1000]}")
+    lang = language_code(language) or language_code(item.language)  # else detected when stored: item_languages
     categories = [c for c in (cap(clean_text(c).strip(), 100) for c in item.categories) if c][:MAX_CATEGORIES]
     author = cap(clean_text(item.author), 300) if item.author else None
     return item.model_copy(

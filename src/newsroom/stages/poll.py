@@ -27,12 +27,12 @@ from ..config import Settings
 from ..guards.injection import neutralise_item
 from ..models import FeedItem
 from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
-from ..sources.normalise import finalise
+from ..sources.normalise import finalise, item_languages
 from ..store.claims import claim_source
 from ..store.db import Store
 from ..store.tables import ItemRow, SourceRow
 from ..text import fingerprint
-from .stories import NewItem, assign_stories, embed_ahead
+from .stories import ITEMS, NewItem, assign_story_ids, embed_ahead
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +173,12 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
                 )
             )
             existing.update((k, e) for k, e in rows)
+    new = [i for i in items if (i.source_key, i.external_id) not in existing]
+    # the language of an item that states none is detected now, on the text as finalise left it: only for new items
+    languages = item_languages(new)
     # feed content is data: passages addressed to a model are cut from every field before it is stored
     fresh = sorted(
-        (neutralise_item(i) for i in items if (i.source_key, i.external_id) not in existing),
-        key=lambda i: i.published_at,
+        ((neutralise_item(i), lang) for i, lang in zip(new, languages, strict=True)), key=lambda p: p[0].published_at
     )
     values = [
         {
@@ -191,11 +193,11 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
             "published_at": item.published_at,
             "fetched_at": now,
             "fingerprint": fingerprint(item.title, item.text),
-            "language": item.language,
+            "language": language,
             "signals": item.signals or None,
             "story_id": None,
         }
-        for item in fresh
+        for item, language in fresh
     ]
     if not values:
         return 0
@@ -203,9 +205,14 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
     keys = ("source_key", "external_id", "url", "title", "summary", "content", "fingerprint", "published_at")
     if same_event:  # the headlines' embeddings before the INSERT takes SQLite's write lock (stories.embed_ahead)
         embed_ahead(s, [NewItem(id=0, **{k: v[k] for k in keys}) for v in values])
-    ids = s.scalars(insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True), values).all()
+    # a Core INSERT on the table (the ORM's bulk path costs about as much again per row in Python), many rows a
+    # statement: RETURNING in parameter order (``sort_by_parameter_order``) has no sentinel on SQLite and made
+    # SQLAlchemy insert one row per statement, so each row's id is matched by its unique (source, external id)
+    returned = s.execute(insert(ITEMS).returning(ITEMS.c.id, ITEMS.c.source_key, ITEMS.c.external_id), values)
+    by_key = {(k, e): i for i, k, e in returned}
+    ids = [by_key[v["source_key"], v["external_id"]] for v in values]
     rows = [NewItem(id=i, **{k: v[k] for k in keys}) for i, v in zip(ids, values, strict=True)]
-    assign_stories(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
+    assign_story_ids(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
     return len(rows)
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, event, insert, or_, select, update
+from sqlalchemy import Engine, Select, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,6 +36,13 @@ from ..store.tables import ItemRow, StoryRow, utcnow
 from ..text import EMPTY_FINGERPRINT
 
 QUERY_CHUNK = 500
+STORIES, ITEMS = StoryRow.__table__, ItemRow.__table__
+_STORY_COLUMNS = ("source_count", "item_count", "first_seen_at", "last_seen_at", "updated_at", "lead_item_id")
+_STORY_UPDATE = (
+    update(STORIES).where(STORIES.c.id == bindparam("_id")).values({c: bindparam(c) for c in _STORY_COLUMNS})
+)
+_NEW_STORY = (STORIES.c.id, STORIES.c.lead_item_id)
+_ITEM_STORY = update(ITEMS).where(ITEMS.c.id == bindparam("_id")).values(story_id=bindparam("story_id"))
 
 
 @dataclass(slots=True)
@@ -179,6 +186,20 @@ def assign_stories(
 ) -> list[StoryRow]:
     """Attach each of ``items`` (added and flushed) to an existing story or a new one; returns their stories in the
     same order. With ``same_event`` false (``stories.same_event`` in the config) only copies join: no embeddings."""
+    ids = assign_story_ids(session, items, embedder, same_event=same_event)
+    rows: dict[int, StoryRow] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), QUERY_CHUNK):
+        chunk = wanted[start : start + QUERY_CHUNK]
+        rows.update((r.id, r) for r in session.scalars(select(StoryRow).where(StoryRow.id.in_(chunk))))
+    return [rows[i] for i in ids]
+
+
+def assign_story_ids(
+    session: Session, items: Sequence[StoredItem], embedder: Embedder | None = None, *, same_event: bool = True
+) -> list[int]:
+    """``assign_stories`` without loading the stories: their ids, in the order of ``items`` (the poll's path, which
+    needs no ORM object of a story it has just inserted)."""
     if not items:
         return []
     embedder = embedder or (default_embedder() if same_event else HashingEmbedder(8))
@@ -201,13 +222,16 @@ def assign_stories(
 
 def _write(
     session: Session, index: StoryIndex, items: Sequence[StoredItem], docs: list[Doc], matches: list[Match]
-) -> list[StoryRow]:
-    """Store the batch's decisions: new stories inserted together (one multi-row INSERT … RETURNING), the touched
-    ones updated from one read each of their rows, prior sources and leads, the items' story ids set together."""
+) -> list[int]:
+    """Store the batch's decisions: new stories inserted together (one multi-row INSERT … RETURNING of their ids),
+    the touched ones updated from one read each of their rows, prior sources and leads, the items' story ids set
+    together. The writes are Core statements on the tables (executemany where there are many rows): the ORM's bulk
+    paths cost about as much again per row in Python, and the poll needs no ORM object of a new story."""
     members: dict[int, list[int]] = defaultdict(list)
     for k in sorted(range(len(items)), key=lambda k: docs[k].order):
         members[matches[k].story_id].append(k)
     now = utcnow()
+    ids: dict[int, int] = {}  # the batch's story numbers (provisional ones negative) -> stored ids
     rows: dict[int, StoryRow] = {}
     fresh = [sid for sid in members if sid < 0]
     if fresh:  # everything about a new story is known now: its members are all in this batch
@@ -227,9 +251,12 @@ def _write(
                     "lead_item_id": items[ks[lead(batch)]].id,  # the richest member leads; the first on a tie
                 }
             )
-        inserted = session.scalars(insert(StoryRow).returning(StoryRow, sort_by_parameter_order=True), values).all()
-        rows.update(zip(fresh, inserted, strict=True))
-        index.rename({sid: story.id for sid, story in zip(fresh, inserted, strict=True)})
+        # many rows a statement (RETURNING in parameter order would be one row a statement on SQLite): each new
+        # story's lead is a member of it alone, so the lead's id names the row
+        by_lead = {lead: sid for sid, lead in session.execute(insert(STORIES).returning(*_NEW_STORY), values)}
+        inserted = [by_lead[v["lead_item_id"]] for v in values]
+        ids.update(zip(fresh, inserted, strict=True))
+        index.rename(dict(zip(fresh, inserted, strict=True)))
     old = [sid for sid in members if sid >= 0]
     sources: dict[int, set[str]] = defaultdict(set)
     leads: dict[int, int] = {}
@@ -268,19 +295,20 @@ def _write(
             if key != "id":
                 set_committed_value(story, key, value)
         changes.append(change)
+        ids[sid] = story.id
     if changes:
-        session.execute(update(StoryRow), changes)
-    out: list[StoryRow] = [None] * len(items)  # type: ignore[list-item]
+        session.execute(_STORY_UPDATE, [{"_id": c["id"], **{k: c[k] for k in _STORY_COLUMNS}} for c in changes])
+    out = [0] * len(items)
     plain: list[dict[str, int]] = []  # items that are no ORM objects (poll's bulk insert): one executemany UPDATE
     for sid, ks in members.items():
-        story = rows[sid]
+        story_id = ids[sid]
         for k in ks:
-            items[k].story_id = story.id
-            out[k] = story
+            items[k].story_id = story_id
+            out[k] = story_id
             if not isinstance(items[k], ItemRow):
-                plain.append({"id": items[k].id, "story_id": story.id})
+                plain.append({"_id": items[k].id, "story_id": story_id})
     if plain:
-        session.execute(update(ItemRow), plain)
+        session.execute(_ITEM_STORY, plain)
     return out
 
 
