@@ -117,9 +117,9 @@ def test_stories_that_failed_in_an_outage_are_written_soon_after_it_ends(
         stories=StoriesConfig(same_event=False, retry_base_seconds=3600),
     )
     outage_s = 2.0
-    server.llm.outage(outage_s)
-    ends = time.monotonic() + outage_s
+    server.llm.outage(outage_s, from_next_request=True)  # from the first model request, however long the poll takes
     first = run_pipeline(settings, sqlite_store)
+    ends = server.llm.outage_until
     n = first.stories
     assert n >= 2 and len(first.failures) == n and first.written == {}
     with sqlite_store.session() as s:

@@ -268,6 +268,7 @@ class ScriptedLLM:
         self.max_in_flight = 0
         self.refused = 0  # 503s sent during an outage (counted in answered too: the client got a reply)
         self.outage_until = 0.0  # time.monotonic() until which every request gets 503
+        self._outage_pending: float | None = None  # an outage's length, to begin at the next request
         # per request: [arrived, finished or inf], and the client's key (its Authorization header without "Bearer ")
         self._timeline: deque[tuple[list[float], str]] = deque(maxlen=100_000)
         self.requests_by_client: dict[str, int] = {}
@@ -316,10 +317,12 @@ class ScriptedLLM:
                 "outage_left_s": round(max(0.0, self.outage_until - time.monotonic()), 3),
             }
 
-    def outage(self, seconds: float) -> None:
-        """Answer every request with HTTP 503 for ``seconds`` from now (0 ends an outage)."""
+    def outage(self, seconds: float, *, from_next_request: bool = False) -> None:
+        """Answer every request with HTTP 503 for ``seconds`` from now (0 ends an outage), or from the next request's
+        arrival (a test then does not depend on how long the client takes to get there on a loaded machine)."""
         with self._lock:
-            self.outage_until = time.monotonic() + seconds
+            self._outage_pending = seconds if from_next_request else None
+            self.outage_until = 0.0 if from_next_request else time.monotonic() + seconds
 
     def in_flight_at(
         self, at: float, arrived_by: float | None = None, since: float = 0.0, client: str | None = None
@@ -347,7 +350,11 @@ class ScriptedLLM:
             )
 
     def _down(self) -> bool:
-        return time.monotonic() < self.outage_until
+        now = time.monotonic()
+        with self._lock:
+            if self._outage_pending is not None:
+                self.outage_until, self._outage_pending = now + self._outage_pending, None
+            return now < self.outage_until
 
     def _next(self) -> ScriptedReply | None:
         with self._lock:
