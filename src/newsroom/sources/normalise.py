@@ -114,6 +114,7 @@ def detect_language(text: str) -> str | None:
 
 DETECTED_MEMO = 65_536  # texts whose detected language the process remembers (a digest each, not the text)
 _detected: dict[bytes, str | None] = {}
+_UNKNOWN = "?"  # not in the memo (a detected language is a code or None)
 
 
 def detection_text(item: FeedItem) -> str:
@@ -133,8 +134,9 @@ def item_languages(items: Sequence[FeedItem]) -> list[str | None]:
             continue
         text = detection_text(item)
         key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        if key in _detected:
-            out.append(_detected[key])
+        lang = _detected.get(key, _UNKNOWN)  # one lookup: another thread may clear the memo in between
+        if lang is not _UNKNOWN:
+            out.append(lang)
             continue
         lang = detect_language(text)
         if len(_detected) >= DETECTED_MEMO:
