@@ -328,23 +328,13 @@ async def poll_source(context: JobContext, key: str) -> str:
 
 
 def _claim(rt: Runtime, story_id: int, owner: str) -> queries.StoryContext | None:
-    """Claim a pending, due story for ``owner`` and read what its job needs; None when it is not to be done now."""
+    """Claim a pending, due story for ``owner`` and read what its job needs, in one transaction; None when it is not to
+    be done now."""
     lease = timedelta(seconds=rt.settings.stories.claim_seconds)
     with rt.store.session() as s:
-        story = s.get(StoryRow, story_id)
-        now = datetime.now(UTC)
-        if story is None or story.status != "new":
+        if not claims.claim_due_story(s, owner, story_id, lease):
             return None
-        if story.next_attempt_at is not None and _aware(story.next_attempt_at) > now:
-            return None
-        if not claims.claim_stories(s, owner, [story_id], lease):
-            return None
-    with rt.store.session() as s:
         return queries.story_contexts(s, [story_id])[0]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _let_go(rt: Runtime, story_id: int, owner: str) -> None:
