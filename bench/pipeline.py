@@ -532,6 +532,7 @@ def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Run
         "workers": args.workers,
         "spawn_to_ready_s": ready - spawned,
         "workers_cpu_s_from_start": total_cpu,
+        "workers_cpu_s_each": [round(c["cpu_s"], 2) for c in children],  # each worker's CPU, from its start
         "workers_peak_rss_mb": [round(c["peak_rss_mb"], 1) for c in children],
         "calls_stored": calls_stored,
     }
@@ -656,6 +657,9 @@ def main() -> None:
                 "  the workers' CPU from their start (stages below: from the start)",
                 f"{first['workers_cpu_s_from_start']:.2f} s",
             )
+        )
+        rows.append(
+            ("  each worker's CPU from its start", " / ".join(f"{c:.2f} s" for c in first["workers_cpu_s_each"]))
         )
     rows += [(f"  CPU: {k}", f"{v:.2f} s") for k, v in result["cpu_s_per_stage"].items()]
     rows += [(f"  CPU by thread: {k}", f"{v:.2f} s") for k, v in result["cpu_s_per_thread"].items()]

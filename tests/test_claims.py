@@ -129,6 +129,30 @@ def test_a_claimed_story_is_nobody_elses_until_its_lease_expires(store: Store) -
         assert claims.claim_stories(s, "b", ids, lease) == ids[1:]
 
 
+def test_a_story_job_claims_only_a_pending_due_free_story(store: Store) -> None:
+    """A worker's story job checks and claims its story with one UPDATE (``claims.claim_due_story``)."""
+    lease = timedelta(minutes=10)
+    now = datetime.now(UTC)
+    with store.session() as s:
+        free, backing_off, written, held = _story(s, 4)
+        s.get_one(StoryRow, backing_off).next_attempt_at = now + timedelta(minutes=5)
+        s.get_one(StoryRow, written).status = "written"
+    with store.session() as s:
+        assert claims.claim_stories(s, "b", [held], lease) == [held]
+    with store.session() as s:
+        assert claims.claim_due_story(s, "a", free, lease)
+        assert not claims.claim_due_story(s, "a", backing_off, lease)
+        assert not claims.claim_due_story(s, "a", written, lease)
+        assert not claims.claim_due_story(s, "a", held, lease)  # another owner's lease runs
+        assert not claims.claim_due_story(s, "a", 10**9, lease)  # no such story
+    with store.session() as s:
+        assert claims.claim_due_story(s, "a", free, lease)  # a retried job (same owner) takes its story back
+        assert s.get_one(StoryRow, free).claimed_by == "a"
+        s.get_one(StoryRow, backing_off).next_attempt_at = now - timedelta(seconds=1)
+    with store.session() as s:
+        assert claims.claim_due_story(s, "a", backing_off, lease)
+
+
 def test_retry_backoff_is_capped_and_never_gives_up() -> None:
     delays = [retry_delay(n, 60, 3600).total_seconds() for n in range(1, 10)]
     assert delays[:4] == [60, 120, 240, 480] and max(delays) == 3600 and delays[-1] == 3600

@@ -103,6 +103,40 @@ def test_a_stored_reply_is_handed_out_once_per_process(sqlite_store: Store, serv
     assert _count(sqlite_store, select(func.count()).where(ModelCallRow.outcome == "ok")) == 3
 
 
+def test_a_job_reads_its_stored_replies_once(sqlite_store: Store, server: RunningServer) -> None:
+    """The calls of one story's job look up the story's stored replies with one query, at the first call (the look-up
+    runs in another thread, which the job's context does not reach by itself: it read them at every call)."""
+    from sqlalchemy import event
+
+    from newsroom.llm import replies
+
+    settings = Settings(database_url=sqlite_store.url)
+    llm = settings.llm.model_copy(update={"provider": "openai", "base_url": server.base_url, "model": "scripted"})
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "model_replies" in statement:
+            reads.append(statement)
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", count)
+
+    async def job() -> None:
+        calls = CallBuffer(sqlite_store)
+        provider = DurableReplies(make_provider(llm, calls), sqlite_store, calls)
+        current_story.set(9)
+        replies.new_job()
+        try:
+            for lang in ("uk", "de", "fr"):
+                prompt = Prompt(stage="translate", system=f"Translate into {lang}.", user='{"title": "A headline"}')
+                await provider.generate(prompt, ArticleText)
+        finally:
+            await provider.aclose()
+
+    asyncio.run(job())
+    assert server.llm.stats()["answered"] == 3
+    assert len(reads) == 1
+
+
 def test_stories_that_failed_in_an_outage_are_written_soon_after_it_ends(
     tmp_path: Path, sqlite_store: Store, httpserver: HTTPServer, corpus: Path, server: RunningServer
 ) -> None:

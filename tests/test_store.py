@@ -194,3 +194,36 @@ def test_migrations_form_one_line(store: Store) -> None:
     assert scripts.get_heads() == [HEAD]  # db.HEAD names the newest migration: a start at it skips alembic
     revisions = list(scripts.walk_revisions())
     assert [r.revision for r in revisions] == sorted((r.revision for r in revisions), reverse=True)
+
+
+def test_postgres_pings_a_connection_only_after_it_idled(pg_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pooled PostgreSQL connection used a moment ago goes without the ``SELECT 1`` round trip that
+    ``pool_pre_ping`` made before every transaction; one idle for ``PING_AFTER_IDLE_S`` is pinged, and one whose server
+    side is gone is replaced before the transaction instead of failing it."""
+    from sqlalchemy import event, text
+
+    from newsroom.store import db
+
+    statements: list[str] = []
+    event.listen(pg_store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    pings = []
+    real_ping = pg_store.engine.dialect.do_ping
+    monkeypatch.setattr(pg_store.engine.dialect, "do_ping", lambda c: pings.append(1) or real_ping(c))
+    for _ in range(5):
+        with pg_store.session() as s:
+            assert s.scalar(text("SELECT 41 + 1")) == 42
+    assert pings == []
+    assert len(statements) == 5
+
+    with pg_store.session() as s:  # the server ends this connection's backend while it idles in the pool
+        pid = s.scalar(text("SELECT pg_backend_pid()"))
+    clock = [db.time.monotonic()]
+    monkeypatch.setattr(db.time, "monotonic", lambda: clock[0])
+    import psycopg
+
+    with psycopg.connect(str(pg_store.url).replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    clock[0] += db.PING_AFTER_IDLE_S + 1
+    with pg_store.session() as s:
+        assert s.scalar(text("SELECT pg_backend_pid()")) != pid  # a fresh connection, and no error
+    assert pings  # the idle connection was pinged (and found dead)

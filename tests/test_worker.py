@@ -604,3 +604,49 @@ def test_the_schedule_defers_polls_and_story_jobs_with_the_data(pg_store: Store,
     assert len(retried) == 2
     assert sorted(jobs(PROCESS_STORY), key=lambda j: j[2]) == [(key, key, "failed"), (key, key, "todo")]
     assert jobs(POLL_SOURCE) == [("source:wire", "source:wire", "todo")]
+
+
+def test_the_poll_job_defers_each_chunk_of_stories_as_it_commits(
+    pg_store: Store, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's poll job defers the story jobs of each chunk of new items right after the chunk commits: the first
+    stories are being written while the rest of the feed is stored, without waiting for the schedule's next round."""
+    from newsroom.config import FetchConfig, LLMConfig, StoriesConfig
+    from newsroom.stages import poll
+    from newsroom.tasks import Runtime, poll_and_defer
+
+    httpserver.expect_request("/feed.xml").respond_with_data(_feed(len(EVENTS)), content_type="application/rss+xml")
+    settings = Settings(
+        database_url=pg_store.url,
+        sources=[SourceConfig(key="invented", name="Invented Wire", url=httpserver.url_for("/feed.xml"))],
+        fetch=FetchConfig(allow_private_networks=True),
+        stories=StoriesConfig(same_event=False),
+        llm=LLMConfig(provider="openai", base_url="http://127.0.0.1:9/v1", model="none"),
+    )
+    monkeypatch.setattr(poll, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(poll, "STORE_CHUNK", 2)
+    import newsroom.tasks as tasks
+
+    seen: list[tuple[int, int]] = []  # (stories stored, story jobs waiting) each time the poll defers
+    enqueue = tasks.enqueue_stories
+
+    def counting(store: Store, budget: Budget | None = None) -> int:
+        n = enqueue(store, budget)
+        with store.session() as s:
+            stories = s.scalar(select(func.count()).select_from(StoryRow)) or 0
+            jobs = s.scalar(text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t"), {"t": PROCESS_STORY})
+        seen.append((stories, jobs))
+        return n
+
+    monkeypatch.setattr(tasks, "enqueue_stories", counting)
+    defer_due_polls(pg_store, settings)
+
+    async def go() -> str:
+        rt = Runtime.open(settings, pg_store)
+        try:
+            return await poll_and_defer(rt, "invented")
+        finally:
+            await rt.aclose()
+
+    assert asyncio.run(go()).endswith(f"{len(EVENTS)} new item(s)")
+    assert seen == [(2, 2), (4, 4), (6, 6)]

@@ -93,7 +93,10 @@ class DurableReplies:
     async def _generate(
         self, loop: asyncio.AbstractEventLoop, story_id: int, key: str, prompt: Prompt, schema: type[T]
     ) -> Result[T]:
-        stored = await loop.run_in_executor(_IO, self._find, story_id, key, schema)
+        # the job's replies read here, on the loop's thread: run_in_executor does not carry the context to _IO's
+        # thread, where the job's cache would be missing and every call of the job would read them again
+        job = _job_replies.get()
+        stored = await loop.run_in_executor(_IO, self._find, story_id, key, schema, job)
         if stored is not None:
             return stored
         result = await self.inner.generate(prompt, schema)
@@ -109,8 +112,9 @@ class DurableReplies:
             self.calls.end_flush(records, stored=kept)
         return result
 
-    def _find(self, story_id: int, key: str, schema: type[T]) -> Result[T] | None:
-        stored = _job_replies.get()
+    def _find(
+        self, story_id: int, key: str, schema: type[T], stored: dict[int, list[tuple[int, str, str, str]]] | None
+    ) -> Result[T] | None:
         rows = None if stored is None else stored.get(story_id)
         if rows is None:  # the first call of this story's job reads its stored replies once (new_job)
             with self.store.session() as s:

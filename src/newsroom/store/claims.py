@@ -59,6 +59,20 @@ def claim_stories(session: Session, owner: str, story_ids: Iterable[int], lease:
     return got
 
 
+def claim_due_story(session: Session, owner: str, story_id: int, lease: timedelta) -> bool:
+    """Claim one story if it is pending, due (no backoff left) and free, with one UPDATE (a worker's story job: the
+    check and the claim in one statement, so the job reads what it needs in the same transaction)."""
+    now = utcnow()
+    done = session.execute(
+        update(StoryRow)
+        .where(StoryRow.id == story_id, StoryRow.status == "new", _claimable(owner, now))
+        .where(or_(StoryRow.next_attempt_at.is_(None), StoryRow.next_attempt_at <= now))
+        .values(claimed_by=owner, claim_expires_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 def renew_claims(session: Session, owner: str, story_ids: Iterable[int], lease: timedelta) -> None:
     ids = list(story_ids)
     if ids:
