@@ -171,6 +171,13 @@ def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     )
     info.CRC = 1235  # another release of the model: another file
     assert mpnet.cache_path(info, True) != bf16
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(homeless))
+    assert mpnet.cache_folder() is None  # no home folder: no cache, never a failed load
 
 
 @pytest.mark.model

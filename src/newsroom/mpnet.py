@@ -177,7 +177,12 @@ def cache_folder() -> Path | None:
     if value:
         return Path(value).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "newsroom"
+    if xdg:
+        return Path(xdg) / "newsroom"
+    try:
+        return Path.home() / ".cache" / "newsroom"
+    except (RuntimeError, KeyError, OSError):  # no home folder to be found (no HOME, no passwd entry): no cache
+        return None
 
 
 def cache_path(member: zipfile.ZipInfo, in_bf16: bool) -> Path | None:
