@@ -103,9 +103,9 @@ def test_a_stored_reply_is_handed_out_once_per_process(sqlite_store: Store, serv
     assert _count(sqlite_store, select(func.count()).where(ModelCallRow.outcome == "ok")) == 3
 
 
-def test_a_job_reads_its_stored_replies_once(sqlite_store: Store, server: RunningServer) -> None:
-    """The calls of one story's job look up the story's stored replies with one query, at the first call (the look-up
-    runs in another thread, which the job's context does not reach by itself: it read them at every call)."""
+def test_a_job_reads_its_stored_replies_once_not_at_every_call(sqlite_store: Store, server: RunningServer) -> None:
+    """The look-up runs in another thread: the job's replies read at its first call must reach it there (a context
+    variable does not cross ``run_in_executor``), or every call costs a query and a commit of its own."""
     from sqlalchemy import event
 
     from newsroom.llm import replies
@@ -114,27 +114,29 @@ def test_a_job_reads_its_stored_replies_once(sqlite_store: Store, server: Runnin
     llm = settings.llm.model_copy(update={"provider": "openai", "base_url": server.base_url, "model": "scripted"})
     reads: list[str] = []
 
-    def count(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+    def seen(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
         if statement.lstrip().upper().startswith("SELECT") and "model_replies" in statement:
             reads.append(statement)
 
-    event.listen(sqlite_store.engine, "before_cursor_execute", count)
-
-    async def job() -> None:
+    async def job(questions: int) -> None:
         calls = CallBuffer(sqlite_store)
         provider = DurableReplies(make_provider(llm, calls), sqlite_store, calls)
-        current_story.set(9)
         replies.new_job()
+        current_story.set(7)
         try:
-            for lang in ("uk", "de", "fr"):
-                prompt = Prompt(stage="translate", system=f"Translate into {lang}.", user='{"title": "A headline"}')
+            for i in range(questions):
+                prompt = Prompt(stage="translate", system="Translate.", user=f'{{"title": "Invented headline {i}"}}')
                 await provider.generate(prompt, ArticleText)
         finally:
             await provider.aclose()
 
-    asyncio.run(job())
+    event.listen(sqlite_store.engine, "before_cursor_execute", seen)
+    try:
+        asyncio.run(job(3))
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", seen)
     assert server.llm.stats()["answered"] == 3
-    assert len(reads) == 1
+    assert len(reads) == 1  # the first call of the job; the two after it use what it read
 
 
 def test_stories_that_failed_in_an_outage_are_written_soon_after_it_ends(

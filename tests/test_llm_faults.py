@@ -247,6 +247,31 @@ def test_a_broken_endpoint_is_invalid_output_not_a_crash(server: RunningServer) 
     assert outcomes(records) == ["invalid_output", "invalid_output"]
 
 
+def test_a_reply_read_from_its_json_body_with_odd_usage_counts(server: RunningServer) -> None:
+    """The reply is read from its JSON body as it came (no SDK objects): a usage count that is not a number counts 0,
+    never a crash; the content and the other count are used."""
+    content = json.dumps({"city": "Lviv", "population": 720000})
+    server.script(
+        [
+            ScriptedReply(
+                raw={
+                    "choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": "lots", "completion_tokens": 7},
+                }
+            )
+        ]
+    )
+    records: list[CallRecord] = []
+    p = provider(server, records)
+    result = run(p, p.generate(PROMPT, Tiny))
+    assert result.value == Tiny(city="Lviv", population=720000)
+    assert (result.tokens_in, result.tokens_out) == (0, 7)
+    assert outcomes(records) == ["ok"]
+    body = server.llm.bodies[-1]  # the request's JSON body: the keys the SDK's create() sent, in its order
+    assert list(body) == ["model", "messages", "max_tokens", "temperature", "response_format"]
+    assert server.llm.authorizations[-1].startswith("Bearer ")
+
+
 def test_auto_falls_back_from_json_schema_to_json_object(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -97,3 +97,102 @@ def test_the_installed_pieces_are_found_in_order() -> None:
     paths = mpnet.part_paths()
     assert [p.name for p in paths] == [f"all-mpnet-base-v2.zip.{i:03d}" for i in range(1, 6)]
     assert all(p.is_file() for p in paths)
+
+
+def _state() -> dict[str, object]:
+    import torch
+
+    return {
+        "embeddings.word_embeddings.weight": torch.linspace(-3, 3, 12).reshape(3, 4).to(torch.bfloat16),
+        "encoder.layer.0.attn.q.bias": torch.tensor([0.25, -1.5, 7.0], dtype=torch.float32),
+        "half": torch.tensor([1.5, -2.0], dtype=torch.float16),
+        "ids": torch.arange(5, dtype=torch.int64).reshape(1, 5),
+    }
+
+
+def test_the_weights_cache_gives_back_the_same_tensors(tmp_path: Path) -> None:
+    import torch
+
+    state = _state()
+    path = tmp_path / "cache" / "mpnet-bf16-0000.safetensors"
+    assert mpnet.read_cache(path) is None  # none yet
+    mpnet.write_cache(path, state)
+    read = mpnet.read_cache(path)
+    assert read is not None and list(read) == list(state)
+    for name, tensor in state.items():
+        assert read[name].dtype == tensor.dtype and torch.equal(read[name], tensor)  # type: ignore[union-attr]
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    # another key of the same kind replaces it; the other kind's file stays
+    other = path.parent / "mpnet-f32-0000.safetensors"
+    mpnet.write_cache(other, state)
+    newer = path.parent / "mpnet-bf16-1111.safetensors"
+    mpnet.write_cache(newer, state)
+    assert {p.name for p in path.parent.iterdir()} == {other.name, newer.name}
+
+
+def test_a_damaged_or_cut_cache_is_removed_and_not_used(tmp_path: Path) -> None:
+    path = tmp_path / "mpnet-bf16-0000.safetensors"
+    mpnet.write_cache(path, _state())
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x40  # one bit of the last tensor's data
+    path.write_bytes(bytes(data))
+    assert mpnet.read_cache(path) is None and not path.exists()
+    mpnet.write_cache(path, _state())
+    path.write_bytes(path.read_bytes()[:-3])
+    assert mpnet.read_cache(path) is None and not path.exists()
+    path.write_bytes(b"\x00" * 4)
+    assert mpnet.read_cache(path) is None and not path.exists()
+
+
+def test_an_unwritable_cache_folder_costs_only_the_cache(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    mpnet.write_cache(blocker / "mpnet-bf16-0000.safetensors", _state())  # never raises
+    assert blocker.read_text() == "not a folder"
+
+
+def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(mpnet.CACHE_ENV, str(tmp_path / "c"))
+    assert mpnet.cache_folder() == tmp_path / "c"
+    monkeypatch.setenv(mpnet.CACHE_ENV, "off")
+    assert mpnet.cache_folder() is None
+    info = zipfile.ZipInfo("all-mpnet-base-v2/model.safetensors")
+    assert mpnet.cache_path(info, True) is None
+    monkeypatch.delenv(mpnet.CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert mpnet.cache_folder() == tmp_path / "xdg" / "newsroom"
+    info.CRC, info.file_size = 1234, 99
+    bf16, f32 = mpnet.cache_path(info, True), mpnet.cache_path(info, False)
+    assert (
+        bf16 is not None
+        and f32 is not None
+        and bf16.name.startswith("mpnet-bf16-")
+        and f32.name.startswith("mpnet-f32-")
+    )
+    info.CRC = 1235  # another release of the model: another file
+    assert mpnet.cache_path(info, True) != bf16
+    monkeypatch.delenv("XDG_CACHE_HOME")
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(homeless))
+    assert mpnet.cache_folder() is None  # no home folder: no cache, never a failed load
+
+
+@pytest.mark.model
+def test_a_second_load_reads_the_cache_and_gets_the_same_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import torch
+
+    monkeypatch.setenv(mpnet.CACHE_ENV, str(tmp_path))
+    first, _ = mpnet.load_mpnet()
+    assert len(list(tmp_path.glob("mpnet-*.safetensors"))) == 1
+
+    def inflate(*_a: object, **_k: object) -> None:
+        raise AssertionError("the zip member was read again")
+
+    monkeypatch.setattr(mpnet, "_tensors", inflate)
+    second, _ = mpnet.load_mpnet()
+    a, b = first.state_dict(), second.state_dict()
+    assert list(a) == list(b)
+    assert all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)

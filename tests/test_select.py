@@ -220,3 +220,29 @@ def test_daily_budget_skips_the_rest(
             if "daily-budget" in st.skip_reason
         ]
     assert n_pivots == budget and budget_skips, summary.skipped
+
+
+def test_without_a_daily_budget_nothing_counts_todays_stories(
+    tmp_path: Path, store: Store, httpserver: HTTPServer, corpus: Path, scripted_llm: str
+) -> None:
+    """No budget: select does not count today's selected stories (a query per story that nothing reads)."""
+    from sqlalchemy import event
+
+    settings = make_settings(tmp_path, store.url, _serve(httpserver, corpus, [CRYPTO[0]]), scripted_llm)
+    assert settings.select.daily_budget == 0
+    asyncio.run(poll_sources(store, settings))
+    with store.session() as s:
+        ids = list(s.scalars(select(StoryRow.id)))
+    counts: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        if "count(stories.id)" in statement:
+            counts.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        reasons = [select_story(store, settings, sid) for sid in ids]
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert ids and not counts
+    assert any(r is None for r in reasons)

@@ -63,3 +63,42 @@ def test_any_title_gives_a_safe_slug(title: str, external_id: str, max_length: i
     full = story_slug(title, external_id, max_length=max_length)
     assert SLUG.match(full) and len(full) <= max_length
     assert "/" not in full and "\\" not in full and ".." not in full
+
+
+def test_fix_slug_stores_the_first_slug_and_reads_back_only_another_one(sqlite_store) -> None:  # type: ignore[no-untyped-def]
+    """The slug is fixed before the write call: the first one stored wins (a rerun, another process); when this
+    process's update stored it, it is not read back."""
+    from sqlalchemy import event, update
+
+    from newsroom.stages.write import fix_slug
+    from newsroom.store import queries
+    from newsroom.store.tables import StoryRow
+    from story_support import story_with_members
+
+    first, second = story_with_members(sqlite_store), None
+    with sqlite_store.session() as s:
+        second_row = StoryRow(lead_item_id=s.get_one(StoryRow, first).lead_item_id, status="new")
+        s.add(second_row)
+        s.flush()
+        second = second_row.id
+        s.execute(update(StoryRow).where(StoryRow.id == second).values(slug="kept-by-another-process"))
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT"):
+            reads.append(statement)
+
+    with sqlite_store.session() as s:
+        ours, theirs = queries.story_contexts(s, [first, second])
+    theirs.story.slug = None  # as a context read before the other process stored its slug
+    event.listen(sqlite_store.engine, "before_cursor_execute", seen)
+    try:
+        slug = fix_slug(sqlite_store, ours)
+        assert not reads  # stored by this update: nothing read back
+        assert fix_slug(sqlite_store, theirs) == "kept-by-another-process" and len(reads) == 1
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", seen)
+    assert slug == story_slug("Acme Fund sells 1,200 BTC", "alpha:alpha-1") and ours.story.slug == slug
+    with sqlite_store.session() as s:
+        assert s.get_one(StoryRow, first).slug == slug
+    assert fix_slug(sqlite_store, ours) == slug  # already fixed: nothing to do

@@ -56,3 +56,19 @@ def test_a_lone_write_returns_its_value(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'n.db'}")
     assert asyncio.run(store.batch.write(lambda s: 41 + 1)) == 42
     store.close()
+
+
+def test_an_attempt_started_from_the_event_loop_marks_the_first_call(tmp_path: Path) -> None:
+    """``astarted`` (what the providers call on an event loop) sets ``first_started`` as ``started`` does: the
+    pipeline's sentiment prefetch and encoder warm-up wait for it, and without it waited their whole timeout while the
+    first stories classified their headlines one at a time. The row is committed first."""
+    from newsroom.llm.usage import CallBuffer
+
+    store = Store(f"sqlite:///{tmp_path}/calls.db")
+    for buffer in (CallBuffer(store), CallBuffer()):
+        assert not buffer.first_started.is_set()
+        asyncio.run(buffer.astarted(record(f"k{id(buffer)}")))
+        assert buffer.first_started.is_set()
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(ModelCallRow)) == 1
+    store.close()

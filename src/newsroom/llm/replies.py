@@ -93,10 +93,9 @@ class DurableReplies:
     async def _generate(
         self, loop: asyncio.AbstractEventLoop, story_id: int, key: str, prompt: Prompt, schema: type[T]
     ) -> Result[T]:
-        # the job's replies read here, on the loop's thread: run_in_executor does not carry the context to _IO's
-        # thread, where the job's cache would be missing and every call of the job would read them again
-        job = _job_replies.get()
-        stored = await loop.run_in_executor(_IO, self._find, story_id, key, schema, job)
+        # the job's replies are passed in: run_in_executor does not carry this context's variables to its thread, so
+        # a look-up there saw no job and read the story's rows again at every call (one query and commit each)
+        stored = await loop.run_in_executor(_IO, self._find, story_id, key, schema, _job_replies.get())
         if stored is not None:
             return stored
         result = await self.inner.generate(prompt, schema)
@@ -113,8 +112,14 @@ class DurableReplies:
         return result
 
     def _find(
-        self, story_id: int, key: str, schema: type[T], stored: dict[int, list[tuple[int, str, str, str]]] | None
+        self,
+        story_id: int,
+        key: str,
+        schema: type[T],
+        stored: dict[int, list[tuple[int, str, str, str]]] | None = None,
     ) -> Result[T] | None:
+        """The stored reply to this request not handed out yet, if any; ``stored``: the job's replies read so far
+        (``new_job``), filled here at the story's first call."""
         rows = None if stored is None else stored.get(story_id)
         if rows is None:  # the first call of this story's job reads its stored replies once (new_job)
             with self.store.session() as s:

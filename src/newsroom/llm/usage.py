@@ -53,13 +53,16 @@ class CallBuffer:
 
     async def astarted(self, record: CallRecord) -> None:
         """:meth:`started` from the event loop: the row is committed (with the other attempts starting at the same
-        time, one transaction: ``store/batch.py``) before this returns, and the loop never waits on the database."""
-        if self.store is None:
-            return
-        from ..store.queries import add_calls
+        time, one transaction: ``store/batch.py``) before this returns, and the loop never waits on the database.
+        Sets ``first_started`` as :meth:`started` does: the pipeline's sentiment prefetch and encoder warm-up wait for
+        it (without it they waited their whole ``SENTIMENT_WARM_WAIT_S``, and meanwhile the first stories' pivot rows
+        classified their headlines one at a time)."""
+        if self.store is not None:
+            from ..store.queries import add_calls
 
-        row = [(record, current_story.get())]
-        await self.store.batch.write(lambda s: add_calls(s, row))
+            row = [(record, current_story.get())]
+            await self.store.batch.write(lambda s: add_calls(s, row))
+        self.first_started.set()
 
     def pending(self) -> list[CallRecord]:
         """The records not stored yet (what the budget adds to the stored call log)."""

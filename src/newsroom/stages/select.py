@@ -19,6 +19,7 @@ through. A story is selected once, before its first article; later members never
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import dataclass
@@ -89,14 +90,18 @@ def _text(item: ItemRow) -> str:
     return f"{item.title}\n{body or ''}\n{' '.join(item.categories or [])}"
 
 
-def candidate(session: Session, story: StoryRow, now: datetime | None = None) -> Candidate:
+def candidate(session: Session, story: StoryRow, now: datetime | None = None, *, count_today: bool = True) -> Candidate:
+    """What select looks at for ``story``; ``count_today=False`` leaves ``selected_today`` at 0 without counting (no
+    daily budget is set: ``decide`` does not read it)."""
     now = now or datetime.now(UTC)
     members = list(session.scalars(select(ItemRow).where(ItemRow.story_id == story.id).order_by(ItemRow.id)))
     lead = next((m for m in members if m.id == story.lead_item_id), None)
     lead = lead or session.get_one(ItemRow, story.lead_item_id)
     weight = session.scalar(select(SourceRow.weight).where(SourceRow.key == lead.source_key))
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    selected_today = session.scalar(select(func.count(StoryRow.id)).where(StoryRow.selected_at >= day))
+    selected_today = (
+        session.scalar(select(func.count(StoryRow.id)).where(StoryRow.selected_at >= day)) if count_today else 0
+    )
     lead_text = lead.content if len(lead.content or "") > len(lead.summary or "") else lead.summary
     expected = story_score(
         importance=NEUTRAL_IMPORTANCE,
@@ -120,11 +125,14 @@ def candidate(session: Session, story: StoryRow, now: datetime | None = None) ->
 
 def select_story(store: Store, settings: Settings, story_id: int) -> str | None:
     """Decide a pending story: None to write it; else it is stored as ``skipped`` with the returned reason."""
-    with _BUDGET, store.session() as s:  # one decision at a time in a process: the budget's count stays exact
+    # with a daily budget, one decision at a time in a process, so that its count stays exact; without one, neither
+    # the count (a query per story) nor the lock (the stories' threads queued behind each other's queries)
+    budget = bool(settings.select.daily_budget)
+    with _BUDGET if budget else contextlib.nullcontext(), store.session() as s:
         story = s.get_one(StoryRow, story_id)
         if story.select_bypass or story.selected_at is not None or not settings.select.enabled:
             return None
-        reason = decide(settings.select, candidate(s, story))
+        reason = decide(settings.select, candidate(s, story, count_today=budget))
         if reason is not None:
             story.status, story.skip_reason, story.updated_at = "skipped", reason[:2000], utcnow()
         else:

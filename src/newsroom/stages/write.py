@@ -330,8 +330,11 @@ def fix_slug(store: Store, ctx: StoryContext) -> str:
     lead = ctx.lead
     slug = story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
     with store.session() as s:
-        s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
-        ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
+        done = s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
+        if done.rowcount == 1:  # type: ignore[attr-defined]  # ours is the stored one: no need to read it back
+            ctx.story.slug = slug
+        else:  # another process (or an earlier try) stored one first: that one wins
+            ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
     return ctx.story.slug
 
 
