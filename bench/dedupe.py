@@ -14,7 +14,9 @@ Embeddings: ``--embedder minilm`` (default) uses the production all-MiniLM-L6-v2
 headlines/s in float32, 800-1,400 under bfloat16 autocast); ``--embedder hashing`` uses the lexical
 ``HashingEmbedder`` to measure the clustering machinery alone, and also times MiniLM on a sample to project its cost.
 Same-kind events of one week still read alike (two suits by one regulator over one charge), which is what the
-clustering is measured on. Prints a table; writes bench/results/dedupe.json (gitignored).
+clustering is measured on. Prints a table (wall seconds by the bench's clock and CPU seconds of all threads, by phase,
+with the 1-minute load average before and after: on a shared machine the CPU seconds are the figure to compare);
+writes bench/results/dedupe.json (gitignored).
 
     .venv/bin/python bench/dedupe.py [--n 100000] [--embedder hashing|minilm] [--sample 2000]
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import os
 import random
 import resource
 import sys
@@ -239,12 +242,13 @@ class TimedEmbedder:
     """An embedder that counts the headlines it embeds and the time it takes."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner, self.dim, self.seconds, self.count = inner, inner.dim, 0.0, 0
+        self.inner, self.dim, self.seconds, self.cpu, self.count = inner, inner.dim, 0.0, 0.0, 0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = self.inner.embed(texts)
         self.seconds += time.perf_counter() - t
+        self.cpu += time.process_time() - c
         self.count += len(texts)
         return out
 
@@ -266,9 +270,12 @@ def main() -> None:
     gen_s = time.perf_counter() - t
 
     embedder = TimedEmbedder(HashingEmbedder() if args.embedder == "hashing" else MiniLMEmbedder())
-    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
     labels = cluster(docs, embedder)  # copies of earlier items are not embedded
     total_s = time.perf_counter() - started
+    total_cpu = time.process_time() - cpu_started
+    load_after = os.getloadavg()[0]
     embed_s = embedder.seconds
     _, _, bf = bcubed(labels, gold)
     _, _, pf = pairwise(labels, gold)
@@ -290,6 +297,10 @@ def main() -> None:
         "headlines_embedded": embedder.count,
         "seconds_embedding": round(embed_s, 2),
         "seconds_clustering": round(total_s - embed_s, 2),
+        "cpu_seconds_total": round(total_cpu, 2),  # all threads: the figure to compare on a shared machine
+        "cpu_seconds_embedding": round(embedder.cpu, 2),
+        "cpu_seconds_clustering": round(total_cpu - embedder.cpu, 2),
+        "load_average_1min": f"{load_before:.1f} -> {load_after:.1f}",
         "items_per_second": round(len(docs) / total_s, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "bcubed_f1": round(bf, 4),

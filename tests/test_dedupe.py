@@ -230,3 +230,28 @@ def test_lsh_params_are_datasketchs_own_choice() -> None:
         assert (chosen.b, chosen.r) == params
     assert sketch.lsh_params(0.8, 64) == (lambda x: (x.b, x.r))(datasketch.MinHashLSH(threshold=0.8, num_perm=64))
     assert sketch.MinHash is datasketch.MinHash and sketch.MinHashLSH is datasketch.MinHashLSH
+
+
+def test_items_are_matched_with_numpy_blas_on_one_thread_and_the_setting_is_restored(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """OpenBLAS splits the nearest-member product over every core and its threads spin between calls: three times the
+    CPU for the same stories on the shared 2-core machine (``cluster.one_blas_thread``)."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    seen: list[set[int]] = []
+    original = StoryIndex.similar
+
+    def spying(self, doc, vector):  # type: ignore[no-untyped-def]
+        seen.append(blas_threads())
+        return original(self, doc, vector)
+
+    monkeypatch.setattr(StoryIndex, "similar", spying)
+    at = T0.timestamp()
+    docs = [Doc(title=t, url=f"https://a.example/{k}", published=at + k, source="a") for k, t in enumerate(STORY)]
+    vectors = default_embedder().embed([d.title for d in docs])
+    assert cluster(docs, vectors) == cluster(docs, default_embedder().embed([d.title for d in docs]))
+    assert seen and all(s <= {1} for s in seen)  # one thread (or no OpenBLAS loaded at all)
+    assert blas_threads() == before

@@ -10,7 +10,10 @@ cache (``embed`` keeps an LRU of recent texts: a re-polled or syndicated headlin
 
 On a CPU that computes bfloat16 natively (AVX512-BF16 or AMX), the encoders run under bfloat16 autocast
 (``cpu_autocast``): on the 2-core AMD EPYC here MiniLM went from 288 to 843 headlines/s, with vectors at cosine
-≥ 0.99997 to the float32 ones. Elsewhere, or with ``NEWSROOM_BF16=0``, they run in float32. Cheaper variants were
+≥ 0.99997 to the float32 ones. On an Intel Xeon with AMX (Emerald Rapids) the products run on AMX tiles (oneDNN's
+``brg_matmul:avx10_1_512_amx``), and autocast's float32 <-> bfloat16 conversions and copies around them are then
+the largest part of the CPU (about 43%; README, "Stories"). Elsewhere, or with ``NEWSROOM_BF16=0``, they run in
+float32. Cheaper variants were
 measured on the UCI dev file and not taken: int8 dynamic quantisation (1.8x faster, B-cubed F1 0.829 -> 0.806), a
 static token table distilled from this model (~20,000 headlines/s, B-cubed F1 0.72).
 """

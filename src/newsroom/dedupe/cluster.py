@@ -32,6 +32,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..embeddings import Embedder
 from .features import NUM_PERM, minhash
@@ -39,6 +40,16 @@ from .pairs import PairModel, Profile, conflicting, default_model, incompatible,
 from .sketch import MinHash, lsh_params
 
 HOUR = 3600.0
+
+
+def one_blas_thread() -> threadpool_limits:
+    """numpy's BLAS (OpenBLAS) on one thread while items are matched: the nearest-member search is one small
+    matrix-vector product per item (a few hundred members x 384), which OpenBLAS splits over every core and whose
+    threads then spin between calls. On the shared 2-core machine (load average 5-9) clustering 20,000 of
+    ``bench/dedupe.py``'s items from cached vectors took 40.8 s of CPU with OpenBLAS's two threads and 13.3 s with
+    one (the same stories). Restored on exit; about a millisecond per call (once per batch). torch's encoders run on
+    OpenMP and oneDNN, which this leaves alone."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class BandIndex:
@@ -277,17 +288,18 @@ class StoryIndex:
         need = [order[k] for k in range(len(order)) if k not in ahead]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
-        for i in order:
-            doc = docs[i]
-            found = self.copy_match(doc)
-            vec = None
-            if found is None and self.meaning:
-                vec = rows[i] if i in rows else vectors([i])[0]  # a foreseen copy that turned out not to be one
-                found = self.similar(doc, vec)
-            if found is None:
-                found = Match(new_story(), "new", 0.0)
-            self.add(found.story_id, doc, vec)
-            out[i] = found
+        with one_blas_thread():
+            for i in order:
+                doc = docs[i]
+                found = self.copy_match(doc)
+                vec = None
+                if found is None and self.meaning:
+                    vec = rows[i] if i in rows else vectors([i])[0]  # a foreseen copy that turned out not to be one
+                    found = self.similar(doc, vec)
+                if found is None:
+                    found = Match(new_story(), "new", 0.0)
+                self.add(found.story_id, doc, vec)
+                out[i] = found
         return out
 
     def rename(self, names: dict[int, int]) -> None:
