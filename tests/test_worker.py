@@ -282,7 +282,9 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
         with n.store.session() as s:
             return s.scalar(select(StoryRow.claimed_by)) or ""
 
-    first = n.worker()  # grace 20 s (worker.grace_seconds)
+    # a grace longer than the test: on a loaded machine the second worker may take longer to start than the default
+    # 20 s, after which the first worker would end its run and exit by the default action of the second SIGTERM
+    first = n.worker("--grace", "120")
     call_in_flight(first, 1)
     first.send_signal(signal.SIGTERM)
     second = n.worker()
