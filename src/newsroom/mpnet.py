@@ -152,12 +152,7 @@ def _tensors(member: Any, in_bf16: bool, halve: tuple[str, ...] = (*_LINEAR, WOR
             _exactly(member, begin - pos)
         tensor = torch.frombuffer(_exactly(member, end - begin), dtype=dtypes[spec["dtype"]]).reshape(spec["shape"])
         pos = end
-        if (
-            in_bf16
-            and name.endswith((*_LINEAR, WORD_EMBEDDINGS))
-            and tensor.dim() == 2
-            and tensor.dtype == torch.float32
-        ):
+        if in_bf16 and name.endswith(halve) and tensor.dim() == 2 and tensor.dtype == torch.float32:
             tensor = tensor.to(torch.bfloat16)
         out[name] = tensor
     return out
