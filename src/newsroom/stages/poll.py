@@ -203,15 +203,16 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
         return 0
     # one multi-row INSERT … RETURNING per few hundred rows (no ORM objects to build, track and flush one by one)
     keys = ("source_key", "external_id", "url", "title", "summary", "content", "fingerprint", "published_at")
+    rows = [NewItem(id=0, **{k: v[k] for k in keys}) for v in values]  # ids set from the INSERT's RETURNING
     if same_event:  # the headlines' embeddings before the INSERT takes SQLite's write lock (stories.embed_ahead)
-        embed_ahead(s, [NewItem(id=0, **{k: v[k] for k in keys}) for v in values])
+        embed_ahead(s, rows)
     # a Core INSERT on the table (the ORM's bulk path costs about as much again per row in Python), many rows a
     # statement: RETURNING in parameter order (``sort_by_parameter_order``) has no sentinel on SQLite and made
     # SQLAlchemy insert one row per statement, so each row's id is matched by its unique (source, external id)
     returned = s.execute(insert(ITEMS).returning(ITEMS.c.id, ITEMS.c.source_key, ITEMS.c.external_id), values)
     by_key = {(k, e): i for i, k, e in returned}
-    ids = [by_key[v["source_key"], v["external_id"]] for v in values]
-    rows = [NewItem(id=i, **{k: v[k] for k in keys}) for i, v in zip(ids, values, strict=True)]
+    for row in rows:
+        row.id = by_key[row.source_key, row.external_id]
     assign_story_ids(s, rows, same_event=same_event)  # one batch, in publication order (stories.py)
     return len(rows)
 
