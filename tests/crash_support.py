@@ -70,11 +70,18 @@ def start_run(cfg: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float = 120.0,
+    what: str = "condition",
+    detail: Callable[[], str] | None = None,
+) -> None:
+    """Wait until ``condition()``; on timeout fail with ``what`` and, if given, ``detail()`` (logs, rows: what a
+    failure on a CI machine needs to be understood)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (f"\n{detail()}" if detail else ""))
         time.sleep(0.05)
 
 

@@ -160,6 +160,22 @@ class Newsroom:
     def logs(self) -> str:
         return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self.procs)
 
+    def state(self) -> str:
+        """The workers' logs, exit codes and the rows that decide what runs next: the message of a failure."""
+        queries = {
+            "stories": "SELECT id, status, claimed_by, claim_expires_at, next_attempt_at, last_error FROM stories",
+            "jobs": "SELECT id, task_name, status, lock, queueing_lock, worker_id, scheduled_at, attempts, args"
+            " FROM procrastinate_jobs ORDER BY id",
+            "workers": "SELECT id, last_heartbeat FROM procrastinate_workers ORDER BY id",
+            "events": "SELECT job_id, type, at FROM procrastinate_events ORDER BY id DESC LIMIT 40",
+        }
+        lines = [f"exit codes: {[proc.poll() for proc, _ in self.procs]}, now {datetime.now(UTC).isoformat()}"]
+        with self.store.session() as s:
+            for name, sql in queries.items():
+                lines.append(f"--- {name}")
+                lines.extend(repr(tuple(row)) for row in s.execute(text(sql)))
+        return "\n".join([self.logs(), *lines])
+
     def count(self, what, *where) -> int:  # type: ignore[no-untyped-def]
         with self.store.session() as s:
             return int(s.scalar(select(func.count()).select_from(what).where(*where)) or 0)
@@ -232,7 +248,12 @@ def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_fact
     n = newsroom_factory(stories, stalled=30)  # no worker dies here: none is taken for dead while it loads torch
     port = _free_port()
     workers = [n.worker("--metrics-port", str(port)), n.worker(before=("--log-format", "json"))]
-    wait_for(lambda: n.written() == stories or any(p.poll() is not None for p in workers), 150, "every story written")
+    wait_for(
+        lambda: n.written() == stories or any(p.poll() is not None for p in workers),
+        150,
+        "every story written",
+        n.state,
+    )
     assert n.written() == stories, n.logs()
     with n.store.session() as s:  # a crash between an article's row and its file: the outbox's other half
         article = s.scalars(select(ArticleRow).order_by(ArticleRow.id)).first()
@@ -240,7 +261,7 @@ def test_two_workers_publish_every_story_exactly_once_per_language(newsroom_fact
         lost, article.published_version = Path(article.path), 0
     lost.unlink()
     unpublished = (ArticleRow.published_version < ArticleRow.version,)
-    wait_for(lambda: lost.exists() and n.count(ArticleRow, *unpublished) == 0, 60, "the sweep's publish job")
+    wait_for(lambda: lost.exists() and n.count(ArticleRow, *unpublished) == 0, 60, "the sweep's publish job", n.state)
     metrics = _scrape(port)  # the worker's own /metrics: database-wide series
     assert metrics[("newsroom_stories", (("status", "written"),))] == stories
     assert metrics[("newsroom_queue_depth", ())] == 0
@@ -273,10 +294,17 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
     n.llm.script([ScriptedReply.hang(120)] * 3)
     stats = n.llm.llm.stats
 
-    def call_in_flight(proc: subprocess.Popen[bytes], requests: int) -> None:
-        wait_for(lambda: stats()["requests"] >= requests or proc.poll() is not None, 120, f"write call {requests}")
-        wait_for(lambda: stats()["in_flight"] >= 1 or proc.poll() is not None, 30, "the call in flight")
-        assert proc.poll() is None, n.logs()
+    def call_in_flight(proc: subprocess.Popen[bytes], call: int) -> None:
+        """Wait until the worker's write call is the ``call``-th to take its hang: a request that arrived is not
+        enough (a worker killed before the server read its body takes no hang, and the restart would get it)."""
+        wait_for(
+            lambda: 3 - stats()["pending_script"] >= call or proc.poll() is not None,
+            120,
+            f"write call {call} taking its hang",
+            n.state,
+        )
+        assert proc.poll() is None, n.state()
+        assert stats()["in_flight"] >= 1
 
     def holder() -> str:
         with n.store.session() as s:
@@ -288,7 +316,7 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
     call_in_flight(first, 1)
     first.send_signal(signal.SIGTERM)
     second = n.worker()
-    wait_for(lambda: "worker started" in n.logs().split("worker-1.log")[-1], 60, "the second worker")
+    wait_for(lambda: "worker started" in n.logs().split("worker-1.log")[-1], 60, "the second worker", n.state)
     time.sleep(3 + 2)  # stalled_seconds + sweep_seconds: the stopping worker still beats, nobody takes its job
     assert first.poll() is None and stats()["requests"] == 1, n.logs()
     asked = time.monotonic()
@@ -308,7 +336,7 @@ def test_workers_stopped_or_killed_mid_call_lose_nothing(newsroom_factory) -> No
     assert n.written() == 0
 
     restart = n.worker()
-    wait_for(lambda: n.written() == 1 or restart.poll() is not None, 120, "the restart writes the story")
+    wait_for(lambda: n.written() == 1 or restart.poll() is not None, 120, "the restart writes the story", n.state)
     assert _stop(restart) == 0, n.logs()
     logs = n.logs()
     assert logs.count("stopped beating") >= 2 and "taking no new jobs" in logs
@@ -355,7 +383,7 @@ def test_the_update_job_rewrites_a_developing_story_and_leaves_a_locked_one_alon
     proc = n.worker()
     unpublished = (ArticleRow.published_version < ArticleRow.version,)
     wait_for(lambda: (n.written() == 1 and n.count(ArticleRow, *unpublished) == 0) or proc.poll() is not None, 150,
-             "the story written")  # fmt: skip
+             "the story written", n.state)  # fmt: skip
     assert proc.poll() is None, n.logs()
     first = _articles(n)
     assert set(first) == {"en", "uk"} and {a.version for a in first.values()} == {1}
@@ -371,7 +399,7 @@ def test_the_update_job_rewrites_a_developing_story_and_leaves_a_locked_one_alon
         arts = _articles(n)
         return all(a.version == 2 and a.published_version == 2 for a in arts.values()) or proc.poll() is not None
 
-    wait_for(rewritten, 150, "the update job's rewrite, published")
+    wait_for(rewritten, 150, "the update job's rewrite, published", n.state)
     assert proc.poll() is None, n.logs()
     second = _articles(n)
     assert set(second) == {"en", "uk"}
@@ -394,7 +422,7 @@ def test_the_update_job_rewrites_a_developing_story_and_leaves_a_locked_one_alon
     pivot_file = Path(pivot.path).read_text(encoding="utf-8")  # type: ignore[arg-type]
     n.feed = _feed(1, FOLLOW_UPS)
     _poll_now(n)
-    wait_for(lambda: _settled(n, 3) or proc.poll() is not None, 150, "the update job on the locked story")
+    wait_for(lambda: _settled(n, 3) or proc.poll() is not None, 150, "the update job on the locked story", n.state)
     assert proc.poll() is None, n.logs()
     third = _articles(n)
     assert third["en"].version == 2 and third["en"].updated_at == pivot.updated_at
@@ -480,7 +508,7 @@ max_retries = 0
         want = sorted((i, v) for i, (_l, _s, v) in articles.items())
         return all(sorted((i, v) for t, i, v in rows if t == target) == want for target in ("site", "hook"))
 
-    wait_for(delivered, 180, "every article delivered to both targets")
+    wait_for(delivered, 180, "every article delivered to both targets", n.state)
     assert proc.poll() is None, n.logs()
     articles = live()
     tree = _git(remote, "ls-tree", "-r", "--name-only", "main").split()
@@ -511,6 +539,7 @@ max_retries = 0
         ),
         180,
         "the updated articles delivered",
+        n.state,
     )
     assert proc.poll() is None, n.logs()
     for lang, slug, version in live().values():
