@@ -201,8 +201,9 @@ def test_german_names_the_lexicon_lists(text: str, source: str, flagged: list[st
 # German compounds: a name is no compound of German words when its last part is a lower-case word capitalised
 # (Micro+soft, Gold+man), a three-letter entry without other forms (Toy+ota, Siem+ens) or when it is camel case
 # (BlackRock); a real compound still is (Lade+kegel, Kompressions+beutel, Shuttle+hangar). A short consonant
-# skeleton is a cognate only of a source word that looks like it: the same first sound, a length within two letters
-# (Dosis ~ dose, Krypto ~ crypto; Bayer ~ buyer too, and Huawei ~ have, but no longer Bayer ~ over).
+# skeleton is a cognate only of a source word that looks like it: the same first sound, a length within two letters,
+# one for two consonants (Dosis ~ dose, Krypto ~ crypto, Krim ~ Crimea; Bayer ~ buyer too, but not Bayer ~ over nor
+# Huawei ~ have).
 @pytest.mark.parametrize(
     ("text", "source", "flagged"),
     [
@@ -213,6 +214,8 @@ def test_german_names_the_lexicon_lists(text: str, source: str, flagged: list[st
         ("Das teilte BlackRock mit.", "The company said so.", ["BlackRock"]),
         ("Das teilte Bayer mit.", "It went over the limit.", ["Bayer"]),
         ("Das teilte Bayer mit.", "The buyer said so.", []),  # the price: a name that looks like a source word
+        ("Das teilte Huawei mit.", "We have heard so.", ["Huawei"]),
+        ("Russland annektierte die Krim.", "Russia annexed Crimea.", []),
         ("Der Ladekegel und der Kompressionsbeutel liegen im Shuttlehangar.", "The cone is in the hangar.", []),
         ("Die Mädchen nahmen eine hohe Dosis.", "The girls took a high dose.", []),
         ("Die Krypto-Community wuchs.", "The crypto community grew.", []),

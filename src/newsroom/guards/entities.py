@@ -482,9 +482,9 @@ class SourceIndex:
         return any(t.isupper() and len(t) >= 4 and simplemma.is_known(t.lower(), lang="en") for t in self._tokens)
 
     def has_close_cognate(self, word: str) -> bool:
-        """``has_cognate``, and for a short skeleton (three consonants or fewer: Bayer ~ buyer, Huawei ~ have) a source
-        word that also looks like it: the same first sound (c ~ k: Krypto ~ crypto) and a length within two letters
-        (Dosis ~ dose)."""
+        """``has_cognate``, and for a short skeleton (three consonants or fewer) a source word that also looks like it:
+        the same first sound (c ~ k: Krypto ~ crypto) and a length within two letters (Dosis ~ dose, Krim ~ Crimea),
+        within one for two consonants (Huawei is not "have"; Bayer still is "buyer")."""
         sk = skeleton(word)
         if not self.has_cognate(word):
             return False
@@ -492,7 +492,8 @@ class SourceIndex:
             return True
         f = _strip_accents(_fold(word))
         return any(
-            _first_sound(w) == _first_sound(f) and abs(len(w) - len(f)) <= 2 and sk in skeletons(w) for w in self._plain
+            _first_sound(w) == _first_sound(f) and abs(len(w) - len(f)) <= len(sk) - 1 and sk in skeletons(w)
+            for w in self._plain
         )
 
     def _has_skeleton(self, sk: str) -> bool:
