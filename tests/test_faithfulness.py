@@ -87,6 +87,25 @@ def test_training_weights_balance_classes_overall_and_within_each_dataset() -> N
     assert np.allclose(tf.weights(y, d, 0.0)[y == 1], len(y) / (2 * (y == 1).sum()))
 
 
+def test_repeated_cv_reshuffles_articles_and_reports_the_spread() -> None:
+    tf = _train_module()
+    rows = [{"dataset": "a"}] * 4 + [{"dataset": "b"}] * 4
+    y = np.array([0, 1] * 4)
+    groups = np.array([5, 5, 7, 7, 9, 9, 11, 11])  # two lines per article
+    seen: list[np.ndarray] = []
+
+    def out_of_fold(split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(split)
+        return (y == 1) | (split == split.min()), np.zeros(len(y))  # one article's faithful line flagged
+
+    out = tf.repeated(rows, y, groups, 10, out_of_fold)
+    assert all((s[::2] == s[1::2]).all() for s in seen)  # an article's lines stay together
+    assert len({tuple(s) for s in seen}) > 1  # the split changes from one repeat to the next
+    assert out["faithful_flagged"] == [0.25, 0.0]
+    assert out["balanced_accuracy"] == [0.875, 0.0]
+    assert out["a_faithful_flagged"][1] > 0  # which dataset's article is flagged moves: a spread
+
+
 def test_frank_dev_in_sample_separation_by_dataset(corpus: Path) -> None:
     """The committed weights on FRANK dev (in-sample: they were fitted there): the faithful flagged stay under 10%
     overall and each dataset's errors score above its faithful summaries (the cross-validated figures are the

@@ -198,6 +198,37 @@ def test_german_names_the_lexicon_lists(text: str, source: str, flagged: list[st
     assert [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)] == flagged
 
 
+# German compounds: a name is no compound of German words when its last part is a lower-case word capitalised
+# (Micro+soft, Gold+man), a three-letter entry without other forms (Toy+ota, Siem+ens) or when it is camel case
+# (BlackRock); a real compound still is (Lade+kegel, Kompressions+beutel, Shuttle+hangar). A short consonant
+# skeleton is a cognate only of a source word that looks like it: the same first sound, a length within two letters,
+# one for two consonants (Dosis ~ dose, Krypto ~ crypto, Krim ~ Crimea; Bayer ~ buyer too, but not Bayer ~ over nor
+# Huawei ~ have).
+@pytest.mark.parametrize(
+    ("text", "source", "flagged"),
+    [
+        ("Das teilte Microsoft mit.", "The company said so.", ["Microsoft"]),
+        ("Das sagte ein Sprecher von Goldman Sachs.", "A spokesman said so.", ["Goldman"]),
+        ("Das teilte Toyota mit.", "The company said so.", ["Toyota"]),
+        ("Das teilte Siemens mit.", "The company said so.", ["Siemens"]),
+        ("Das teilte BlackRock mit.", "The company said so.", ["BlackRock"]),
+        ("Das teilte Bayer mit.", "It went over the limit.", ["Bayer"]),
+        ("Das teilte Bayer mit.", "The buyer said so.", []),  # the price: a name that looks like a source word
+        ("Das teilte Huawei mit.", "We have heard so.", ["Huawei"]),
+        ("Russland annektierte die Krim.", "Russia annexed Crimea.", []),
+        ("Der Ladekegel und der Kompressionsbeutel liegen im Shuttlehangar.", "The cone is in the hangar.", []),
+        ("Die Mädchen nahmen eine hohe Dosis.", "The girls took a high dose.", []),
+        ("Die Krypto-Community wuchs.", "The crypto community grew.", []),
+        # a shouted preposition where the source shouts is no acronym; where it does not, it is one
+        ("Bitte zahlen Sie VOR der Lieferung.", "Please pay BEFORE delivery.", []),
+        ("Das teilte MIT mit.", "The team said so.", ["MIT"]),
+    ],
+)
+def test_german_compounds_and_cognates(text: str, source: str, flagged: list[str]) -> None:
+    ctx = GuardContext(lang="de", source=source, source_lang="en")
+    assert [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)] == flagged
+
+
 # Russian and Ukrainian: a capitalised word in its dictionary form right after a verb of saying is who said it, a name,
 # even where the lexicon lists it as a common word (газпром, мета, тойота); after other words, and in an inflected
 # form, the lexicon still excuses it (segments joined without a full stop; a common noun capitalised as a name).

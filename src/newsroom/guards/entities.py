@@ -421,6 +421,10 @@ def stems(word: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _first_sound(word: str) -> str:
+    return {"c": "k", "z": "s", "y": "j"}.get(word[:1], word[:1])
+
+
 class SourceIndex:
     """The source's words, folded, with asset aliases and name skeletons, for fast grounding checks."""
 
@@ -468,6 +472,28 @@ class SourceIndex:
         sk = skeleton(word)
         return len(sk) >= 2 and (
             sk in self.skeletons or any(s.startswith(sk) and len(s) - len(sk) == 1 for s in self.skeletons)
+        )
+
+    @functools.cached_property
+    def shouts(self) -> bool:
+        """The source writes a word of the language in capitals for emphasis (BEFORE), not only acronyms (SEC)."""
+        import simplemma
+
+        return any(t.isupper() and len(t) >= 4 and simplemma.is_known(t.lower(), lang="en") for t in self._tokens)
+
+    def has_close_cognate(self, word: str) -> bool:
+        """``has_cognate``, and for a short skeleton (three consonants or fewer) a source word that also looks like it:
+        the same first sound (c ~ k: Krypto ~ crypto) and a length within two letters (Dosis ~ dose, Krim ~ Crimea),
+        within one for two consonants (Huawei is not "have"; Bayer still is "buyer")."""
+        sk = skeleton(word)
+        if not self.has_cognate(word):
+            return False
+        if len(sk) > 3:
+            return True
+        f = _strip_accents(_fold(word))
+        return any(
+            _first_sound(w) == _first_sound(f) and abs(len(w) - len(f)) <= len(sk) - 1 and sk in skeletons(w)
+            for w in self._plain
         )
 
     def _has_skeleton(self, sk: str) -> bool:
@@ -599,11 +625,13 @@ def common_word(word: str, lang: str) -> bool:
         return False  # an acronym, not a shouted word
     if _known(w, lang) and (lang != "de" or _german_noun(w)):
         return True
+    if lang == "de" and re.search(r"[a-zäöüß][A-ZÄÖÜ]", w):
+        return False  # camel case (BlackRock) is a name, never a compound of German words
     if lang in ("ru", "uk") and len(w) >= 5 and w[-1] in "оеОЕ":
         # an adverb the lexicon lacks, made from an adjective it knows (Недавно from недавний)
         return any(_known(w[:-1] + e, lang) for e in (("ый", "ий", "ой") if lang == "ru" else ("ий", "ій")))
     # German: a compound of known words, or a first part with its linking s (Bewertungs-, Erstattungs-)
-    return lang == "de" and (_compound(w, 2) or (w.endswith("s") and (_known(w[:-1], lang) or _compound(w[:-1], 2))))
+    return lang == "de" and (_compound(w, 2) or (w.endswith("s") and (_noun_part(w[:-1]) or _compound(w[:-1], 2))))
 
 
 _UMLAUT = str.maketrans({"a": "ä", "o": "ö", "u": "ü"})
@@ -661,6 +689,8 @@ def _inflects(word: str) -> bool:
     w = word
     forms = [w + e for e in ("en", "e", "n", "er", "es", "ern", "nen", "ns", "se")]  # Verständnisse
     forms += [w[:-k] + e for k in (1, 2) for e in ("en", "n") if len(w) - k >= 3]  # Firma/Firmen, Virus/Viren
+    if w.endswith(("chen", "lein")):
+        forms.append(w + "s")  # a diminutive's plural is the singular (Mädchen): its genitive is the other form
     i = max(w.lower().rfind(v) for v in "aou")
     if i >= 0:
         uml = (
@@ -669,7 +699,8 @@ def _inflects(word: str) -> bool:
             + w[i + 1 :]
         )
         forms += [uml + e for e in ("", "e", "er", "en", "ern")]  # Haus/Häuser, Stadt/Städte, Mutter/Mütter
-    return any(simplemma.is_known(f, lang="de") and simplemma.lemmatize(f, lang="de") == w for f in forms)
+    # not the word itself (Goldma + n is Goldman)
+    return any(f != w and simplemma.is_known(f, lang="de") and simplemma.lemmatize(f, lang="de") == w for f in forms)
 
 
 def _known(word: str, lang: str) -> bool:
@@ -703,9 +734,36 @@ def _compound(word: str, depth: int) -> bool:
         head, tail = word[:i], word[i:].capitalize()
         if not _compound_head(head):  # Coinbase: no German compound
             continue
-        if _known(tail, "de") or (depth > 1 and _compound(tail, depth - 1)):
+        if _tail(tail) or (depth > 1 and _compound(tail, depth - 1)):
             return True
     return False
+
+
+@lru_cache(maxsize=1 << 14)
+def _tail(word: str) -> bool:
+    """``word`` (capitalised) can end a German compound: a noun of the lexicon, not a lower-case word capitalised (Oft
+    in Microsoft, Soft, Man in Goldman); of three letters only when the lexicon knows it as an inflected form or knows
+    its other forms (Art/Arten), not a stray short entry (Ota in Toyota, Ens in Siemens). The lexicon cannot tell a
+    listed name of four letters or more from a loanword noun (Clay in Barclays beside Video, Hangar)."""
+    import simplemma
+
+    if not simplemma.is_known(word, lang="de"):
+        return False
+    lemma = simplemma.lemmatize(word, lang="de")
+    return lemma != word.lower() and (len(word) >= 4 or lemma != word or _inflects(word))
+
+
+@lru_cache(maxsize=1 << 14)
+def _noun_part(word: str) -> bool:
+    """``word`` (capitalised) is a German noun, as a compound's first part before a linking s must be (Bewertung in
+    Bewertungs-): the lexicon has it with a capitalised lemma and knows it as an inflected form or knows other forms
+    of it (Bewertungen). Not a name the lexicon lists (Barclay, which has no other form)."""
+    import simplemma
+
+    if not simplemma.is_known(word, lang="de"):
+        return False
+    lemma = simplemma.lemmatize(word, lang="de")
+    return lemma[:1].isupper() and (lemma != word or _inflects(word))
 
 
 def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | None]]:
@@ -841,8 +899,10 @@ def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run
         # a German article spells a name as its source does (one slipped letter: Beharra ~ Belharra) or writes a
         # cognate with the same consonants (Dosis ~ dose, Krypto ~ crypto); the fuzzy skeletons let invented names
         # through (Nvidia ~ "invited")
-        if index.has(word) or index.has_spelling(word) or index.has_cognate(word):
+        if index.has(word) or index.has_spelling(word) or index.has_close_cognate(word):
             return True
+        if word.isupper() and word.lower() in _DE_PREPOSITIONS | _DE_DETERMINERS and index.shouts:
+            return True  # a shouted preposition where the source shouts (VOR der Zahlung ~ BEFORE payment)
     elif index.has_name(word) if (_is_cyrillic(word) or lang != source_lang) else index.has(word):
         return True
     if lang in ("ru", "uk") and _is_latin(word) and index.has_spelling(word):
