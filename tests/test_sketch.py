@@ -45,9 +45,8 @@ def test_signatures_equal_datasketch_update_batch(batch: list[list[bytes]]) -> N
 
 
 def test_signatures_over_several_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch larger than one NumPy pass (``_SIGNATURE_ROWS``) and a shingle memo that fills up: the same values."""
+    """A batch larger than one NumPy pass (``_SIGNATURE_ROWS``): the same values."""
     monkeypatch.setattr(sketch, "_SIGNATURE_ROWS", 50)
-    monkeypatch.setattr(sketch, "SHINGLE_MEMO", 64)
     rng = random.Random(3)
     words = [f"w{i}".encode() for i in range(300)]
     batch = [[rng.choice(words) for _ in range(rng.randint(0, 70))] for _ in range(120)]
