@@ -10,7 +10,7 @@ is imported only for a threshold not in the table. The index over the sketches' 
 ``signatures`` computes datasketch's own MinHash values (its default ``affine32`` scheme: SHA-1's first four bytes,
 MurmurHash3's finaliser, ``a * h + b`` modulo 2**32, the minimum per permutation) for many shingle lists at once: one
 NumPy pass over all their shingles instead of a dozen small-array operations and a ``MinHash`` copy per text (about 5
-microseconds a headline against 16). The values are the same bit for bit (``tests/test_sketch.py``
+microseconds a headline against 12). The values are the same bit for bit (``tests/test_sketch.py``
 compares them with ``MinHash.update_batch`` on generated and corpus texts), so nothing about a signature changes: the
 same seed, permutations and hash, deterministic across processes and runs.
 """
