@@ -7,7 +7,8 @@ bytecode is compiled first, as an installed package has it (``harness.compile_pa
 compiled newsroom's modules from source again where ``PYTHONDONTWRITEBYTECODE`` is set, as here). Reports
 entries/s, seconds per 1,000 entries, the ratio to feedparser parsing the same bytes in this process, the same three
 in CPU seconds (user + system of the poll process: what to read on a shared machine, where wall time says little),
-and the poll process's peak RSS. Prints a table; writes bench/results/ingest.json.
+the poll process's peak RSS and the one-minute load average when it ended. Prints a table; writes
+bench/results/ingest.json.
 
     .venv/bin/python bench/ingest.py [--sizes 1000 10000 50000] [--modes off on] [--profile DIR]
 
@@ -162,6 +163,7 @@ def main() -> None:
                         "feedparser_entries_per_cpu_second": round(feedparser_cpu_rate, 1),
                         "cpu_ratio_to_feedparser": round(parsed / cpu / feedparser_cpu_rate, 3),
                         "peak_rss_mb": round(rss, 1),
+                        "load_average": round(os.getloadavg()[0], 1),  # other jobs' CPU: read the CPU columns then
                         **({"profile": str(prof)} if prof else {}),
                     }
                 )

@@ -35,7 +35,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..embeddings import Embedder
-from .features import NUM_PERM, minhash
+from .features import NUM_PERM, minhash, minhashes
 from .pairs import PairModel, Profile, conflicting, default_model, incompatible, pair_features, profile
 from .sketch import MinHash, lsh_params
 
@@ -278,13 +278,20 @@ class StoryIndex:
         return story
 
     def assign(
-        self, docs: Sequence[Doc], vectors: Callable[[list[int]], np.ndarray], new_story: Callable[[], int]
+        self,
+        docs: Sequence[Doc],
+        vectors: Callable[[list[int]], np.ndarray],
+        new_story: Callable[[], int],
+        ahead: set[int] | None = None,
     ) -> list[Match]:
         """Give each of ``docs`` a story, in ``Doc.order`` whatever order they came in; returns the match of each
         (reason "new" where it started a story). ``vectors(positions)`` embeds the given documents (called once, for the
-        documents that are not copies); ``new_story()`` names a new story."""
+        documents that are not copies); ``new_story()`` names a new story. ``ahead``: ``copies_ahead`` of the docs in
+        ``Doc.order`` when the caller has it already (a guess: it changes what is embedded, never a decision)."""
         order = sorted(range(len(docs)), key=lambda i: docs[i].order)
-        ahead = copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
+        minhashes([d.basis for d in docs])  # the batch's signatures in one pass (remembered for what follows)
+        if ahead is None:
+            ahead = copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
         need = [order[k] for k in range(len(order)) if k not in ahead]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
@@ -385,8 +392,7 @@ def copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
     fps: set[str] = set()
     lsh = BandIndex(index.params.near_copy, NUM_PERM)
     copies = set()
-    for i, doc in enumerate(part):
-        mh = minhash(doc.basis)
+    for i, (doc, mh) in enumerate(zip(part, minhashes([d.basis for d in part]), strict=True)):
         near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in lsh.query(mh))
         if (
             (doc.url and doc.url in urls)

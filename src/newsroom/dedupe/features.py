@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 from ..assets import MAJOR_ASSETS, detect_assets
 from ..guards.numbers import quantities
-from .sketch import MinHash
+from .sketch import MinHash, signatures
 
 NUM_PERM = 64
 _WORD = re.compile(r"[\w$][\w'’.-]*[\w]|[\w]", re.UNICODE)
@@ -223,19 +223,29 @@ def shingles(text: str, n: int = 2) -> list[bytes]:
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
 
 
-@lru_cache(maxsize=8192)
+MINHASH_MEMO = 16384  # texts whose MinHash the process remembers: matching an item and indexing it both need it
+_minhashes: dict[str, MinHash | None] = {}
+
+
 def minhash(text: str) -> MinHash | None:
-    """A MinHash of the text's word bigrams (None for a text with no content words). Cached: matching an item and
-    indexing it both need it; callers never change the object."""
-    grams = shingles(text)
-    if not grams:
-        return None
-    # the template's fields, its permutations shared (building them is the slow part): ``MinHash.copy`` validates
-    # them all again, which cost as much as the hashing; ``update_batch`` replaces ``hashvalues``, never writes to it
-    m = copy.copy(_TEMPLATE)
-    m.hashvalues = _TEMPLATE.hashvalues.copy()
-    m.update_batch(grams)
-    return m
+    """A MinHash of the text's word bigrams (None for a text with no content words). Remembered: matching an item
+    and indexing it both need it; callers never change the object."""
+    found = _minhashes.get(text, _TEMPLATE)  # the template is never a result: it marks "not remembered"
+    return minhashes([text])[0] if found is _TEMPLATE else found
+
+
+def minhashes(texts: Sequence[str]) -> list[MinHash | None]:
+    """``minhash`` of each text, the ones not yet remembered computed together (``sketch.signatures``: one NumPy
+    pass, the same values as datasketch's ``update_batch``); ``StoryIndex.assign`` asks for a whole batch first."""
+    out = [_minhashes.get(t, _TEMPLATE) for t in texts]
+    todo = list(dict.fromkeys(t for t, m in zip(texts, out, strict=True) if m is _TEMPLATE))
+    if not todo:
+        return out  # type: ignore[return-value]
+    computed = dict(zip(todo, signatures([shingles(t) for t in todo], _TEMPLATE), strict=True))
+    if len(_minhashes) + len(computed) > MINHASH_MEMO:
+        _minhashes.clear()
+    _minhashes.update(computed)
+    return [computed[t] if m is _TEMPLATE else m for t, m in zip(texts, out, strict=True)]
 
 
 # ---- what tells two events apart ---------------------------------------------------------------------------------

@@ -164,13 +164,15 @@ def _older_matches(session: Session, index: StoryIndex, docs: list[Doc]) -> None
             index.remember(story_id, url if url in u else "", fp if fp in f else "")
 
 
-def embed_ahead(session: Session, items: Sequence[StoredItem], embedder: Embedder | None = None) -> None:
+def embed_ahead(session: Session, items: Sequence[StoredItem], embedder: Embedder | None = None) -> set[int]:
     """Embed, before a batch's first write, the headlines ``assign_stories`` will embed for it (the ones not foreseen
     as copies; the embedder's cache keeps them, so the assignment finds them there). On SQLite the write lock comes
     with the first INSERT, so the model's time no longer holds up every other writer (a story's slug, the select
-    step) while a large poll is stored. A wrong guess costs time only, as in ``StoryIndex.assign``."""
+    step) while a large poll is stored. A wrong guess costs time only, as in ``StoryIndex.assign``. Returns the
+    foreseen copies (positions in ``Doc.order``), which ``assign_story_ids(ahead=…)`` takes instead of foreseeing
+    them again."""
     if not items:
-        return
+        return set()
     embedder = embedder or default_embedder()
     live = _live(session, embedder, True, max(i.published_at for i in items))
     docs = sorted((item_doc(i) for i in items), key=lambda d: d.order)
@@ -179,6 +181,7 @@ def embed_ahead(session: Session, items: Sequence[StoredItem], embedder: Embedde
     need = [docs[k].title for k in range(len(docs)) if k not in ahead]
     if need:
         embedder.embed(need)
+    return ahead
 
 
 def assign_stories(
@@ -196,10 +199,16 @@ def assign_stories(
 
 
 def assign_story_ids(
-    session: Session, items: Sequence[StoredItem], embedder: Embedder | None = None, *, same_event: bool = True
+    session: Session,
+    items: Sequence[StoredItem],
+    embedder: Embedder | None = None,
+    *,
+    same_event: bool = True,
+    ahead: set[int] | None = None,
 ) -> list[int]:
     """``assign_stories`` without loading the stories: their ids, in the order of ``items`` (the poll's path, which
-    needs no ORM object of a story it has just inserted)."""
+    needs no ORM object of a story it has just inserted). ``ahead``: what ``embed_ahead`` foresaw for the same items,
+    used unless other processes' items reached the index in between (then foreseen again)."""
     if not items:
         return []
     embedder = embedder or (default_embedder() if same_event else HashingEmbedder(8))
@@ -215,7 +224,10 @@ def assign_story_ids(
         _older_matches(session, index, docs)
         provisional = itertools.count(-1, -1)
         matches = index.assign(
-            docs, lambda pos: embedder.embed([docs[p].title for p in pos]), lambda: next(provisional)
+            docs,
+            lambda pos: embedder.embed([docs[p].title for p in pos]),
+            lambda: next(provisional),
+            ahead=None if others else ahead,
         )
         return _write(session, index, items, docs, matches)
 
