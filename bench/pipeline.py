@@ -58,7 +58,15 @@ from harness import compile_package  # noqa: E402
 
 COMPILED = compile_package()  # before newsroom's first import (as installed: no module compiled from source at start)
 
-from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig, WorkerConfig  # noqa: E402
+from newsroom.config import (  # noqa: E402
+    FetchConfig,
+    ImagesConfig,
+    LLMConfig,
+    PublishConfig,
+    Settings,
+    SourceConfig,
+    WorkerConfig,
+)
 from newsroom.demo import serve_demo_feed  # noqa: E402
 from newsroom.llm import make_provider  # noqa: E402
 from newsroom.llm.usage import CallBuffer  # noqa: E402
@@ -216,6 +224,23 @@ def thread_cpu() -> dict[str, float]:
     return dict(out)
 
 
+def card_processes() -> dict[str, Any]:
+    """The CPU seconds and peak RSS of this process's card processes (``images/card_process.py``) still running."""
+    import psutil
+
+    cpu, peak = 0.0, []
+    for child in psutil.Process().children():
+        try:
+            if "newsroom.images.card_process" not in " ".join(child.cmdline()):
+                continue
+            cpu += sum(child.cpu_times()[:2])
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            peak.append(int(status.split("VmHWM:")[1].split()[0]) / 1024)  # kB
+        except (psutil.Error, OSError, IndexError):
+            continue
+    return {"processes": len(peak), "cpu_s": round(cpu, 3), "peak_rss_mb": [round(x, 1) for x in peak]}
+
+
 def process_age_s() -> float:
     """Seconds since this process was created (interpreter start and imports included; the bytecode compile that an
     installed package does not pay left out)."""
@@ -251,6 +276,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     threads = thread_cpu()  # before asyncio.run ends the default executor's threads
+    cards = card_processes()  # before the pipeline (and its card process) goes
     threads["event loop (main thread)"] -= loop0
     await provider.aclose()
     first_story_s = (planned[0] - t0) if planned else 0.0
@@ -269,6 +295,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
         "files": len(summary.published),
         "failures": len(summary.failures),
         "thread_cpu_s": threads,  # type: ignore[dict-item]
+        "card_processes": cards,  # type: ignore[dict-item]
     }
 
 
@@ -327,6 +354,7 @@ def bench_settings(args: argparse.Namespace, tmp: str, feed_url: str, base_url: 
             timeout_seconds=30,
         ),
         publish=PublishConfig(content_dir=Path(tmp) / "content"),
+        images=ImagesConfig() if args.card_processes is None else ImagesConfig(card_processes=args.card_processes),
         # a worker runs as many story jobs as `newsroom run` keeps in flight for the same model slots (pipeline.py);
         # the schedule looks for the feed every second, so the first poll does not wait for a 10 s tick
         worker=WorkerConfig(concurrency=2 * per_process + 8, schedule_seconds=1),
@@ -383,6 +411,7 @@ def as_worker(out: Path, argv: list[str]) -> None:
                     "stage_cpu_s": dict(cpu.seconds),
                     "cpu_s": usage.ru_utime + usage.ru_stime,
                     "peak_rss_mb": usage.ru_maxrss / 1024,
+                    "card_processes": card_processes(),
                 }
             )
         )
@@ -534,6 +563,11 @@ def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Run
         "workers_cpu_s_from_start": total_cpu,
         "workers_cpu_s_each": [round(c["cpu_s"], 2) for c in children],  # each worker's CPU, from its start
         "workers_peak_rss_mb": [round(c["peak_rss_mb"], 1) for c in children],
+        "card_processes": {
+            "processes": sum(c["card_processes"]["processes"] for c in children),
+            "cpu_s": round(sum(c["card_processes"]["cpu_s"] for c in children), 3),
+            "peak_rss_mb": [x for c in children for x in c["card_processes"]["peak_rss_mb"]],
+        },
         "calls_stored": calls_stored,
     }
     second = {"model_calls": None, "wall_s": None}
@@ -558,6 +592,11 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, help="default: bench/results/pipeline.json (pipeline-workers.json)")
     ap.add_argument("--profile", type=Path, help="cProfile the event loop's thread during the first run into this file")
+    ap.add_argument(
+        "--card-processes",
+        type=int,
+        help="images.card_processes (default: the configuration's default; 0: cards drawn in a thread in-process)",
+    )
     args = ap.parse_args()
     args.out = args.out or HERE / "results" / ("pipeline-workers.json" if args.workers else "pipeline.json")
     langs = args.languages.split(",")
@@ -608,6 +647,7 @@ def main() -> None:
         "tokens_per_article_language": round((first["tokens_in"] + first["tokens_out"]) / articles, 1),
         "second_run_model_calls": second["model_calls"],
         "second_run_wall_s": None if second["wall_s"] is None else round(second["wall_s"], 3),
+        "card_processes": first.pop("card_processes"),
         "peak_rss_mb": max(
             first.get("workers_peak_rss_mb") or [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
         ),
@@ -651,6 +691,13 @@ def main() -> None:
             f"{first['cpu_s']:.2f} s",
         ),
     ]
+    cards = result["card_processes"]
+    rows.append(
+        (
+            f"  CPU of the card processes ({cards['processes']}), beside " + ("the workers" if args.workers else "it"),
+            f"{cards['cpu_s']:.2f} s",
+        )
+    )
     if args.workers:
         rows.append(
             (
@@ -671,6 +718,7 @@ def main() -> None:
             "peak RSS (target <= 1000 MB)" + (", the largest worker" if args.workers else ""),
             f"{result['peak_rss_mb']:.1f} MB",
         ),
+        ("  peak RSS of each card process", " / ".join(f"{x:.1f} MB" for x in cards["peak_rss_mb"]) or "none ran"),
         ("uptime", result["uptime"]),
     ]
     for r in rows:
