@@ -622,6 +622,7 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, help="default: bench/results/pipeline.json (pipeline-workers.json)")
     ap.add_argument("--profile", type=Path, help="cProfile the event loop's thread during the first run into this file")
+    ap.add_argument("--keep", type=Path, help="copy the articles and the cover cards here (content/, covers/)")
     ap.add_argument(
         "--card-processes",
         type=int,
@@ -643,6 +644,11 @@ def main() -> None:
             else:
                 settings = bench_settings(args, tmp, feed_url, base_url, f"sqlite:///{tmp}/bench.db")
                 first, stage_cpu, held, second, startup = in_process(args, settings, cpu, imported_s)
+            if args.keep:
+                import shutil
+
+                shutil.copytree(settings.publish.content_dir, args.keep / "content")
+                shutil.copytree(settings.publish.covers_folder(), args.keep / "covers")
     finally:
         server.terminate()
         server.wait(10)
