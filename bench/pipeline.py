@@ -14,6 +14,7 @@ the startup figures and recorded in the JSON.
 
     .venv/bin/python bench/pipeline.py                 # 500 stories, 250 ms, concurrency 32
     .venv/bin/python bench/pipeline.py --stories 50    # quick look
+    .venv/bin/python bench/pipeline.py --card-processes 0 --keep /tmp/a   # cards drawn in a thread; files kept
     .venv/bin/python bench/pipeline.py --workers 2 --concurrency 64 \
         --database-url postgresql://postgres@127.0.0.1:5432/test    # two `newsroom worker`s, 32 model slots each
 
@@ -21,6 +22,9 @@ With ``--workers N`` the same stories go through N `newsroom worker` processes (
 the PostgreSQL database (dropped at the end), sharing ``--concurrency`` model slots; the wall time counts from the
 first worker's registration (its imports and warm-up are reported apart) until every story is written and every
 article published; each worker times its stages as this process does and reports them at exit.
+
+The cover cards are drawn by card processes beside this process (``images.card_processes``): their CPU seconds and
+peak RSS are reported on their own rows, not in this process's CPU.
 
 Prints a table and writes bench/results/pipeline.json (pipeline-workers.json with --workers).
 """
