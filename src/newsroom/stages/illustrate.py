@@ -10,8 +10,8 @@ a site reading the files never meets a missing field: until a provider answers, 
 generated card under ``{base_url}/{slug}/{size}.png`` (:func:`placeholder_cover`).
 
 Off the critical path: a card's URLs are known before it is drawn, so with the card provider (the default) the
-article is published with them at once and the card is drawn in the illustrator's one background thread while the
-story's translations are in flight; :meth:`Illustrator.drain` waits for the cards still being drawn (the scheduler
+article is published with them at once and the card is drawn in the background while the story's translations
+are in flight; :meth:`Illustrator.drain` waits for the cards still being drawn (the scheduler
 calls it before a run ends). The drawing itself happens in ``images.card_processes`` child processes (one by
 default: ``images/card_process.py``), so that it does not hold this process's interpreter lock while the event loop,
 the guards and the SQL need it; one thread here per card process hands them the cards and waits. With
