@@ -14,6 +14,7 @@ the startup figures and recorded in the JSON.
 
     .venv/bin/python bench/pipeline.py                 # 500 stories, 250 ms, concurrency 32
     .venv/bin/python bench/pipeline.py --stories 50    # quick look
+    .venv/bin/python bench/pipeline.py --card-processes 0 --keep /tmp/a   # cards drawn in a thread; files kept
     .venv/bin/python bench/pipeline.py --workers 2 --concurrency 64 \
         --database-url postgresql://postgres@127.0.0.1:5432/test    # two `newsroom worker`s, 32 model slots each
 
@@ -21,6 +22,9 @@ With ``--workers N`` the same stories go through N `newsroom worker` processes (
 the PostgreSQL database (dropped at the end), sharing ``--concurrency`` model slots; the wall time counts from the
 first worker's registration (its imports and warm-up are reported apart) until every story is written and every
 article published; each worker times its stages as this process does and reports them at exit.
+
+The cover cards are drawn by card processes beside this process (``images.card_processes``): their CPU seconds and
+peak RSS are reported on their own rows, not in this process's CPU.
 
 Prints a table and writes bench/results/pipeline.json (pipeline-workers.json with --workers).
 """
@@ -58,7 +62,15 @@ from harness import compile_package  # noqa: E402
 
 COMPILED = compile_package()  # before newsroom's first import (as installed: no module compiled from source at start)
 
-from newsroom.config import FetchConfig, LLMConfig, PublishConfig, Settings, SourceConfig, WorkerConfig  # noqa: E402
+from newsroom.config import (  # noqa: E402
+    FetchConfig,
+    ImagesConfig,
+    LLMConfig,
+    PublishConfig,
+    Settings,
+    SourceConfig,
+    WorkerConfig,
+)
 from newsroom.demo import serve_demo_feed  # noqa: E402
 from newsroom.llm import make_provider  # noqa: E402
 from newsroom.llm.usage import CallBuffer  # noqa: E402
@@ -189,11 +201,25 @@ def instrument() -> StageCPU:
     cpu.wrap(job, "select_story", "select: relevance, item type, score")
     cpu.wrap(write, "pivot_row", "write: offline classifiers (pivot row)")
     cpu.wrap(CardProvider, "render", "illustrate: cover cards")
+    try:
+        from newsroom.images import card_process
+    except ImportError:  # a tree from before the card processes (a baseline run of this bench)
+        card_process = None  # type: ignore[assignment]
+    if card_process is not None:
+        closing = card_process._close
+
+        def close(proc: Any) -> None:  # the card process's CPU and peak RSS, just before it is asked to exit
+            _card_usage(proc.pid)
+            closing(proc)
+
+        card_process._close = close  # type: ignore[assignment]
     cpu.wrap(FilesystemTarget, "write", "publish: Markdown files")
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     for attr in ("execute", "scalars", "scalar", "get", "get_one", "flush", "commit"):
         cpu.wrap(Session, attr, "store: SQL (SQLAlchemy)")
+    cpu.wrap(Connection, "execute", "store: SQL (SQLAlchemy)")  # Core statements (and the ORM's, counted once)
     return cpu
 
 
@@ -214,6 +240,38 @@ def thread_cpu() -> dict[str, float]:
             "event loop (main thread)" if t is threading.main_thread() else re.sub(r"[_-]?\d+(_\d+)?$", "", t.name)
         ] += seconds
     return dict(out)
+
+
+CARD_USAGE: dict[int, tuple[float, float]] = {}  # card process pid -> (CPU seconds, peak RSS MB) when last seen
+
+
+def _card_usage(pid: int) -> None:
+    import psutil
+
+    try:
+        cpu = sum(psutil.Process(pid).cpu_times()[:2])
+        status = Path(f"/proc/{pid}/status").read_text()
+        CARD_USAGE[pid] = (cpu, int(status.split("VmHWM:")[1].split()[0]) / 1024)  # kB
+    except (psutil.Error, OSError, IndexError):
+        pass
+
+
+def card_processes() -> dict[str, Any]:
+    """The CPU seconds and peak RSS of this process's card processes (``images/card_process.py``): those still
+    running, and those ended before (``instrument`` samples each as it is closed)."""
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            if "newsroom.images.card_process" in " ".join(child.cmdline()):
+                _card_usage(child.pid)
+        except psutil.Error:
+            continue
+    return {
+        "processes": len(CARD_USAGE),
+        "cpu_s": round(sum(cpu for cpu, _ in CARD_USAGE.values()), 3),
+        "peak_rss_mb": [round(rss, 1) for _, rss in CARD_USAGE.values()],
+    }
 
 
 def process_age_s() -> float:
@@ -251,6 +309,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     threads = thread_cpu()  # before asyncio.run ends the default executor's threads
+    cards = card_processes()  # before the pipeline (and its card process) goes
     threads["event loop (main thread)"] -= loop0
     await provider.aclose()
     first_story_s = (planned[0] - t0) if planned else 0.0
@@ -269,6 +328,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
         "files": len(summary.published),
         "failures": len(summary.failures),
         "thread_cpu_s": threads,  # type: ignore[dict-item]
+        "card_processes": cards,  # type: ignore[dict-item]
     }
 
 
@@ -327,6 +387,7 @@ def bench_settings(args: argparse.Namespace, tmp: str, feed_url: str, base_url: 
             timeout_seconds=30,
         ),
         publish=PublishConfig(content_dir=Path(tmp) / "content"),
+        images=ImagesConfig() if args.card_processes is None else ImagesConfig(card_processes=args.card_processes),
         # a worker runs as many story jobs as `newsroom run` keeps in flight for the same model slots (pipeline.py);
         # the schedule looks for the feed every second, so the first poll does not wait for a 10 s tick
         worker=WorkerConfig(concurrency=2 * per_process + 8, schedule_seconds=1),
@@ -377,12 +438,14 @@ def as_worker(out: Path, argv: list[str]) -> None:
         newsroom_main()
     finally:
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        cards = card_processes()
         out.write_text(
             json.dumps(
                 {
                     "stage_cpu_s": dict(cpu.seconds),
                     "cpu_s": usage.ru_utime + usage.ru_stime,
                     "peak_rss_mb": usage.ru_maxrss / 1024,
+                    "card_processes": cards,
                 }
             )
         )
@@ -534,6 +597,11 @@ def with_workers(args: argparse.Namespace, settings: Settings, tmp: Path) -> Run
         "workers_cpu_s_from_start": total_cpu,
         "workers_cpu_s_each": [round(c["cpu_s"], 2) for c in children],  # each worker's CPU, from its start
         "workers_peak_rss_mb": [round(c["peak_rss_mb"], 1) for c in children],
+        "card_processes": {
+            "processes": sum(c["card_processes"]["processes"] for c in children),
+            "cpu_s": round(sum(c["card_processes"]["cpu_s"] for c in children), 3),
+            "peak_rss_mb": [x for c in children for x in c["card_processes"]["peak_rss_mb"]],
+        },
         "calls_stored": calls_stored,
     }
     second = {"model_calls": None, "wall_s": None}
@@ -558,6 +626,12 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, help="default: bench/results/pipeline.json (pipeline-workers.json)")
     ap.add_argument("--profile", type=Path, help="cProfile the event loop's thread during the first run into this file")
+    ap.add_argument("--keep", type=Path, help="copy the articles and the cover cards here (content/, covers/)")
+    ap.add_argument(
+        "--card-processes",
+        type=int,
+        help="images.card_processes (default: the configuration's default; 0: cards drawn in a thread in-process)",
+    )
     args = ap.parse_args()
     args.out = args.out or HERE / "results" / ("pipeline-workers.json" if args.workers else "pipeline.json")
     langs = args.languages.split(",")
@@ -574,6 +648,11 @@ def main() -> None:
             else:
                 settings = bench_settings(args, tmp, feed_url, base_url, f"sqlite:///{tmp}/bench.db")
                 first, stage_cpu, held, second, startup = in_process(args, settings, cpu, imported_s)
+            if args.keep:
+                import shutil
+
+                shutil.copytree(settings.publish.content_dir, args.keep / "content")
+                shutil.copytree(settings.publish.covers_folder(), args.keep / "covers")
     finally:
         server.terminate()
         server.wait(10)
@@ -608,6 +687,7 @@ def main() -> None:
         "tokens_per_article_language": round((first["tokens_in"] + first["tokens_out"]) / articles, 1),
         "second_run_model_calls": second["model_calls"],
         "second_run_wall_s": None if second["wall_s"] is None else round(second["wall_s"], 3),
+        "card_processes": first.pop("card_processes"),
         "peak_rss_mb": max(
             first.get("workers_peak_rss_mb") or [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
         ),
@@ -651,6 +731,13 @@ def main() -> None:
             f"{first['cpu_s']:.2f} s",
         ),
     ]
+    cards = result["card_processes"]
+    rows.append(
+        (
+            f"  CPU of the card processes ({cards['processes']}), beside " + ("the workers" if args.workers else "it"),
+            f"{cards['cpu_s']:.2f} s",
+        )
+    )
     if args.workers:
         rows.append(
             (
@@ -671,6 +758,7 @@ def main() -> None:
             "peak RSS (target <= 1000 MB)" + (", the largest worker" if args.workers else ""),
             f"{result['peak_rss_mb']:.1f} MB",
         ),
+        ("  peak RSS of each card process", " / ".join(f"{x:.1f} MB" for x in cards["peak_rss_mb"]) or "none ran"),
         ("uptime", result["uptime"]),
     ]
     for r in rows:

@@ -72,3 +72,22 @@ def test_an_attempt_started_from_the_event_loop_marks_the_first_call(tmp_path: P
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(ModelCallRow)) == 1
     store.close()
+
+
+def test_a_call_s_outcome_completes_its_started_row_in_the_same_or_a_later_transaction(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'n.db'}")
+    done = CallRecord("write", "openai", "m", 120, 340, 250.0, "ok", call_key="later")
+    with store.session() as s:
+        add_calls(s, [(record("later"), None)])
+    with store.session() as s:
+        add_calls(s, [(done, 7)])
+    with store.session() as s:  # started and answered before the transaction commits (a fast server)
+        add_calls(
+            s, [(record("same"), None), (CallRecord("write", "openai", "m", 1, 2, 3.0, "ok", call_key="same"), 8)]
+        )
+    with store.session() as s:
+        rows = {r.call_key: r for r in s.scalars(select(ModelCallRow))}
+    assert sorted(rows) == ["later", "same"]
+    assert (rows["later"].outcome, rows["later"].tokens_out, rows["later"].story_id) == ("ok", 340, 7)
+    assert (rows["same"].outcome, rows["same"].tokens_in, rows["same"].story_id) == ("ok", 1, 8)
+    store.close()

@@ -339,6 +339,12 @@ class ImagesConfig(_Strict):
     unsplash_app_name: str = Field(default="newsroom", description="utm_source of the attribution links")
     library_dir: Path | None = Field(default=None, description="folder of images named by their tags")
     card_brand: str = Field(default="NEWSROOM", description="the name printed on generated cover cards")
+    card_processes: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="child processes that draw the cards, off this process's interpreter lock; 0: a thread here",
+    )
     timeout_seconds: float = Field(default=15, gt=0)
 
 

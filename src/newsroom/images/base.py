@@ -6,18 +6,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..models import CoverImage
+from .draw import CARD_SIZES
 
-# The files a generated or cropped cover is written as (Unsplash's widths: full 1920, regular 1080, small 400,
-# thumb 200). The seed's other two keys point at one of them (``CARD_ALIASES``): ``small_s3`` at the small file, and
-# ``raw`` at the largest, since a card drawn from vectors (or a library image cropped to size) has no original larger
-# than its largest rendition: drawing and encoding a 2400 px copy of it cost half a card's CPU for no more detail.
-CARD_SIZES: dict[str, tuple[int, int]] = {
-    "full": (1920, 1008),
-    "regular": (1080, 567),
-    "small": (400, 210),
-    "thumb": (200, 105),
-}
+# ``raw`` and ``small_s3`` point at the full and the small file (``draw.CARD_SIZES``: why no larger raw file).
 CARD_ALIASES: dict[str, str] = {"raw": "full", "small_s3": "small"}
+
+__all__ = ["CARD_ALIASES", "CARD_SIZES", "CoverError", "CoverProvider", "CoverRequest"]
 
 
 class CoverError(Exception):

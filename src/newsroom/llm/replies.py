@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..store.queries import add_calls
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..store.db import Store
 
 log = logging.getLogger(__name__)
+_ADD_REPLY = insert(ModelReplyRow.__table__).returning(ModelReplyRow.__table__.c.id)  # built once
 
 # the look-ups' own threads (one process-wide pool): the default executor may be full of CPU work (the classifiers)
 # for seconds. Replies are committed by the store's writer thread (store/batch.py), never behind that work either.
@@ -150,11 +151,11 @@ class DurableReplies:
     ) -> int:
         """The reply and its call's outcome, in the writer's transaction (``store/batch.py``: with other replies and
         attempts of the moment, one commit); the reply row's id."""
-        row = ModelReplyRow(story_id=story_id, prompt_key=key, model=result.model, reply=result.value.model_dump_json())
-        s.add(row)
+        reply = result.value.model_dump_json()
+        values = {"story_id": story_id, "prompt_key": key, "model": result.model, "reply": reply}
+        row_id: int = s.connection().execute(_ADD_REPLY, values).scalar_one()  # Core: no ORM object to build, flush
         add_calls(s, records)  # the call's outcome commits with its reply: both or neither survive a crash
-        s.flush()
-        return row.id
+        return row_id
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -163,4 +164,5 @@ class DurableReplies:
 def forget(session: Session, story_id: int) -> None:
     """Drop a story's stored replies: its articles hold what they were for (call in the transaction that stores
     them)."""
-    session.execute(delete(ModelReplyRow).where(ModelReplyRow.story_id == story_id))
+    replies = ModelReplyRow.__table__
+    session.connection().execute(delete(replies).where(replies.c.story_id == story_id))  # Core: nothing to synchronise

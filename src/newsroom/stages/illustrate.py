@@ -10,9 +10,12 @@ a site reading the files never meets a missing field: until a provider answers, 
 generated card under ``{base_url}/{slug}/{size}.png`` (:func:`placeholder_cover`).
 
 Off the critical path: a card's URLs are known before it is drawn, so with the card provider (the default) the
-article is published with them at once and the card is drawn in the illustrator's one background thread while the
-story's translations are in flight; :meth:`Illustrator.drain` waits for the cards still being drawn (the scheduler
-calls it before a run ends). One thread: drawing never takes both cores from the event loop and the guards.
+article is published with them at once and the card is drawn in the background while the story's translations
+are in flight; :meth:`Illustrator.drain` waits for the cards still being drawn (the scheduler
+calls it before a run ends). The drawing itself happens in ``images.card_processes`` child processes (one by
+default: ``images/card_process.py``), so that it does not hold this process's interpreter lock while the event loop,
+the guards and the SQL need it; one thread here per card process hands them the cards and waits. With
+``card_processes = 0`` one thread here draws them (never both cores taken from the event loop and the guards).
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ class Illustrator:
         self.settings = settings
         self.primary = make_cover_provider(settings, client)
         cfg = settings.images
-        self.card = CardProvider(settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand)
+        self.card = CardProvider(
+            settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand, cfg.card_processes
+        )
+        self.card_processes = cfg.card_processes
         self._drawer: ThreadPoolExecutor | None = None
         self._drawing: list[Future[CoverImage]] = []
 
@@ -69,7 +75,7 @@ class Illustrator:
         """The card's URLs now; the card itself drawn in the background thread."""
         urls = self.card.urls(request)
         if self._drawer is None:
-            self._drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cards")
+            self._drawer = ThreadPoolExecutor(max_workers=max(1, self.card_processes), thread_name_prefix="cards")
         self._drawing = [f for f in self._drawing if not (f.done() and _report(f))]  # a worker never drains
         self._drawing.append(self._drawer.submit(self.card.render, request))
         return urls

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..llm.base import CallRecord
@@ -93,10 +93,18 @@ def _store_and_write(
     return target.write(article_doc(article, ctx.lead, ctx.source))
 
 
+_articles = ArticleRow.__table__
+# built once (its SQL compiled once) and run as Core: the ORM's UPDATE coerced the values and looked for rows to
+# synchronise in the session at every article
+_MARK = (
+    update(_articles)
+    .where(_articles.c.id == bindparam("b_id"))
+    .values(path=bindparam("b_path"), published_version=bindparam("b_version"))
+)
+
+
 def _mark(session: Session, article_id: int, version: int, path: Path) -> None:
-    session.execute(
-        update(ArticleRow).where(ArticleRow.id == article_id).values(path=str(path), published_version=version)
-    )
+    session.connection().execute(_MARK, {"b_id": article_id, "b_path": str(path), "b_version": version})
 
 
 def publish_pending(store: Store, target: FilesystemTarget, calls: CallBuffer) -> list[Path]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..llm.base import CallRecord
@@ -70,26 +70,37 @@ def unpublished_article_ids(session: Session) -> list[int]:
     return list(session.scalars(q))
 
 
+_CALL_FIELDS = ("stage", "provider", "model", "tokens_in", "tokens_out", "latency_ms", "cost", "outcome", "error")
+_calls = ModelCallRow.__table__
+# Core statements built once (their SQL compiled once): the ORM coerced the values, looked for rows to synchronise
+# in the session and ran its unit of work at every call, about 1 ms of CPU for each of a call's two writes
+_COMPLETE_CALL = (
+    update(_calls)
+    .where(_calls.c.call_key == bindparam("key"))
+    .values({name: bindparam(name) for name in (*_CALL_FIELDS, "story_id")})
+)
+_ADD_CALLS = insert(_calls)
+
+
 def add_calls(session: Session, records: Iterable[tuple[CallRecord, int | None]]) -> None:
     """Store call records; a record whose ``call_key`` has a row already (its ``started`` row) completes that row."""
+    rows: list[dict[str, Any]] = []
+    waiting: dict[str, dict[str, Any]] = {}  # call_key -> its row in ``rows`` (not inserted yet)
     for r, story_id in records:
-        values = {
-            "stage": r.stage,
-            "provider": r.provider,
-            "model": r.model,
-            "tokens_in": r.tokens_in,
-            "tokens_out": r.tokens_out,
-            "latency_ms": r.latency_ms,
-            "cost": r.cost,
-            "outcome": r.outcome,
-            "error": r.error,
-            "story_id": story_id,
-        }
+        values: dict[str, Any] = {name: getattr(r, name) for name in _CALL_FIELDS}
+        values["story_id"] = story_id
         if r.call_key is not None and r.outcome != "started":
-            done = session.execute(update(ModelCallRow).where(ModelCallRow.call_key == r.call_key).values(**values))
-            if done.rowcount:  # type: ignore[attr-defined]
+            if r.call_key in waiting:  # started and done in the same list
+                waiting[r.call_key].update(values)
                 continue
-        session.add(ModelCallRow(call_key=r.call_key, **values))
+            if session.connection().execute(_COMPLETE_CALL, {"key": r.call_key, **values}).rowcount:
+                continue
+        row = {"call_key": r.call_key, **values}
+        rows.append(row)
+        if r.call_key is not None:
+            waiting[r.call_key] = row
+    if rows:
+        session.connection().execute(_ADD_CALLS, rows)  # created_at: the column's default, as through the ORM
 
 
 def stats(session: Session) -> dict[str, Any]:
