@@ -52,6 +52,9 @@ def one_blas_thread() -> threadpool_limits:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+_BANDS = "_newsroom_bands"  # the attribute of a MinHash that keeps its band keys (``BandIndex._hashes``)
+
+
 class BandIndex:
     """``MinHashLSH``'s candidates with plain dicts: the same bands (``sketch.lsh_params``), so a query returns the
     same keys as datasketch's index holding the same MinHashes, at a fraction of the cost per insert, query and
@@ -59,13 +62,22 @@ class BandIndex:
 
     def __init__(self, threshold: float, num_perm: int) -> None:
         bands, rows = lsh_params(threshold, num_perm)
+        self._shape = (bands, rows)
         self._ranges = [(i * rows, (i + 1) * rows) for i in range(bands)]
         self._tables: list[dict[bytes, dict[Hashable, None]]] = [{} for _ in range(bands)]
         self._keys: dict[Hashable, list[bytes]] = {}
 
     def _hashes(self, mh: MinHash) -> list[bytes]:
+        """The band keys of ``mh``, kept on it: one signature is inserted and queried several times (the copy
+        foresight's index and the story index), and ``features.minhash`` hands out one object per text, never
+        changed once built."""
+        kept = getattr(mh, _BANDS, None)
+        if kept is not None and kept[0] == self._shape:
+            return kept[1]
         raw, size = mh.hashvalues.tobytes(), mh.hashvalues.itemsize  # one copy, sliced per band
-        return [raw[start * size : end * size] for start, end in self._ranges]
+        hashes = [raw[start * size : end * size] for start, end in self._ranges]
+        setattr(mh, _BANDS, (self._shape, hashes))
+        return hashes
 
     def insert(self, key: Hashable, mh: MinHash) -> None:
         hashes = self._hashes(mh)
@@ -236,16 +248,20 @@ class StoryIndex:
         rows = rows[np.lexsort((rows, -sims[rows]))][: p.candidates]  # most similar first, ties by position
         members: list[Profile] = [self._prof[r] for r in rows]  # type: ignore[misc]
         features = np.array([pair_features(item, m, float(sims[r])) for r, m in zip(rows, members, strict=True)])
-        per_story: dict[int, list[float]] = {}
-        for r, m, prob in zip(rows, members, self.model.probability(features), strict=True):
-            per_story.setdefault(int(self._sid[r]), []).append(0.0 if incompatible(item, m) else float(prob))
+        per_story: dict[int, list[tuple[float, Profile]]] = {}
+        for r, m, prob in zip(rows, members, self.model.probability(features).tolist(), strict=True):
+            per_story.setdefault(int(self._sid[r]), []).append((prob, m))
         best: Match | None = None
         for story_id in sorted(per_story):
             story = self.stories.get(story_id)
             if story is None or not self._in_window(story, doc.published):
                 continue
-            top = sorted(per_story[story_id], reverse=True)[: p.linkage]
-            score = sum(top) / min(p.linkage, story.compared)  # members not among the nearest count as 0
+            pairs = per_story[story_id]
+            if _linkage_score([prob for prob, _ in pairs], p.linkage, story.compared) < p.join:
+                continue  # cannot join even before the vetoes (which only lower a member's probability to 0)
+            score = _linkage_score(  # members not among the nearest count as 0
+                [0.0 if incompatible(item, m) else prob for prob, m in pairs], p.linkage, story.compared
+            )
             if score >= p.join and (best is None or score > best.score):
                 best = Match(story_id, "similar", score)
         return best
@@ -365,6 +381,12 @@ class StoryIndex:
                 self._lsh.remove(key)
                 del self._minhashes[key]
         self._pruned_at = self._latest
+
+
+def _linkage_score(probs: list[float], linkage: int, compared: int) -> float:
+    """The mean of the ``linkage`` highest of a story's member probabilities, over ``min(linkage, compared)``
+    members: those not among the nearest candidates count as 0."""
+    return sum(sorted(probs, reverse=True)[:linkage]) / min(linkage, compared)
 
 
 def _near_copy(doc: Doc, mh: MinHash, other: Doc, window: float, bar: float) -> bool:
