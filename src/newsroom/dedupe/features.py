@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ..assets import MAJOR_ASSETS, detect_assets
-from ..guards.numbers import quantities
+from ..guards.numbers import Quantity, quantities
 from .sketch import MinHash, signatures
 
 NUM_PERM = 64
@@ -193,6 +193,12 @@ DOMAIN_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1024)
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    """The quantities of an English headline, parsed once for ``amount_keys`` and ``number_keys``."""
+    return tuple(quantities(text, "en"))
+
+
 DEAL_SIZE = 1e6  # money amounts from here up name a deal, a raise, a loss: prices and fees stay below
 
 
@@ -203,7 +209,7 @@ def amount_keys(text: str) -> frozenset[str]:
     round or one hack cite one amount; two rounds on one day rarely do. Percentages and prices move with the hour of
     the report and are left out."""
     keys = set()
-    for q in quantities(text, "en"):
+    for q in _quantities(text):
         if q.unit is None or q.unit == "%":
             continue
         for value in q.values:
@@ -366,7 +372,7 @@ def number_keys(text: str) -> frozenset[str]:
     ``1.6e+03``, ``$105M`` -> ``USD:1.1e+08``, ``12%`` -> ``%:1.2e+01``). Years are left out: "2026" names no event.
     Two reports of one event tend to cite the same figure."""
     keys = set()
-    for q in quantities(text, "en"):
+    for q in _quantities(text):
         for value in q.values:
             if q.unit is None and 1990 <= value <= 2100 and float(value).is_integer():
                 continue

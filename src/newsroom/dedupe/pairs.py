@@ -151,12 +151,15 @@ def _text_keys(title: str) -> tuple[frozenset[str], ...]:
     keys = entity_keys(title)
     assets = frozenset(k for k in keys if k.startswith("$"))
     entities = frozenset(k for k in keys if not k.startswith("$") and k not in DOMAIN_WORDS)
-    main = _words(_SUBORDINATE.split(title, maxsplit=1)[0])
+    sequence = _sequence(title)
+    words = frozenset(sequence)  # ``_words(title)``, from the one pass over the text
+    clause = _SUBORDINATE.split(title, maxsplit=1)[0]
+    main = words if clause == title else _words(clause)
     bare = _SITE_SUFFIX.sub("", title)
-    frame = _sequence(bare)
+    frame = sequence if bare == title else _sequence(bare)
     names = _names(bare) & frozenset(frame)
     return (
-        _words(title),
+        words,
         main,
         entities,
         assets,
@@ -192,26 +195,30 @@ def _conflict(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def pair_features(a: Profile, b: Profile, cosine: float | None = None) -> list[float]:
-    """The features of ``FEATURES`` for one pair (symmetric in ``a`` and ``b``)."""
+    """The features of ``FEATURES`` for one pair (symmetric in ``a`` and ``b``). Written out flat: the clusterer
+    computes it for a dozen candidates per item."""
     cos = float(a.vector @ b.vector) if cosine is None else cosine
     shared, every = a.words & b.words, a.words | b.words  # each set built once (they were built twice)
     union = len(every)
-    shared_entities = min(3, len(a.entities & b.entities))
+    shared_entities = len(a.entities & b.entities)
+    if shared_entities > 3:
+        shared_entities = 3
     rare_shared = sum(map(rarity, shared))
     rare_union = sum(map(rarity, every))
     main_shared = a.main & b.main
     main_union = len(a.main) + len(b.main) - len(main_shared)
+    figures = len(a.figures & b.figures)
     return [
         cos,
         len(shared) / union if union else 0.0,
         float(shared_entities),
         1.0 if a.assets & b.assets else 0.0,
-        _conflict(a.assets, b.assets),
-        float(min(2, len(a.figures & b.figures))),
-        _conflict(a.amounts, b.amounts),
-        _conflict(a.figures, b.figures),
-        1.0 if a.actions & b.actions else 0.0,
-        _conflict(a.actions, b.actions),
+        1.0 if a.assets and b.assets and a.assets.isdisjoint(b.assets) else 0.0,
+        2.0 if figures >= 2 else float(figures),
+        1.0 if a.amounts and b.amounts and a.amounts.isdisjoint(b.amounts) else 0.0,
+        1.0 if a.figures and b.figures and not figures else 0.0,
+        0.0 if a.actions.isdisjoint(b.actions) else 1.0,
+        1.0 if a.actions and b.actions and a.actions.isdisjoint(b.actions) else 0.0,
         1.0 if a.source and a.source == b.source else 0.0,
         math.log1p(abs(a.published - b.published) / 3600.0),
         cos * shared_entities,
@@ -300,8 +307,10 @@ def incompatible(a: Profile, b: Profile) -> bool:
     )
 
 
+@lru_cache(maxsize=16384)
 def conflicting(title: str, other: str) -> bool:
-    """``incompatible`` for two headlines (the near-copy test: a near-copy naming another asset is no copy)."""
+    """``incompatible`` for two headlines (the near-copy test: a near-copy naming another asset is no copy). Cached:
+    ``cluster.copies_ahead`` tests a batch's near-copy pairs before ``StoryIndex.copy_match`` tests them again."""
     _, _, _, a_assets, _, a_amounts, _, a_frame, a_names = _text_keys(title)
     _, _, _, b_assets, _, b_amounts, _, b_frame, b_names = _text_keys(other)
     return bool(
