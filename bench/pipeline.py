@@ -62,6 +62,10 @@ from harness import compile_package  # noqa: E402
 
 COMPILED = compile_package()  # before newsroom's first import (as installed: no module compiled from source at start)
 
+from newsroom import warmup  # noqa: E402
+
+warmup.pause_collector()  # as `newsroom run` does from its start until the first model request (newsroom/warmup.py)
+
 from newsroom.config import (  # noqa: E402
     FetchConfig,
     ImagesConfig,
