@@ -646,6 +646,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp, serve_demo_feed(synthetic_feed(args.stories)) as feed_url:
             if args.workers:
+                warmup.resume_collector()  # this process only starts the workers (each pauses its own)
                 url, schema = fresh_schema(args.database_url)
                 settings = bench_settings(args, tmp, feed_url, base_url, url)
                 first, stage_cpu, held, second, startup = with_workers(args, settings, Path(tmp))
