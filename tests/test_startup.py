@@ -106,3 +106,77 @@ def test_poll_without_same_event_imports_no_torch(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [("run", "--help"), ("worker", "--help"), ("serve", "--help")])
 def test_a_commands_help_imports_nothing_heavy(args: tuple[str, ...]) -> None:
     assert heavy_in(imported_by(*args)) == []
+
+
+_FIRST_REQUEST = """
+import atexit, gc, json, sys
+from newsroom.llm.usage import CallBuffer
+seen = {}
+started = CallBuffer.astarted
+async def first(self, record):  # the first attempt, as it is about to go out (before first_started is set)
+    if not seen:
+        seen.update(collecting=gc.isenabled(), frozen=gc.get_freeze_count(), modules=sorted(sys.modules))
+    return await started(self, record)
+CallBuffer.astarted = first
+def report():
+    seen.update(collecting_at_exit=gc.isenabled(), frozen_at_exit=gc.get_freeze_count())
+    sys.stderr.write("\\nSEEN " + json.dumps(seen) + "\\n")
+atexit.register(report)
+sys.argv = ["newsroom", *json.loads(sys.argv[1])]
+from newsroom.cli import main
+main()
+"""
+
+
+def test_run_pauses_the_collector_until_its_first_request(tmp_path: Path) -> None:
+    """`newsroom run` starts with Python's cyclic collector off (newsroom/warmup.py): its full passes walked every
+    object start-up made (torch's, SQLAlchemy's), holding the GIL ahead of the first request. It is back on, with the
+    start-up's objects frozen, once that request is out."""
+    from newsroom.devtools.scripted_llm import start_scripted_server
+
+    server = start_scripted_server(latency_ms=0, grounded=True)
+    try:
+        with serve_demo_feed() as feed_url:
+            config = _config(tmp_path, feed_url, same_event=False)
+            text = config.read_text(encoding="utf-8")
+            llm = f'[llm]\nprovider = "openai"\nbase_url = "{server.base_url}"\nmodel = "scripted"\n'
+            config.write_text(text + llm + f'[publish]\ncontent_dir = "{tmp_path / "content"}"\n', encoding="utf-8")
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), OPENAI_API_KEY="test")
+            env.pop("NEWSROOM_CONFIG", None)
+            proc = subprocess.run(
+                [sys.executable, "-c", _FIRST_REQUEST, json.dumps(["run", "-c", str(config)])],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=300,
+            )
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(next(ln for ln in proc.stderr.splitlines() if ln.startswith("SEEN ")).removeprefix("SEEN "))
+    assert seen["modules"], "no model request was made"
+    assert seen["collecting"] is False and seen["frozen"] == 0
+    assert seen["collecting_at_exit"] is True and seen["frozen_at_exit"] > 10_000
+    assert sorted((tmp_path / "content").rglob("*.md")), "the run wrote no article"
+
+
+def test_the_collector_resumes_only_where_it_was_paused() -> None:
+    import gc
+
+    from newsroom import warmup
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    try:
+        warmup.pause_collector()
+        assert not gc.isenabled()
+        warmup.resume_collector()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+        warmup.resume_collector()  # not paused: nothing to do
+        gc.disable()  # someone else's pause (a caller's own gc.disable) is not ended by ours
+        warmup.pause_collector()
+        warmup.resume_collector()
+        assert not gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -156,6 +156,16 @@ def run(
     ] = None,
 ) -> None:
     """Poll, write, translate and publish."""
+    from . import warmup
+
+    warmup.pause_collector()  # until the first model request is out (warmup.py)
+    try:
+        _run(config, watch, every, force, metrics_port)
+    finally:
+        warmup.resume_collector()
+
+
+def _run(config: Path | None, watch: bool, every: float, force: bool, metrics_port: int | None) -> None:
     settings = _settings(config)
     store = _store(settings)
     if metrics_port is not None or settings.metrics.port is not None:
@@ -214,6 +224,18 @@ def worker(
 ) -> None:
     """Run jobs from the PostgreSQL queue (procrastinate): polls, stories, updates, publishing, the schedule. Start as
     many as you like, on as many machines; SIGTERM stops one gracefully, a second signal at once."""
+    from . import warmup
+
+    warmup.pause_collector()  # until the worker takes jobs (warmup.py; tasks._serve resumes it)
+    try:
+        _worker(config, concurrency, queue, metrics_port, grace)
+    finally:
+        warmup.resume_collector()  # if it never got that far
+
+
+def _worker(
+    config: Path | None, concurrency: int | None, queue: list[str] | None, metrics_port: int | None, grace: float | None
+) -> None:
     from .store.db import normalise_url
 
     settings = _settings(config)

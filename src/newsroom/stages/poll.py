@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..guards.injection import neutralise_item
 from ..models import FeedItem
+from ..netguard import tls_context
 from ..sources.base import Batch, FetchContext, SourceSpec, UnknownSourceType, adapter_for
 from ..sources.normalise import finalise, item_languages
 from ..store.claims import claim_source
@@ -376,11 +377,13 @@ def record_poll(
 
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
-    """The feed client: the configured time-out and User-Agent, redirects followed by hand (each hop is checked)."""
+    """The feed client: the configured time-out and User-Agent, redirects followed by hand (each hop is checked), the
+    process's one TLS context (``netguard.tls_context``: the CA bundle is not loaded again, about 0.1 s of CPU)."""
     return httpx.AsyncClient(
         timeout=settings.fetch.timeout_seconds,
         headers={"User-Agent": settings.fetch.user_agent},
         follow_redirects=False,
+        verify=tls_context(),
         limits=httpx.Limits(max_connections=POLL_CONCURRENCY * 2, max_keepalive_connections=POLL_CONCURRENCY),
     )
 
