@@ -62,9 +62,9 @@ from harness import compile_package  # noqa: E402
 
 COMPILED = compile_package()  # before newsroom's first import (as installed: no module compiled from source at start)
 
-from newsroom import warmup  # noqa: E402
+from newsroom import collector  # noqa: E402
 
-warmup.pause_collector()  # as `newsroom run` does from its start until the first model request (newsroom/warmup.py)
+collector.pause_collector()  # as `newsroom run` does from its start until its first model request (collector.py)
 
 from newsroom.config import (  # noqa: E402
     FetchConfig,
@@ -646,7 +646,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp, serve_demo_feed(synthetic_feed(args.stories)) as feed_url:
             if args.workers:
-                warmup.resume_collector()  # this process only starts the workers (each pauses its own)
+                collector.resume_collector()  # this process only starts the workers (each pauses its own)
                 url, schema = fresh_schema(args.database_url)
                 settings = bench_settings(args, tmp, feed_url, base_url, url)
                 first, stage_cpu, held, second, startup = with_workers(args, settings, Path(tmp))

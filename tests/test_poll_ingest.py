@@ -14,6 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
+from newsroom import collector
 from newsroom.stages import poll, stories
 from newsroom.stages.poll import poll_sources
 from newsroom.store.db import Store
@@ -98,14 +99,14 @@ async def test_copies_are_foreseen_once_a_batch_with_the_same_stories(
 
 def test_full_collections_are_rarer_while_polling_and_restored_after() -> None:
     before = gc.get_threshold()
-    raised = (before[0], before[1], max(before[2], poll.FULL_COLLECTION_EVERY))
-    with poll.rare_full_collections():
+    raised = (before[0], before[1], max(before[2], collector.FULL_COLLECTION_EVERY))
+    with collector.rare_full_collections():
         assert gc.get_threshold() == raised
-        with poll.rare_full_collections():  # overlapping polls of two sources
+        with collector.rare_full_collections():  # overlapping polls of two sources
             assert gc.get_threshold() == raised
         assert gc.get_threshold() == raised  # the other is still polling
     assert gc.get_threshold() == before
-    with pytest.raises(RuntimeError), poll.rare_full_collections():
+    with pytest.raises(RuntimeError), collector.rare_full_collections():
         raise RuntimeError("a failing poll")
     assert gc.get_threshold() == before
 
@@ -125,7 +126,7 @@ async def test_a_source_is_stored_with_rare_full_collections(
     source = {"key": "decrypt", "url": serve(server, "/d", Scripted((corpus / "feeds" / "decrypt.rss").read_bytes()))}
     (report,) = await poll_sources(sqlite_store, settings_for(source, stories={"same_event": False}), now=NOW)
     assert report.status == "ok" and report.new_items
-    assert seen and all(t[2] >= poll.FULL_COLLECTION_EVERY for t in seen)
+    assert seen and all(t[2] >= collector.FULL_COLLECTION_EVERY for t in seen)
     assert gc.get_threshold() == before
 
 

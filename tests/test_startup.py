@@ -129,7 +129,7 @@ main()
 
 
 def test_run_pauses_the_collector_until_its_first_request(tmp_path: Path) -> None:
-    """`newsroom run` starts with Python's cyclic collector off (newsroom/warmup.py): its full passes walked every
+    """`newsroom run` starts with Python's cyclic collector off (newsroom/collector.py): its full passes walked every
     object start-up made (torch's, SQLAlchemy's), holding the GIL ahead of the first request. It is back on, with the
     start-up's objects frozen, once that request is out."""
     from newsroom.devtools.scripted_llm import start_scripted_server
@@ -163,19 +163,19 @@ def test_run_pauses_the_collector_until_its_first_request(tmp_path: Path) -> Non
 def test_the_collector_resumes_only_where_it_was_paused() -> None:
     import gc
 
-    from newsroom import warmup
+    from newsroom import collector
 
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
     try:
-        warmup.pause_collector()
+        collector.pause_collector()
         assert not gc.isenabled()
-        warmup.resume_collector()
+        collector.resume_collector()
         assert gc.isenabled() and gc.get_freeze_count() > frozen
-        warmup.resume_collector()  # not paused: nothing to do
+        collector.resume_collector()  # not paused: nothing to do
         gc.disable()  # someone else's pause (a caller's own gc.disable) is not ended by ours
-        warmup.pause_collector()
-        warmup.resume_collector()
+        collector.pause_collector()
+        collector.resume_collector()
         assert not gc.isenabled()
     finally:
         gc.unfreeze()

@@ -156,13 +156,13 @@ def run(
     ] = None,
 ) -> None:
     """Poll, write, translate and publish."""
-    from . import warmup
+    from . import collector
 
-    warmup.pause_collector()  # until the first model request is out (warmup.py)
+    collector.pause_collector()  # until the first model request is out (collector.py)
     try:
         _run(config, watch, every, force, metrics_port)
     finally:
-        warmup.resume_collector()
+        collector.resume_collector()
 
 
 def _run(config: Path | None, watch: bool, every: float, force: bool, metrics_port: int | None) -> None:
@@ -224,13 +224,13 @@ def worker(
 ) -> None:
     """Run jobs from the PostgreSQL queue (procrastinate): polls, stories, updates, publishing, the schedule. Start as
     many as you like, on as many machines; SIGTERM stops one gracefully, a second signal at once."""
-    from . import warmup
+    from . import collector
 
-    warmup.pause_collector()  # until the worker takes jobs (warmup.py; tasks._serve resumes it)
+    collector.pause_collector()  # until the worker takes jobs (collector.py; tasks._serve resumes it)
     try:
         _worker(config, concurrency, queue, metrics_port, grace)
     finally:
-        warmup.resume_collector()  # if it never got that far
+        collector.resume_collector()  # if it never got that far
 
 
 def _worker(

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from . import sentiment, warmup
+from . import collector, sentiment
 from .config import Settings
 from .embeddings import default_embedder
 from .llm import health
@@ -215,7 +215,7 @@ class Pipeline:
         offline sentiment, after its reply) once the first model request has gone out, or after
         ``SENTIMENT_WARM_WAIT_S``: loading mpnet (about 1.8 s of CPU) while the first story is clustered and
         prepared would hold its request back. Loading is idempotent (one copy per process). The collector paused for
-        the start-up (``warmup.py``) resumes once the first request is out, before the sentiment encoders load."""
+        the start-up (``collector.py``) resumes once the first request is out, before the sentiment encoders load."""
         same_event = self.settings.stories.same_event
         first_call = self.calls.first_started
 
@@ -226,7 +226,7 @@ class Pipeline:
                 except Exception:  # the poll meets the failure again and reports it
                     log.debug("MiniLM could not be loaded ahead", exc_info=True)
             first_call.wait(SENTIMENT_WARM_WAIT_S)
-            warmup.resume_collector()
+            collector.resume_collector()
             sentiment.warm()
 
         threading.Thread(target=load, name="newsroom-warm-encoders", daemon=True).start()

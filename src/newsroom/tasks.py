@@ -66,7 +66,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import warmup
+from . import collector
 from .config import Settings
 from .llm import make_provider
 from .llm.budget import Budget
@@ -581,7 +581,7 @@ async def _serve(settings: Settings, store: Store, concurrency: int, queues: lis
                     await warming
                 except asyncio.CancelledError:  # stopped while loading: there is no job to finish
                     return 0
-            warmup.resume_collector()  # paused by `newsroom worker` for its start-up (warmup.py)
+            collector.resume_collector()  # paused by `newsroom worker` for its start-up (collector.py)
             beating = asyncio.create_task(_beat(app, worker, w.stalled_seconds / 4))
             try:
                 await worker.run()

@@ -10,13 +10,10 @@ what every item needs before the store (hostile text, links, dates, limits) is s
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import logging
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -26,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..collector import rare_full_collections
 from ..config import Settings
 from ..guards.injection import neutralise_item
 from ..models import FeedItem
@@ -45,7 +43,6 @@ INSERT_ATTEMPTS = 3
 STORE_CHUNK = 500  # new items per transaction and per story batch: writing starts early, batches stay cheap
 FIRST_CHUNK = 64  # ...except the first of a source's poll: its first stories reach the writers after 64 items
 POLL_LEASE = timedelta(minutes=5)  # a poller that dies leaves its sources due again after this
-FULL_COLLECTION_EVERY = 100  # while a source is polled: a full GC pass at most every this many middle ones (not 10)
 
 PollStatus = Literal["ok", "not_modified", "error", "bozo"]
 
@@ -414,35 +411,6 @@ async def poll_one(
                 batch = await asyncio.to_thread(finalise, batch, **kw)
     async with db_lock:  # one writer at a time: SQLite allows no more, and it keeps PostgreSQL retries rare
         return await asyncio.to_thread(record_poll, store, settings, src.key, batch, now, on_stored)
-
-
-_gc_lock = threading.Lock()
-_gc_polls = 0  # polls running now (their sources' polls overlap)
-_gc_saved: tuple[int, int, int] = gc.get_threshold()
-
-
-@contextmanager
-def rare_full_collections() -> Iterator[None]:
-    """Python's full (oldest-generation) collections rarer while sources are polled, as they were before once
-    the last one ends. A poll allocates many objects that live for its length (parsed entries, the story index's
-    signatures and documents); each full pass walks every object of the process, the imported modules' and the
-    embedding model's included: in `bench/ingest.py`'s 10,000-entry poll 6 full passes took 0.47 CPU s of 4.1
-    (clustering off) and 9 took 1.2 of 20 (on). Garbage is still collected: the young generations as always, the
-    oldest every ``FULL_COLLECTION_EVERY`` middle-generation passes instead of 10."""
-    global _gc_polls, _gc_saved
-    with _gc_lock:
-        if _gc_polls == 0:
-            _gc_saved = gc.get_threshold()
-            young, middle, oldest = _gc_saved
-            gc.set_threshold(young, middle, max(oldest, FULL_COLLECTION_EVERY))
-        _gc_polls += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_polls -= 1
-            if _gc_polls == 0:
-                gc.set_threshold(*_gc_saved)
 
 
 async def poll_guarded(
