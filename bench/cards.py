@@ -4,7 +4,7 @@ old: five files (raw 2400, full 1920, regular 1080, small 400, thumb 200 px wide
      size LANCZOS-resized from it, RGB PNG at zlib level 3.
 five drawn: the same five files, each drawn at its own size in palette indices (the title wrapped afresh at each),
      a palette PNG at zlib level 1.
-now: four files (``card.write_card``): no 2400 px file (``raw`` is the full file's URL, ``base.CARD_ALIASES``), the
+now: four files (``draw.write_card``): no 2400 px file (``raw`` is the full file's URL, ``base.CARD_ALIASES``), the
      title wrapped once at the largest size and scaled to the others where it fits.
 
     .venv/bin/python bench/cards.py            # 20 cards each way
@@ -34,8 +34,8 @@ from PIL import Image, ImageOps
 from rich.console import Console
 from rich.table import Table
 
-from newsroom.images.card import PNG_LEVEL, render_card, write_card
 from newsroom.images.card_process import CardPool
+from newsroom.images.draw import PNG_LEVEL, render_card, write_card
 
 HERE = Path(__file__).resolve().parent
 TITLE = "Harbor Labs moves $120 million in bitcoin as traders wait for a fuller statement (story {i})"

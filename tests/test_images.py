@@ -14,7 +14,8 @@ from werkzeug import Request, Response
 from newsroom.config import ImagesConfig, PublishConfig, Settings
 from newsroom.images import CoverRequest
 from newsroom.images.base import CARD_ALIASES, CARD_SIZES, CoverError
-from newsroom.images.card import CardProvider, Layout, _font, _scaled, _text_width, layout, render_card
+from newsroom.images.card import CardProvider
+from newsroom.images.draw import Layout, _font, _scaled, _text_width, layout, render_card
 from newsroom.images.library import LibraryProvider, best_match
 from newsroom.images.unsplash import UnsplashProvider
 from newsroom.models import COVER_SIZES, CoverImage

@@ -14,17 +14,7 @@ from pathlib import Path
 from ..models import COVER_SIZES, CoverImage
 from .base import CARD_ALIASES, CoverRequest
 from .card_process import CardPool
-from .draw import (  # noqa: F401  (the drawing's names, as this module has always given them)
-    PNG_LEVEL,
-    Layout,
-    _font,
-    _scaled,
-    _text_width,
-    layout,
-    render_card,
-    write_card,
-    write_sizes,
-)
+from .draw import write_card
 
 
 def cover_urls(base_url: str, slug: str) -> CoverImage:

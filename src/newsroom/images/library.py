@@ -16,7 +16,8 @@ from PIL import Image
 
 from ..models import CoverImage
 from .base import CoverError, CoverRequest
-from .card import check_slug, cover_urls, write_sizes
+from .card import check_slug, cover_urls
+from .draw import write_sizes
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 SYNONYMS = {"btc": "bitcoin", "eth": "ethereum", "ether": "ethereum", "sol": "solana", "xrp": "ripple"}

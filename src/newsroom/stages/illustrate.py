@@ -53,7 +53,6 @@ class Illustrator:
         self.card = CardProvider(
             settings.publish.covers_folder(), settings.cover_url_base(), cfg.card_brand, cfg.card_processes
         )
-        self.card_processes = cfg.card_processes
         self._drawer: ThreadPoolExecutor | None = None
         self._drawing: list[Future[CoverImage]] = []
 
@@ -75,7 +74,8 @@ class Illustrator:
         """The card's URLs now; the card itself drawn in the background thread."""
         urls = self.card.urls(request)
         if self._drawer is None:
-            self._drawer = ThreadPoolExecutor(max_workers=max(1, self.card_processes), thread_name_prefix="cards")
+            threads = max(1, self.settings.images.card_processes)  # one per card process (each waits on its pipe)
+            self._drawer = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cards")
         self._drawing = [f for f in self._drawing if not (f.done() and _report(f))]  # a worker never drains
         self._drawing.append(self._drawer.submit(self.card.render, request))
         return urls
