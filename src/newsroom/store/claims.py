@@ -30,6 +30,11 @@ def _claimable(owner: str, now: datetime):  # type: ignore[no-untyped-def]
     return or_(StoryRow.claimed_by.is_(None), StoryRow.claim_expires_at < now, StoryRow.claimed_by == owner)
 
 
+def _due(now: datetime):  # type: ignore[no-untyped-def]
+    """No backoff left after a failed attempt."""
+    return or_(StoryRow.next_attempt_at.is_(None), StoryRow.next_attempt_at <= now)
+
+
 def due_story_ids(session: Session, owner: str, now: datetime | None = None) -> list[int]:
     """Stories that miss an article in some language, are due (no backoff pending) and nobody else holds, oldest
     first."""
@@ -37,7 +42,7 @@ def due_story_ids(session: Session, owner: str, now: datetime | None = None) -> 
     q = (
         select(StoryRow.id)
         .where(StoryRow.status == "new")
-        .where(or_(StoryRow.next_attempt_at.is_(None), StoryRow.next_attempt_at <= now))
+        .where(_due(now))
         .where(_claimable(owner, now))
         .order_by(StoryRow.created_at, StoryRow.id)
     )
@@ -66,7 +71,7 @@ def claim_due_story(session: Session, owner: str, story_id: int, lease: timedelt
     done = session.execute(
         update(StoryRow)
         .where(StoryRow.id == story_id, StoryRow.status == "new", _claimable(owner, now))
-        .where(or_(StoryRow.next_attempt_at.is_(None), StoryRow.next_attempt_at <= now))
+        .where(_due(now))
         .values(claimed_by=owner, claim_expires_at=now + lease)
         .execution_options(synchronize_session=False)
     )
