@@ -250,3 +250,33 @@ def test_german_compounds_and_cognates(text: str, source: str, flagged: list[str
 def test_a_name_after_a_verb_of_saying(lang: str, text: str, source: str, flagged: list[str]) -> None:
     ctx = GuardContext(lang=lang, source=source, source_lang="en")
     assert [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)] == flagged
+
+
+# A name's place. German: right after a verb of saying (Das teilte X mit) or right after "von" without an article,
+# the lexicon's excuses are narrower: a bare plural (sagten Experten) or a compound whose last part is a German noun
+# with forms of its own still passes; a compound made of a name's pieces does not (Walm+art, Barclay+s); a noun the
+# lexicon knows passes after "von" (mass nouns stand there bare: von Kupfer), not after a verb of saying. The price,
+# still missed: a name that is a compound of German words (Volks+wagen) or a noun after "von" (Alphabet, Kraken).
+# Russian and Ukrainian: after a preposition a name the lexicon knows only as a name, left in its dictionary form (в
+# Яндекс), is a label that must be grounded; declined (в Париже), lower-case in the lexicon (через Інтернет) or a
+# feast in a time phrase (на Різдво), the lexicon still excuses it.
+@pytest.mark.parametrize(
+    ("lang", "text", "source", "flagged"),
+    [
+        ("de", "Das teilte Walmart mit.", "The company said so.", ["Walmart"]),
+        ("de", "Das sagte ein Sprecher von Barclays.", "A spokesman said so.", ["Barclays"]),
+        ("de", "Das teilte Alphabet mit.", "The company said so.", ["Alphabet"]),
+        ("de", "Die Kinder lernen das Alphabet.", "The children learn to read.", []),
+        ("de", "Das sagten Experten.", "Specialists said so.", []),
+        ("de", "Die Region hat Vorkommen von Kupfer.", "The region has deposits of metal.", []),
+        ("de", "Das ist eine Frage von Sicherheitsbedenken.", "It is a question of safety.", []),
+        ("de", "Das teilte Volkswagen mit.", "The company said so.", []),  # the price, above
+        ("ru", "Об этом сообщили в Яндекс.", "The company said so.", ["Яндекс"]),
+        ("ru", "Он живёт в Париже.", "He lives in France.", []),
+        ("uk", "Оплата через Інтернет.", "Payment online.", []),
+        ("uk", "Ми чекали на Різдво.", "We waited for the holidays.", []),
+    ],
+)
+def test_a_name_in_a_names_place(lang: str, text: str, source: str, flagged: list[str]) -> None:
+    ctx = GuardContext(lang=lang, source=source, source_lang="en")
+    assert [f.detail.split("'")[1] for f in check_entities([("overview", text)], ctx)] == flagged

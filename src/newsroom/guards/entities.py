@@ -711,6 +711,26 @@ def _known(word: str, lang: str) -> bool:
     return bool(simplemma.is_known(word, lang=lang) or simplemma.is_known(word.lower(), lang=lang))
 
 
+def _inflected_german(word: str) -> bool:
+    """The German lexicon knows ``word`` as a form of another word (Experten → Experte, Daten → Datum)."""
+    import simplemma
+
+    return _known(word, "de") and simplemma.lemmatize(word, lang="de") not in (word, word.lower())
+
+
+def _german_in_slot(word: str, slot: str) -> bool:
+    """A capitalised word in a name's place is German, not a name: after a verb of saying (Das teilte X mit) a bare
+    plural (sagten Analysten) or a compound of nouns; after ``von``, a noun of the lexicon too, mass nouns standing
+    there bare (von Öl, von Trockenheit). Not a compound whose last part is no German noun with forms of its own, of
+    four letters at least (Walm-art, Barc-lays: Walmart, Barclays); a compound of German words that is also a name
+    (Volks-wagen) still passes, and so does a name the lexicon knows as a noun after ``von`` (Alphabet, Kraken)."""
+    if _inflected_german(word):
+        return True
+    if _known(word, "de") and _german_noun(word):
+        return slot == AFTER_VON
+    return _compound(word, 2, strict=True) or (word.endswith("s") and _compound(word[:-1], 2, strict=True))
+
+
 def _german(word: str) -> bool:
     import simplemma
 
@@ -728,15 +748,24 @@ def _compound_head(head: str) -> bool:
     return len(verb) >= 4 and any(simplemma.is_known(verb + e, lang="de") for e in ("en", "n"))
 
 
-def _compound(word: str, depth: int) -> bool:
-    """A German compound of known words, with or without a linking s (Zustellungszeitraum, Impfstoffversorgung)."""
+def _compound(word: str, depth: int, strict: bool = False) -> bool:
+    """A German compound of known words, with or without a linking s (Zustellungszeitraum, Impfstoffversorgung).
+    ``strict``: the last part is a German noun of four letters or more with forms of its own (``_strict_tail``)."""
     for i in range(3, len(word) - 2):
         head, tail = word[:i], word[i:].capitalize()
         if not _compound_head(head):  # Coinbase: no German compound
             continue
-        if _tail(tail) or (depth > 1 and _compound(tail, depth - 1)):
+        if strict and not _strict_tail(tail) and not (depth > 1 and _compound(tail, depth - 1, True)):
+            continue
+        if _tail(tail) or (depth > 1 and _compound(tail, depth - 1, strict)):
             return True
     return False
+
+
+def _strict_tail(word: str) -> bool:
+    """The last part of a compound in a name's place: a word of four letters or more that the lexicon knows as a noun
+    with other forms or as a form of another word (Entwurf, Bedenken; not Art in Walm-art, nor Clays)."""
+    return len(word) >= 4 and _known(word, "de") and _german_noun(word)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -826,6 +855,13 @@ def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | N
             prev = matches[i - 1].group(0)
             if _reporting_verb(prev, lang) and not text[matches[i - 1].end() : m.start()].strip():
                 after = MID_SENTENCE  # заявил Мета: capitalised after a verb of saying, so a name
+        if after is None and lang == "de" and not sentence_start and i > 0:
+            prev = matches[i - 1].group(0)
+            if not text[matches[i - 1].end() : m.start()].strip():
+                if prev == "von":
+                    after = AFTER_VON  # ein Sprecher von Walmart: a name's place, or a mass noun's (von Öl)
+                elif _german_saying(prev):
+                    after = MID_SENTENCE  # Das teilte Alphabet mit: who said it, a name
         out.append((word, after))
     return out
 
@@ -835,6 +871,7 @@ def _candidates(text: str, lang: str, headline: bool) -> list[tuple[str, str | N
 # other words the lexicon still excuses it: WMT paragraphs join segments without a full stop (… настройки Сообщите …),
 # and a common noun may be capitalised as a name that translates the source's (назвала День труда, спонукало Захід).
 MID_SENTENCE = "\x00mid-sentence"
+AFTER_VON = "\x00after-von"
 _REPORTING_LEMMAS = frozenset(
     _wordlist(
         """заявить сообщить сказать отметить написать добавить пояснить подчеркнуть уточнить рассказать объявить
@@ -858,6 +895,27 @@ def _bare_cyrillic_noun(word: str, lang: str) -> bool:
         return False
     low = word.lower()
     return not simplemma.is_known(low, lang=lang) or simplemma.lemmatize(low, lang=lang).lower() == low
+
+
+# German verbs of saying (teilte … mit, sagte, erklärte): the capitalised word right after one of them, like the one
+# right after ``von`` without an article, is where a name stands (Das teilte Alphabet mit, ein Sprecher von Walmart).
+_GERMAN_SAYING = frozenset(
+    _wordlist(
+        """sagen teilen mitteilen erklären melden berichten bestätigen kündigen ankündigen betonen schreiben warnen
+        antworten kommentieren dementieren verkünden ergänzen erläutern äußern unterstreichen"""
+    )
+)
+
+
+@lru_cache(maxsize=1 << 14)
+def _german_saying(word: str) -> bool:
+    """A lower-case finite form of a German verb of saying (teilte → teilen, sagte → sagen), not its infinitive."""
+    import simplemma
+
+    if not (word.islower() and word.isalpha() and len(word) >= 3):
+        return False
+    lemma = simplemma.lemmatize(word, lang="de")
+    return lemma != word and lemma in _GERMAN_SAYING
 
 
 @lru_cache(maxsize=1 << 14)
@@ -885,7 +943,9 @@ _POLITE = frozenset(
 )
 
 
-def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run: bool = False) -> bool:
+def _grounded(
+    word: str, index: SourceIndex, lang: str, source_lang: str, in_run: bool = False, slot: str | None = None
+) -> bool:
     """A candidate name is in the source (by transliteration skeleton across languages and scripts), or is a common
     word of the article's language. In German a hyphenated word may be grounded part by part (FedEx-Platz,
     Krypto-Community). In a Cyrillic text a word after another capitalised word (Африці in Південній Африці), a
@@ -918,6 +978,8 @@ def _grounded(word: str, index: SourceIndex, lang: str, source_lang: str, in_run
             p.isupper() or _grounded(p, index, lang, source_lang, in_run=cyrillic and i > 0 and p[:1].isupper())
             for i, p in enumerate(parts)
         )
+    if lang == "de" and slot:
+        return _german_in_slot(word, slot)
     return common_word(word, lang)
 
 
@@ -930,14 +992,28 @@ def _opens_run(text: str, word: str) -> bool:
     return re.search(re.escape(word) + r"\s+[A-ZА-ЯІЇЄҐЁ]", text) is not None
 
 
-def _proper_lemma(word: str, lang: str) -> bool:
+def _proper_only(word: str, lang: str) -> bool:
+    """The lexicon knows ``word`` only as a proper noun: its lower-case form is no common word (Яндекс, not Інтернет,
+    whose lower case the lexicon knows as інтернет)."""
+    import simplemma
+
+    low = word.lower()
+    return not (simplemma.is_known(low, lang=lang) and simplemma.lemmatize(low, lang=lang)[:1].islower())
+
+
+def _proper_lemma(word: str, lang: str, inflected: bool = False) -> bool:
     """The lexicon knows ``word`` as a proper noun (its lemma is capitalised: Парижі → Париж), not as a common word
-    (Тесла → тесло)."""
+    (Тесла → тесло). ``inflected``: and ``word`` is not that lemma itself where the lexicon knows it only as a name
+    (Парижі, not в Яндекс: a name left in its dictionary form after a preposition is a label, and must be grounded by
+    sound or as an exonym)."""
     if lang not in LEXICON_LANGS:
         return False
     import simplemma
 
-    return simplemma.lemmatize(word, lang=lang)[:1].isupper() and simplemma.is_known(word, lang=lang)
+    lemma = simplemma.lemmatize(word, lang=lang)
+    if inflected and lemma.casefold() == word.casefold() and _proper_only(word, lang):
+        return False
+    return lemma[:1].isupper() and simplemma.is_known(word, lang=lang)
 
 
 def _kind_of(word: str, after: str, index: SourceIndex, ctx: GuardContext) -> bool:
@@ -975,8 +1051,13 @@ def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
                 or not _grounded(after, index, ctx.lang, ctx.source_lang)
                 or (after == opened and not _named(after, index, ctx))
             )
-            if in_run and after in _PREPOSITIONS and _proper_lemma(word, ctx.lang):
-                in_run = False  # в Парижі: a place the lexicon knows
+            slot = after if ctx.lang == "de" and after in (MID_SENTENCE, AFTER_VON) else None
+            if ctx.lang == "de":
+                in_run = False  # German names' runs are grounded word by word, as before
+            elif in_run and after in _PREPOSITIONS and _proper_lemma(word, ctx.lang, inflected=after != "на"):
+                # в Парижі: a place the lexicon knows, declined as a word of the language; на Різдво: a feast's name
+                # in a time phrase; not в Яндекс, a name the lexicon knows left as a label
+                in_run = False
             elif (
                 in_run
                 and after in _PREPOSITIONS
@@ -984,8 +1065,13 @@ def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
                 and (_opens_run(text, word) or _ADJECTIVE.search(word))
             ):
                 in_run, opened = False, word  # у Великій Британії: the rest of the name must be in the source
-            if not _grounded(word, index, ctx.lang, ctx.source_lang, in_run):
-                if after and after != MID_SENTENCE and after not in _PREPOSITIONS and _kind_of(word, after, index, ctx):
+            if not _grounded(word, index, ctx.lang, ctx.source_lang, in_run, slot):
+                if (
+                    after
+                    and after not in (MID_SENTENCE, AFTER_VON)
+                    and after not in _PREPOSITIONS
+                    and _kind_of(word, after, index, ctx)
+                ):
                     continue
                 if ctx.lang == "de" and _known(word, "de") and _determined(text, word):
                     continue  # die Angst, mit Geduld: a German noun in a noun phrase, not a name
