@@ -5,9 +5,9 @@ once and read defensively. The openai SDK is not on this path (nor imported). Ea
 ``httpx2.AsyncClient`` whose keep-alive pool holds the one connection it reuses, taken from the provider's idle lanes
 (at most ``llm.concurrency`` of them per event loop). One client shared by every call did the same work but its pool
 (httpcore) walks every pooled connection, and asks the kernel whether each idle socket is readable, at each request
-and each response: O(connections) per call, about half of the client's CPU at concurrency 32. Event-loop CPU per call
+and each response: O(connections) per call, about 40 % of the client's CPU at concurrency 32. Event-loop CPU per call
 against the scripted server at concurrency 32 (2-core AMD EPYC without AVX-512, load 5-6; ``generate`` whole, reply
-validation included): the SDK's client 4.1-4.6 ms, one shared httpx2 client 3.0-3.2 ms, lanes 1.7-1.9 ms.
+validation included): the SDK's client 4.1-4.6 ms, one shared httpx2 client 3.0-3.2 ms, lanes 1.7-1.8 ms.
 Every HTTP attempt must become one CallRecord (tokens, latency, outcome), and the backoff must honour a capped
 Retry-After; both need the retry loop to be ours. Structured output follows
 ``llm.structured_output``; ``auto`` tries strict ``json_schema`` and, if the endpoint refuses it (llama.cpp's server
