@@ -96,6 +96,32 @@ def outcomes(records: list[CallRecord]) -> list[str]:
 # ---- the happy path ----------------------------------------------------------------------------------------------
 
 
+def test_calls_reuse_at_most_concurrency_lanes(server: RunningServer) -> None:
+    """Each call in flight holds one lane (a client pooling its one connection); lanes are reused, never more than
+    ``llm.concurrency`` of them, closed by ``aclose``, and a provider used under a new event loop opens new ones."""
+    records: list[CallRecord] = []
+    p = provider(server, records, concurrency=4)
+
+    async def calls() -> tuple[int, int]:
+        for _ in range(3):
+            await p.generate(PROMPT, Tiny)
+        one = len(p._lanes)
+        await asyncio.gather(*[p.generate(PROMPT, Tiny) for _ in range(12)])
+        return one, len(p._lanes)
+
+    async def go() -> tuple[int, int]:
+        got = await calls()
+        lanes = set(p._lanes)
+        await p.aclose()
+        assert not p._lanes and all(lane.is_closed for lane in lanes)
+        return got
+
+    assert asyncio.run(go()) == (1, 4)
+    assert server.llm.stats()["max_in_flight"] <= 4
+    assert run(p, p.generate(PROMPT, Tiny)).value.city  # a new loop: a new lane, the call goes through
+    assert outcomes(records) == ["ok"] * 16
+
+
 def test_valid_reply_one_record_with_usage(server: RunningServer) -> None:
     records: list[CallRecord] = []
     p = provider(server, records, cost_per_1k_input=1.0, cost_per_1k_output=2.0)

@@ -1,7 +1,7 @@
 """Process start: a command imports only what it uses (bench/startup.py measures the seconds).
 
 Each command runs in a fresh interpreter, which reports the modules it imported when it exits. The light commands
-never import torch or the encoders (hundreds of MB, seconds of CPU), nor the openai SDK, SciPy's integrals (datasketch
+never import torch or the encoders (hundreds of MB, seconds of CPU), nor the model HTTP client (httpx2), SciPy's integrals (datasketch
 through ``dedupe/sketch.py``), alembic (a database already at the newest migration), lingua, PIL, procrastinate or
 FastAPI.
 """
@@ -24,7 +24,7 @@ HEAVY = (
     "newsroom.encoders",
     "newsroom.mpnet",
     "newsroom.pipeline",
-    "openai",
+    "httpx2",
     "scipy.integrate",
     "alembic",
     "lingua",

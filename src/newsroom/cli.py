@@ -1,7 +1,7 @@
 """The ``newsroom`` command: init, poll, run [--watch], worker, demo, stats, retry, serve, schema, deliver.
 
 Each command imports what it uses when it runs: ``newsroom --help`` and the light commands (``stats``, ``poll`` with
-``stories.same_event`` off, ``schema``) never import torch, the encoders, the openai SDK or the pipeline
+``stories.same_event`` off, ``schema``) never import torch, the encoders, the model HTTP client or the pipeline
 (``tests/test_startup.py``).
 """
 

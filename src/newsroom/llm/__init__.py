@@ -1,7 +1,7 @@
 """The model layer: one provider protocol (``base``), two providers, and the factory the pipeline calls.
 
 Providers are imported lazily, so a deployment that talks to an OpenAI-compatible endpoint never loads llama.cpp and
-one that runs offline never imports the openai SDK.
+one that runs offline never imports the HTTP client it uses (httpx2).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from .illustrate import Illustrator, illustrate
 from .publish import publish_new
 from .select import select_story
 from .translate import translate_row
-from .write import write_pivot
+from .write import fix_slug_in, write_pivot
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ async def run_story(
     pivot_lang = env.settings.pivot_language
     pivot = ctx.articles.get(pivot_lang)
     if not ctx.articles:
-        result.skipped = await asyncio.to_thread(select_story, env.store, env.settings, story_id)
+        # a story to be written gets its slug in the select stage's transaction (write.fix_slug_in)
+        fix = (lambda s: fix_slug_in(s, ctx)) if pivot is None else None
+        result.skipped = await asyncio.to_thread(select_story, env.store, env.settings, story_id, fix)
         if result.skipped is not None:
             _release(env, story_id)  # "write anyway" makes it pending again: free for any process at once
             return result

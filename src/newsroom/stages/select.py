@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -123,20 +124,26 @@ def candidate(session: Session, story: StoryRow, now: datetime | None = None, *,
     )
 
 
-def select_story(store: Store, settings: Settings, story_id: int) -> str | None:
-    """Decide a pending story: None to write it; else it is stored as ``skipped`` with the returned reason."""
+def select_story(
+    store: Store, settings: Settings, story_id: int, on_selected: Callable[[Session], object] | None = None
+) -> str | None:
+    """Decide a pending story: None to write it; else it is stored as ``skipped`` with the returned reason.
+    ``on_selected(session)`` runs in the same transaction when the story is to be written (the job fixes its slug
+    there: one transaction less per story)."""
     # with a daily budget, one decision at a time in a process, so that its count stays exact; without one, neither
     # the count (a query per story) nor the lock (the stories' threads queued behind each other's queries)
     budget = bool(settings.select.daily_budget)
     with _BUDGET if budget else contextlib.nullcontext(), store.session() as s:
         story = s.get_one(StoryRow, story_id)
-        if story.select_bypass or story.selected_at is not None or not settings.select.enabled:
-            return None
-        reason = decide(settings.select, candidate(s, story, count_today=budget))
-        if reason is not None:
-            story.status, story.skip_reason, story.updated_at = "skipped", reason[:2000], utcnow()
-        else:
-            story.selected_at = utcnow()
+        reason = None
+        if not (story.select_bypass or story.selected_at is not None or not settings.select.enabled):
+            reason = decide(settings.select, candidate(s, story, count_today=budget))
+            if reason is not None:
+                story.status, story.skip_reason, story.updated_at = "skipped", reason[:2000], utcnow()
+            else:
+                story.selected_at = utcnow()
+        if reason is None and on_selected is not None:
+            on_selected(s)
         return reason
 
 

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from .. import sentiment
 from ..config import Settings
@@ -324,17 +325,25 @@ def other_sources(ctx: StoryContext) -> list[dict[str, str]]:
 
 def fix_slug(store: Store, ctx: StoryContext) -> str:
     """The story's slug, chosen from its lead's headline and stored before the model is called, so that a rerun
-    after a crash (whose model may title the story differently) writes the same file. The first stored one wins."""
+    after a crash (whose model may title the story differently) writes the same file. The first stored one wins.
+    (A story the select stage decides in this job has it fixed in that transaction already: ``fix_slug_in``.)"""
+    if ctx.story.slug:
+        return ctx.story.slug
+    with store.session() as s:
+        return fix_slug_in(s, ctx)
+
+
+def fix_slug_in(s: Session, ctx: StoryContext) -> str:
+    """``fix_slug`` inside the caller's transaction ``s``."""
     if ctx.story.slug:
         return ctx.story.slug
     lead = ctx.lead
     slug = story_slug(lead.title, f"{lead.source_key}:{lead.external_id}")
-    with store.session() as s:
-        done = s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
-        if done.rowcount == 1:  # type: ignore[attr-defined]  # ours is the stored one: no need to read it back
-            ctx.story.slug = slug
-        else:  # another process (or an earlier try) stored one first: that one wins
-            ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
+    done = s.execute(update(StoryRow).where(StoryRow.id == ctx.story.id, StoryRow.slug.is_(None)).values(slug=slug))
+    if done.rowcount == 1:  # type: ignore[attr-defined]  # ours is the stored one: no need to read it back
+        ctx.story.slug = slug
+    else:  # another process (or an earlier try) stored one first: that one wins
+        ctx.story.slug = s.scalar(select(StoryRow.slug).where(StoryRow.id == ctx.story.id)) or slug
     return ctx.story.slug
 
 
@@ -395,7 +404,8 @@ def pivot_row(
 
 async def write_pivot(settings: Settings, store: Store, provider: Provider, ctx: StoryContext) -> ArticleRow:
     """The write stage for one story: its slug fixed, the guarded call, then its pivot row (unsaved)."""
-    await asyncio.to_thread(fix_slug, store, ctx)
+    if not ctx.story.slug:
+        await asyncio.to_thread(fix_slug, store, ctx)
     written, report = await write_guarded(settings, provider, ctx)
     # the offline classifiers run torch: off the event loop (it releases the GIL, so a second core helps)
     return await asyncio.to_thread(
