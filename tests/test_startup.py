@@ -1,9 +1,9 @@
 """Process start: a command imports only what it uses (bench/startup.py measures the seconds).
 
 Each command runs in a fresh interpreter, which reports the modules it imported when it exits. The light commands
-never import torch or the encoders (hundreds of MB, seconds of CPU), nor the model HTTP client (httpx2), SciPy's integrals (datasketch
-through ``dedupe/sketch.py``), alembic (a database already at the newest migration), lingua, PIL, procrastinate or
-FastAPI.
+never import torch or the encoders (hundreds of MB, seconds of CPU), nor the model HTTP client (httpx2), SciPy's
+integrals (datasketch through ``dedupe/sketch.py``), alembic (a database already at the newest migration), lingua,
+PIL, procrastinate or FastAPI.
 """
 
 from __future__ import annotations
