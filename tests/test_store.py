@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import String, cast, select
+from sqlalchemy import Engine, String, cast, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from newsroom.llm.base import CallRecord
 from newsroom.store import queries
-from newsroom.store.db import Store, alembic_config, at_head, normalise_url, ours
+from newsroom.store.db import Store, StoreError, alembic_config, at_head, create_at_head, normalise_url, ours
 from newsroom.store.tables import ArticleRow, Base, ItemRow, ModelCallRow, SourceRow, StoryRow
+from pg_support import drop_schema, fresh_schema
 
 T0 = datetime(2025, 12, 12, 15, 34, 37, tzinfo=UTC)
 
@@ -33,10 +37,122 @@ def _item(key: str = "coindesk", ext: str = "55880200") -> ItemRow:
     )
 
 
-def test_migrations_match_the_tables(store: Store) -> None:
-    with store.engine.connect() as conn:
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes URLs of new empty databases, SQLite files or PostgreSQL schemas (dropped afterwards)."""
+    schemas: list[str] = []
+    base = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+
+    def make() -> str:
+        if not base:
+            return f"sqlite:///{tmp_path / f'{len(list(tmp_path.iterdir()))}.db'}"
+        url, schema = fresh_schema(base)
+        schemas.append(schema)
+        return url
+
+    yield make
+    for schema in schemas:
+        drop_schema(base, schema)
+
+
+def _migrated(url: str) -> Store:
+    """The database at ``url`` brought to the newest migration by alembic, step by step (a start on an empty
+    database creates the schema at once instead: ``create_at_head``)."""
+    from alembic import command
+
+    empty = Store(url, auto_migrate=False)
+    command.upgrade(alembic_config(empty.engine), "heads")
+    return empty
+
+
+def _schema(engine: Engine) -> dict[str, Any]:
+    """Everything the database says about its schema, reflected: each table's columns in order (type, nullability,
+    default, comment), keys, foreign keys, indexes, unique and check constraints; on PostgreSQL also the functions,
+    types, triggers and sequences (procrastinate's), table comments, and alembic's version."""
+    insp = inspect(engine)
+    out: dict[str, Any] = {}
+    for table in insp.get_table_names():
+        out[table] = {
+            "columns": [
+                (c["name"], repr(c["type"]), c["nullable"], str(c.get("default")), c.get("comment"))
+                for c in insp.get_columns(table)
+            ],
+            "pk": insp.get_pk_constraint(table),
+            **{
+                kind: sorted(json.dumps(x, sort_keys=True, default=str) for x in get(table))
+                for kind, get in (
+                    ("fks", insp.get_foreign_keys),
+                    ("indexes", insp.get_indexes),
+                    ("uniques", insp.get_unique_constraints),
+                    ("checks", insp.get_check_constraints),
+                )
+            },
+        }
+    with engine.connect() as conn:
+        out["version"] = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if engine.dialect.name == "postgresql":
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+            for kind, query in (
+                ("functions", "SELECT p.oid::regprocedure::text, md5(p.prosrc) FROM pg_proc p"
+                 " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"),
+                ("types", "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+                 " WHERE n.nspname = current_schema()"),
+                ("triggers", "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+                 " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                 " WHERE n.nspname = current_schema() AND NOT t.tgisinternal"),
+                ("sequences", "SELECT sequencename, data_type::text FROM pg_sequences"
+                 " WHERE schemaname = current_schema()"),
+                ("comments", "SELECT c.relname, obj_description(c.oid) FROM pg_class c"
+                 " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
+                 " AND obj_description(c.oid) IS NOT NULL"),
+            ):  # fmt: skip
+                rows = conn.execute(text(query)).all()
+                # each database's own schema name (a trigger's definition names its table's) set aside
+                out[kind] = sorted(tuple(str(v).replace(f"{schema}.", "") for v in row) for row in rows)
+        else:
+            query = text("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+            out["sqlite_objects"] = sorted(tuple(row) for row in conn.execute(query))
+    return out
+
+
+def test_migrations_match_the_tables(empty_url: Callable[[], str]) -> None:
+    migrated = _migrated(empty_url())
+    with migrated.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": ours}), Base.metadata)
+    migrated.close()
     assert diff == []
+
+
+def test_a_new_database_is_created_as_the_migrations_leave_it(empty_url: Callable[[], str]) -> None:
+    """A start on an empty database creates the newest schema at once (no alembic): the same tables, columns in the
+    same order, types, defaults, keys, indexes and constraints as the migrations give, on both engines."""
+    migrated, created = _migrated(empty_url()), Store(empty_url())
+    try:
+        assert _schema(created.engine) == _schema(migrated.engine)
+    finally:
+        migrated.close()
+        created.close()
+
+
+def test_a_new_database_is_created_without_alembic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from alembic import command
+
+    monkeypatch.setattr(command, "upgrade", _no_upgrade)
+    fresh = Store(f"sqlite:///{tmp_path / 'new.db'}")
+    assert at_head(fresh.engine) and "items" in fresh.table_names()
+    assert not create_at_head(fresh.engine)  # our tables are there: never created twice
+
+
+def test_a_database_with_tables_but_no_version_is_left_to_alembic(tmp_path: Path) -> None:
+    """Something that is not an empty database (here a table of ours without alembic's version) is not created over:
+    alembic's upgrade reports the problem, as before."""
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    odd = Store(url, auto_migrate=False)
+    with odd.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE sources (id INTEGER PRIMARY KEY)"))
+    assert not create_at_head(odd.engine)
+    with pytest.raises(StoreError):
+        Store(url)
 
 
 def test_migrate_twice_is_a_no_op(store: Store) -> None:

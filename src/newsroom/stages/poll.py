@@ -204,8 +204,11 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
     if not values:
         return 0
     # one multi-row INSERT … RETURNING per few hundred rows (no ORM objects to build, track and flush one by one)
-    keys = ("source_key", "external_id", "url", "title", "summary", "content", "fingerprint", "published_at")
-    rows = [NewItem(id=0, **{k: v[k] for k in keys}) for v in values]  # ids set from the INSERT's RETURNING
+    rows = [  # ids set from the INSERT's RETURNING
+        NewItem(0, v["source_key"], v["external_id"], v["url"], v["title"], v["summary"], v["content"],
+                v["fingerprint"], v["published_at"])
+        for v in values
+    ]  # fmt: skip
     ahead = None
     if same_event:  # the headlines' embeddings before the INSERT takes SQLite's write lock (stories.embed_ahead)
         ahead = embed_ahead(s, rows)

@@ -46,6 +46,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
+    """The tables. Each table's columns are declared in the order the migrations leave them (a new column goes last),
+    so a database created from these tables at once (``store.db.create_at_head``) is the migrated one, column for
+    column (``tests/test_store.py``)."""
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
@@ -119,11 +123,6 @@ class StoryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_item_id: Mapped[int] = mapped_column(Integer)  # the richest member: the article is written from it
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | written | skipped (a failure stays new)
-    slug: Mapped[str | None] = mapped_column(String(200), default=None)  # fixed before the write call
-    # work claimed by one process (store/claims.py) until the lease expires; a failure's retry is due at next_attempt_at
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    claim_expires_at: Mapped[datetime | None] = mapped_column(default=None)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
@@ -135,6 +134,11 @@ class StoryRow(Base):
     entity_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     first_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    slug: Mapped[str | None] = mapped_column(String(200), default=None)  # fixed before the write call
+    # work claimed by one process (store/claims.py) until the lease expires; a failure's retry is due at next_attempt_at
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     # select and updates (stages/select.py, stages/update.py)
     skip_reason: Mapped[str | None] = mapped_column(Text, default=None)  # why select skipped it ("code: detail")
     select_bypass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # "write anyway"
@@ -180,11 +184,11 @@ class ArticleRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_version: Mapped[int] = mapped_column(Integer, default=0)
     path: Mapped[str | None] = mapped_column(Text, default=None)
-    sources: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")  # other sources
-    importance: Mapped[int | None] = mapped_column(Integer, default=None)  # the model's judgement at write time
     published_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sources: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")  # other sources
+    importance: Mapped[int | None] = mapped_column(Integer, default=None)  # the model's judgement at write time
 
     story: Mapped[StoryRow] = relationship(back_populates="articles")
 

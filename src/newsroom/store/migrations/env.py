@@ -5,12 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, text
 
-from newsroom.store.db import ours
+from newsroom.store.db import MIGRATION_LOCK, ours
 from newsroom.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
-MIGRATION_LOCK = 0x6E6577730001  # PostgreSQL advisory lock key: "news" + 1
 
 
 def run() -> None:

@@ -15,8 +15,6 @@ worker (``newsroom run`` is its scheduler), so nothing happens there.
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 from alembic import op
 from sqlalchemy import text
 
@@ -30,14 +28,9 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    if bind.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
-        return
-    from procrastinate.schema import SchemaManager
+    from newsroom.store.db import apply_procrastinate_schema  # the same step as a new database's (create_at_head)
 
-    # the driver's own execute, without parameters: the file holds '%' (plpgsql RAISE formats) and many statements
-    bind.connection.driver_connection.execute(SchemaManager.get_schema())  # type: ignore[union-attr]
-    release = version("procrastinate")
-    bind.execute(text(f"COMMENT ON TABLE procrastinate_jobs IS 'procrastinate {release} schema (newsroom 0040)'"))
+    apply_procrastinate_schema(bind)
 
 
 def downgrade() -> None:
