@@ -21,7 +21,8 @@ joins, in this order of evidence:
    joined on meaning.
 
 A copy (tiers 1–2) repeats a member: it counts for the story's heat but is never compared on meaning, so it needs no
-embedding (``cluster`` given an embedder embeds only the rest).
+embedding (``cluster`` given an embedder embeds only the rest); nor does a genre piece, which is never compared on
+meaning either (about one item in eight of the crypto dev file).
 
 Deterministic: ``cluster`` and ``StoryIndex.assign`` process items sorted by ``Doc.order`` (published time, source,
 external id), and each decision is a function of the item and the story's members alone (no running statistics), so
@@ -39,7 +40,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..embeddings import Embedder
-from .features import NUM_PERM, minhash, minhashes
+from .features import NUM_PERM, item_type, minhash, minhashes
 from .pairs import PairModel, Profile, conflicting, default_model, incompatible, pair_features, profile
 from .sketch import MinHash, lsh_params
 
@@ -318,7 +319,7 @@ class StoryIndex:
         minhashes([d.basis for d in docs])  # the batch's signatures in one pass (remembered for what follows)
         if ahead is None:
             ahead = copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
-        need = [order[k] for k in range(len(order)) if k not in ahead]
+        need = [order[k] for k in range(len(order)) if k not in ahead and not item_type(docs[order[k]].title)]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
         with one_blas_thread():
@@ -326,7 +327,7 @@ class StoryIndex:
                 doc = docs[i]
                 found = self.copy_match(doc)
                 vec = None
-                if found is None and self.meaning:
+                if found is None and self.meaning and not item_type(doc.title):  # a genre piece: never on meaning
                     vec = rows[i] if i in rows else vectors([i])[0]  # a foreseen copy that turned out not to be one
                     found = self.similar(doc, vec)
                 if found is None:
