@@ -58,20 +58,6 @@ def test_minilm_is_transformers_bert(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.model
-def test_the_fused_last_layer_is_the_last_hidden_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``Encoder.last_layer`` (the embedder's: query, key and value in one product, one attention call) gives what
-    ``forward`` gives for the last layer, to float rounding, over the real tokens of a padded batch."""
-    monkeypatch.setenv("NEWSROOM_BF16", "0")
-    model, tokens = load_minilm()
-    ids, mask = tokens(HEADLINES)
-    with torch.inference_mode():
-        fused = model.last_layer(ids, mask)
-        plain = model(ids, mask, keep=(model.shape.layers,))[-1]
-    real = mask.bool()
-    torch.testing.assert_close(fused[real], plain[real], atol=2e-5, rtol=1e-5)
-
-
-@pytest.mark.model
 def test_mpnet_is_transformers_mpnet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSROOM_BF16", "0")
     model, tokens = mpnet.load_mpnet()

@@ -144,15 +144,11 @@ class MiniLMEmbedder:
         rows = tokenizer.ids(texts)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         out = np.empty((len(rows), DIM), dtype=np.float32)
-        fused = not bf16_native()  # float32: ``Encoder.last_layer`` (checked to give the same stories, README)
         with torch.inference_mode(), cpu_autocast():
             for i in range(0, len(order), _BATCH):
                 part = order[i : i + _BATCH]
                 ids, mask = tokenizer.pad([rows[k] for k in part])
-                if fused:
-                    tokens = model.last_layer(ids, mask)
-                else:
-                    tokens = model(ids, mask, keep=(model.shape.layers,))[-1].float()
+                tokens = model(ids, mask, keep=(model.shape.layers,))[-1].float()
                 m = mask.unsqueeze(-1).to(tokens.dtype)
                 pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
                 out[part] = torch.nn.functional.normalize(pooled, dim=1).numpy()

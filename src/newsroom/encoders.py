@@ -188,43 +188,6 @@ class Encoder(nn.Module):
             out.append(x if keep is None or k in keep else None)
         return out
 
-    def last_layer(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """The last layer's hidden states, as ``forward(...)[-1]`` computes them to float rounding, in fewer
-        steps: each BERT layer's query, key and value in one matrix product (the three matrices side by side, built
-        on first use) and the attention in one ``scaled_dot_product_attention`` call. For the clustering embedder
-        (``embeddings.MiniLMEmbedder``); the sentiment features read ``forward``'s layers, which this leaves alone.
-        MPNet (its relative-position bias) goes through ``forward``."""
-        if self.mpnet:
-            return self.forward(input_ids, attention_mask, keep=(self.shape.layers,))[-1]  # type: ignore[return-value]
-        e, s = self.embeddings, self.shape
-        b, n = input_ids.shape
-        x = e.word_embeddings(input_ids) + e.position_embeddings(torch.arange(n).unsqueeze(0))
-        if s.type_vocab:
-            x = x + e.token_type_embeddings(torch.zeros_like(input_ids))
-        x = e.LayerNorm(x)
-        allowed = attention_mask[:, None, None, :].bool()  # (batch, 1, 1, tokens): attend to real tokens only
-        split = (b, n, 3, s.heads, s.hidden // s.heads)
-        for layer, (weight, bias) in zip(self.encoder.layer, self._fused_qkv(), strict=True):
-            q, k, v = F.linear(x, weight, bias).view(split).permute(2, 0, 3, 1, 4)
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed).transpose(1, 2).reshape(b, n, -1)
-            out = layer.attention.output
-            x = out.LayerNorm(out.dense(context) + x)
-            x = layer.output.LayerNorm(layer.output.dense(F.gelu(layer.intermediate.dense(x))) + x)
-        return x
-
-    def _fused_qkv(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per BERT layer, its query, key and value weights stacked into one (3 x hidden, hidden) matrix and their
-        biases into one vector (about 10 MB for MiniLM), kept after the first call."""
-        fused = getattr(self, "_qkv", None)
-        if fused is None:
-            fused = []
-            for layer in self.encoder.layer:
-                att = layer.attention.self
-                parts = (att.query, att.key, att.value)
-                fused.append((torch.cat([p.weight for p in parts]), torch.cat([p.bias for p in parts])))
-            self._qkv = fused
-        return fused
-
     def _position_bias(self, n: int) -> torch.Tensor:
         """MPNet's relative-position bias, (1, heads, n, n): bidirectional buckets, exact up to 8, log-spaced to 128."""
         pos = torch.arange(n)
