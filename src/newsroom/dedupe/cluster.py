@@ -18,7 +18,8 @@ joins, in this order of evidence:
    held one or two of its nearest members (README, "Stories").
    Stories that began more than ``max_span_hours`` before the item are not joined on meaning. Genre pieces
    (price predictions, technical analysis, wraps, live pages, newsletters, sponsored posts) neither join nor are
-   joined on meaning.
+   joined on meaning; a question or an explainer (``features.opinion``) on either side of a pair counts only toward a
+   dense story (two speculations on one coin in one week read alike).
 
 A copy (tiers 1–2) repeats a member: it counts for the story's heat but is never compared on meaning, so it needs no
 embedding (``cluster`` given an embedder embeds only the rest); nor does a genre piece, which is never compared on
@@ -269,10 +270,12 @@ class StoryIndex:
             bar = min(p.join, p.dense_join) if dense else p.join
             if _linkage_score([prob for prob, _ in pairs], p.linkage, story.compared) < bar:
                 continue  # cannot join even before the vetoes (which only lower a member's probability to 0)
-            kept = [prob for prob, m in pairs if not incompatible(item, m)]  # a vetoed member counts as 0
-            if dense and (len(kept) < p.dense_members or max(kept) < p.dense_best):
-                bar = p.join  # too few members left after the vetoes, or none of them probable enough
-            score = _linkage_score(kept, p.linkage, story.compared)  # members not among the nearest count as 0
+            kept = [(prob, m) for prob, m in pairs if not incompatible(item, m)]  # a vetoed member counts as 0
+            if dense and (len(kept) < p.dense_members or max(prob for prob, _ in kept) < p.dense_best):
+                dense, bar = False, p.join  # too few members left after the vetoes, or none of them probable enough
+            # a question or an explainer on either side joins only a dense story (``features.opinion``)
+            probs = [prob for prob, m in kept if dense or not (item.opinion or m.opinion)]
+            score = _linkage_score(probs, p.linkage, story.compared)  # members not among the nearest count as 0
             if score >= bar and (best is None or score > best.score):
                 best = Match(story_id, "similar", score)
         return best
