@@ -5,16 +5,17 @@ the headlines are invented for the test."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from newsroom.dedupe.cluster import Doc, Match, StoryIndex, cluster
-from newsroom.dedupe.features import action_keys, item_type, number_keys
+from newsroom.dedupe.cluster import ClusterParams, Doc, Match, StoryIndex, cluster
+from newsroom.dedupe.features import action_keys, item_type, number_keys, opinion
 from newsroom.dedupe.pairs import conflicting
-from newsroom.embeddings import default_embedder
+from newsroom.embeddings import HashingEmbedder, default_embedder
 from newsroom.evaluate import eval_dedupe
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC).timestamp()
@@ -109,6 +110,46 @@ def test_genre_pieces_never_join_on_meaning() -> None:
     vecs = default_embedder().embed(titles)
     index.add(0, Doc(title=titles[0], published=T0, source="a"), vecs[0])
     assert index.similar(Doc(title=titles[1], published=T0 + 60, source="b"), vecs[1]) is None
+
+
+def test_questions_and_explainers_join_only_a_dense_story() -> None:
+    """Two speculations on one coin in one week read alike; joined, one of them gets no article. A question or an
+    explainer neither joins a story nor is joined on meaning, unless the story is dense (many near members)."""
+    assert opinion("How high will Zenbit go if the Lenzor bill passes?")
+    assert opinion("Zenbit to rally 900%? Analyst says nobody is ready")
+    assert opinion("Four red months: why Zenbit finally has a chance")
+    assert not opinion("Halvard Capital sells 4,210 BTC")
+    assert not opinion("Halvard Capital sells 4,210 BTC: what next?")  # a report with a question after it
+    titles = ["Analyst shares the truth about the Lenzor bill with Zenbit holders",
+              "How high will Zenbit price go if the Lenzor bill passes?"]  # fmt: skip
+    vecs = default_embedder().embed(titles)
+    index = StoryIndex(default_embedder().dim, ClusterParams(join=1e-6))  # any probability would do
+    index.add(0, Doc(title=titles[0], published=T0, source="a"), vecs[0])
+    assert index.similar(Doc(title=titles[1], published=T0 + 3600, source="b"), vecs[1]) is None
+    index = StoryIndex(default_embedder().dim, ClusterParams(join=1e-6, dense_members=1, dense_best=0.0))
+    index.add(0, Doc(title=titles[0], published=T0, source="a"), vecs[0])
+    assert index.similar(Doc(title=titles[1], published=T0 + 3600, source="b"), vecs[1]) is not None
+
+
+def test_genre_pieces_are_not_embedded() -> None:
+    """A genre piece is never compared on meaning, so ``cluster`` does not embed it: the same stories, fewer rows."""
+    asked: list[str] = []
+
+    class Counting(HashingEmbedder):
+        def embed(self, texts: Sequence[str]) -> np.ndarray:
+            asked.extend(texts)
+            return super().embed(texts)
+
+    docs = [
+        Doc(title="Bitcoin Price Prediction: BTC eyes $120K", published=T0, source="a", url="u1"),
+        Doc(title="Halvard Capital sells 4,210 BTC", published=T0 + 60, source="b", url="u2"),
+        Doc(title="Halvard Capital offloads 4,210 bitcoin", published=T0 + 120, source="c", url="u3"),
+        Doc(title="LIVE: Bitcoin slides as Fed decision nears", published=T0 + 180, source="d", url="u4"),
+    ]
+    labels = cluster(docs, Counting())
+    assert asked == ["Halvard Capital sells 4,210 BTC", "Halvard Capital offloads 4,210 bitcoin"]
+    everything = np.vstack([HashingEmbedder().embed([d.title]) for d in docs])
+    assert labels == cluster(docs, everything)  # every row given: the genre pieces' rows change nothing
 
 
 def test_chart_and_live_words_make_a_genre_only_on_a_price() -> None:

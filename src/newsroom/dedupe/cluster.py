@@ -18,10 +18,12 @@ joins, in this order of evidence:
    held one or two of its nearest members (README, "Stories").
    Stories that began more than ``max_span_hours`` before the item are not joined on meaning. Genre pieces
    (price predictions, technical analysis, wraps, live pages, newsletters, sponsored posts) neither join nor are
-   joined on meaning.
+   joined on meaning; a question or an explainer (``features.opinion``) on either side of a pair counts only toward a
+   dense story (two speculations on one coin in one week read alike).
 
 A copy (tiers 1–2) repeats a member: it counts for the story's heat but is never compared on meaning, so it needs no
-embedding (``cluster`` given an embedder embeds only the rest).
+embedding (``cluster`` given an embedder embeds only the rest); nor does a genre piece, which is never compared on
+meaning either (about one item in eight of the crypto dev file).
 
 Deterministic: ``cluster`` and ``StoryIndex.assign`` process items sorted by ``Doc.order`` (published time, source,
 external id), and each decision is a function of the item and the story's members alone (no running statistics), so
@@ -39,7 +41,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..embeddings import Embedder
-from .features import NUM_PERM, minhash, minhashes
+from .features import NUM_PERM, item_type, minhash, minhashes
 from .pairs import PairModel, Profile, conflicting, default_model, incompatible, pair_features, profile
 from .sketch import MinHash, lsh_params
 
@@ -268,10 +270,12 @@ class StoryIndex:
             bar = min(p.join, p.dense_join) if dense else p.join
             if _linkage_score([prob for prob, _ in pairs], p.linkage, story.compared) < bar:
                 continue  # cannot join even before the vetoes (which only lower a member's probability to 0)
-            kept = [prob for prob, m in pairs if not incompatible(item, m)]  # a vetoed member counts as 0
-            if dense and (len(kept) < p.dense_members or max(kept) < p.dense_best):
-                bar = p.join  # too few members left after the vetoes, or none of them probable enough
-            score = _linkage_score(kept, p.linkage, story.compared)  # members not among the nearest count as 0
+            kept = [(prob, m) for prob, m in pairs if not incompatible(item, m)]  # a vetoed member counts as 0
+            if dense and (len(kept) < p.dense_members or max(prob for prob, _ in kept) < p.dense_best):
+                dense, bar = False, p.join  # too few members left after the vetoes, or none of them probable enough
+            # a question or an explainer on either side joins only a dense story (``features.opinion``)
+            probs = [prob for prob, m in kept if dense or not (item.opinion or m.opinion)]
+            score = _linkage_score(probs, p.linkage, story.compared)  # members not among the nearest count as 0
             if score >= bar and (best is None or score > best.score):
                 best = Match(story_id, "similar", score)
         return best
@@ -318,7 +322,7 @@ class StoryIndex:
         minhashes([d.basis for d in docs])  # the batch's signatures in one pass (remembered for what follows)
         if ahead is None:
             ahead = copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
-        need = [order[k] for k in range(len(order)) if k not in ahead]
+        need = [order[k] for k in range(len(order)) if k not in ahead and not item_type(docs[order[k]].title)]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
         with one_blas_thread():
@@ -326,7 +330,7 @@ class StoryIndex:
                 doc = docs[i]
                 found = self.copy_match(doc)
                 vec = None
-                if found is None and self.meaning:
+                if found is None and self.meaning and not item_type(doc.title):  # a genre piece: never on meaning
                     vec = rows[i] if i in rows else vectors([i])[0]  # a foreseen copy that turned out not to be one
                     found = self.similar(doc, vec)
                 if found is None:

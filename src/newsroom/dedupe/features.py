@@ -334,6 +334,19 @@ def item_type(title: str) -> str:
     return ""
 
 
+# A headline that asks or explains rather than reports: a question before any clause mark ("How high will XRP go if
+# …?", "XRP to rally 60,000%? Analyst says …"), or a "why" / "how high" clause. Such pieces on one topic read alike
+# (two XRP speculations of one week) and, joined, one of them is lost (README, "Stories").
+_OPINION = re.compile(r"^[^:–—|]*\?|(?:^|[:–—|]\s*)(?:why|how high|how far|how low)\b", re.I)
+
+
+@lru_cache(maxsize=16384)
+def opinion(title: str) -> bool:
+    """Whether a headline asks or explains rather than reports (``_OPINION``): it joins a story on meaning only as a
+    further report of a dense one (``cluster.ClusterParams.dense_members``), and no story joins it otherwise."""
+    return bool(_OPINION.search(title))
+
+
 # The act a headline reports, by word stem (regular expressions matched at a word start, case-insensitive). Two
 # reports of one event name the same kind of act; a sale and a purchase by one company in one week are two events.
 _ACTIONS: dict[str, str] = {

@@ -29,6 +29,7 @@ from .features import (
     entity_keys,
     item_type,
     number_keys,
+    opinion,
 )
 
 FEATURES = (
@@ -66,6 +67,7 @@ class Profile:
     amounts: frozenset[str]  # deal-sized money amounts (a subset of the figures' values)
     actions: frozenset[str]
     kind: str  # features.item_type: "" for news
+    opinion: bool  # features.opinion: a question or an explainer, joined only as part of a dense story
     frame: tuple[str, ...]  # the words in order, without a trailing " - Site" suffix (``_other_names``)
     names: frozenset[str]  # the frame's words that name someone or something (``_names``)
     source: str
@@ -183,6 +185,7 @@ def profile(title: str, vector: np.ndarray, source: str, published: float) -> Pr
         amounts,
         actions,
         item_type(title),
+        opinion(title),
         frame,
         names,
         source,
