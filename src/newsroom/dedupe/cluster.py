@@ -127,6 +127,11 @@ class Doc:
         return f"{self.title}\n{self.text[:400]}"
 
     @property
+    def on_meaning(self) -> bool:
+        """Whether the item is ever compared on meaning (needs a vector): not a genre piece (``features.item_type``)."""
+        return not item_type(self.title)
+
+    @property
     def order(self) -> tuple[float, str, str, str, str]:
         """The order items are clustered in: whatever order they arrived in, the same stories come out."""
         return (self.published, self.source, self.external_id, self.url, self.title)
@@ -322,7 +327,7 @@ class StoryIndex:
         minhashes([d.basis for d in docs])  # the batch's signatures in one pass (remembered for what follows)
         if ahead is None:
             ahead = copies_ahead(self, [docs[i] for i in order]) if self.meaning else set(range(len(order)))
-        need = [order[k] for k in range(len(order)) if k not in ahead and not item_type(docs[order[k]].title)]
+        need = [order[k] for k in range(len(order)) if k not in ahead and docs[order[k]].on_meaning]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
         with one_blas_thread():
@@ -330,7 +335,7 @@ class StoryIndex:
                 doc = docs[i]
                 found = self.copy_match(doc)
                 vec = None
-                if found is None and self.meaning and not item_type(doc.title):  # a genre piece: never on meaning
+                if found is None and self.meaning and doc.on_meaning:  # a genre piece: never on meaning
                     vec = rows[i] if i in rows else vectors([i])[0]  # a foreseen copy that turned out not to be one
                     found = self.similar(doc, vec)
                 if found is None:

@@ -140,11 +140,12 @@ def _max_item_id(session: Session) -> int:
 
 
 def _replay(index: StoryIndex, rows: list[ItemRow], embedder: Embedder) -> None:
-    """Put stored items into the index as the live path put them: in order, copies without a vector."""
+    """Put stored items into the index as the live path put them: in order, copies and genre pieces without a
+    vector."""
     docs = [item_doc(r) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: docs[i].order)
     copies = {i for i in order if index.copy_match(docs[i]) is not None}
-    need = [i for i in order if i not in copies] if index.meaning else []
+    need = [i for i in order if i not in copies and docs[i].on_meaning] if index.meaning else []
     vecs = dict(zip(need, embedder.embed([docs[i].title for i in need]), strict=True)) if need else {}
     for i in order:
         index.add(rows[i].story_id, docs[i], vecs.get(i))  # type: ignore[arg-type]
@@ -178,7 +179,7 @@ def embed_ahead(session: Session, items: Sequence[StoredItem], embedder: Embedde
     docs = sorted((item_doc(i) for i in items), key=lambda d: d.order)
     with live.lock:
         ahead = copies_ahead(live.index, docs)
-    need = [docs[k].title for k in range(len(docs)) if k not in ahead]
+    need = [docs[k].title for k in range(len(docs)) if k not in ahead and docs[k].on_meaning]
     if need:
         embedder.embed(need)
     return ahead
