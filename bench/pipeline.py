@@ -300,13 +300,18 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
     calls = CallBuffer()
     provider = make_provider(settings.llm, calls)
     first_request: list[float] = []
+    spans: list[tuple[float, float]] = []  # (start, end) of each model call: how busy the model's slots were
     generate = provider.generate
 
     async def timed_generate(*args, **kwargs):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
         if not first_request:
-            first_request.append(time.perf_counter())
+            first_request.append(start)
             first_request.append(time.process_time())  # CPU of the whole process so far (imports included)
-        return await generate(*args, **kwargs)
+        try:
+            return await generate(*args, **kwargs)
+        finally:
+            spans.append((start, time.perf_counter()))
 
     provider.generate = timed_generate  # type: ignore[method-assign]
     pipeline = Pipeline(settings, store, provider, calls)
@@ -335,6 +340,7 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
         "cpu_to_first_request_s": first_request[1] - COMPILED.cpu_s if first_request else 0.0,
         "process_s": wall - first_story_s,
         "cpu_s": cpu,
+        **call_occupancy(spans, settings.llm.concurrency, t0),
         "stories": summary.stories,
         "model_calls": summary.model_calls,
         "tokens_in": summary.tokens_in,
@@ -343,6 +349,26 @@ async def one_run(settings: Settings, store: Store, *, force: bool = False) -> d
         "failures": len(summary.failures),
         "thread_cpu_s": threads,  # type: ignore[dict-item]
         "card_processes": cards,  # type: ignore[dict-item]
+    }
+
+
+def call_occupancy(spans: list[tuple[float, float]], concurrency: int, t0: float) -> dict[str, Any]:
+    """How well the run fed the model: from the first request to the last reply, the share of the ``concurrency``
+    slots that held a call, and the calls in flight in each second of the run (from its start): where the
+    slots sit idle, the pipeline (not the model) set the pace."""
+    if not spans:
+        return {"calls_span_s": 0.0, "slots_busy": 0.0, "in_flight_by_second": []}
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    busy = sum(e - s for s, e in spans)
+    seconds = int(last - t0) + 1
+    in_flight = [0.0] * seconds
+    for s, e in spans:  # slot-seconds of each call, spread over the seconds it overlaps
+        for sec in range(int(s - t0), int(e - t0) + 1):
+            in_flight[sec] += max(0.0, min(e - t0, sec + 1) - max(s - t0, sec))
+    return {
+        "calls_span_s": last - first,
+        "slots_busy": busy / (concurrency * (last - first)) if last > first else 0.0,
+        "in_flight_by_second": [round(x, 1) for x in in_flight],
     }
 
 
@@ -733,6 +759,16 @@ def main() -> None:
             f"{first['first_story_s']:.2f} s",
         ),
         ("  until every article is published (cards may still be drawing)", f"{first['articles_published_s']:.2f} s"),
+        *(
+            [
+                (
+                    "  first request to last reply; model slots busy in it",
+                    f"{first['calls_span_s']:.2f} s; {first['slots_busy']:.0%}",
+                )
+            ]
+            if "calls_span_s" in first
+            else []
+        ),
         ("model-bound floor (calls x latency / concurrency)", f"{floor:.2f} s"),
         (f"wall / floor (target <= {target:.2f})", f"{result['ratio_wall_to_floor']}"),
         ("every article published / floor", f"{result['ratio_articles_published_to_floor']}"),
