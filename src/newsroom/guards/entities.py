@@ -1031,8 +1031,15 @@ def _named(word: str, index: SourceIndex, ctx: GuardContext) -> bool:
     return _grounded(word, index, ctx.lang, ctx.source_lang, in_run=True)
 
 
+@lru_cache(maxsize=64)
+def source_index(text: str) -> SourceIndex:
+    """The index of ``text``, shared by the checks of one source: a story's translations are all checked against
+    its pivot (two languages: one index instead of two). Read-only once built."""
+    return SourceIndex(text)
+
+
 def check_entities(fields: Fields, ctx: GuardContext) -> list[Finding]:
-    index = SourceIndex(ctx.source + "\n" + ctx.extra_grounding)
+    index = source_index(ctx.source + "\n" + ctx.extra_grounding)
     out = []
     seen: set[str] = set()
     opened = ""

@@ -76,6 +76,7 @@ class FilesystemTarget:
         _check_template(path_template)
         self.content_dir = Path(content_dir)
         self.path_template = path_template
+        self._root: Path | None = None  # content_dir resolved, once it exists
 
     def relative_path(self, doc: ArticleDoc) -> str:
         """``doc``'s path inside the content folder (``/``-separated).
@@ -99,7 +100,9 @@ class FilesystemTarget:
         return self._inside(self.content_dir / self.relative_path(doc))
 
     def _inside(self, path: Path) -> Path:
-        root = self.content_dir.resolve()
+        root = self._root or self.content_dir.resolve()
+        if self._root is None and root.is_dir():
+            self._root = root
         resolved = path.resolve()
         if ".." in path.parts or not resolved.is_relative_to(root) or resolved == root:
             raise PathEscapeError(
@@ -109,16 +112,24 @@ class FilesystemTarget:
 
     def write(self, doc: ArticleDoc) -> Path:
         """Render ``doc`` and write it atomically; an unchanged file is left alone. Returns its path."""
-        path = self.path_for(doc)
+        # the template and the values are plain segments (``_check_template``, ``_segment``): where the path leads
+        # is checked below, once where its folder exists (each check resolves every folder on the way: system calls
+        # that, at concurrency 32, each wait for the GIL again)
+        path = self.content_dir / self.relative_path(doc)
         data = render_article(doc).encode("utf-8")  # rendering fails here, before anything on disk is touched
         try:
             if path.read_bytes() == data:
-                return path
+                return self._inside(path)
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._inside(path)  # again, now that the folders exist (a symlinked folder could point elsewhere)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        if not path.parent.is_dir():
+            self._inside(path)  # before any folder is made on the way
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._inside(path)  # now that the folders exist (a symlinked folder could point elsewhere)
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_HOST}~{os.getpid()}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
