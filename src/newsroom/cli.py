@@ -630,3 +630,7 @@ def _print_summary(summary: RunSummary, settings: Settings) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
