@@ -179,3 +179,18 @@ def test_classify_ahead_batches_once_each_and_an_awaited_headline_goes_first(mon
     assert len(batches) == 3
     asyncio.run(sentiment.classify_ahead(later, urgent=True))  # all cached: nothing computed, nothing awaited
     assert len(batches) == 3
+
+
+@pytest.mark.model
+def test_a_cancelled_wait_leaves_the_others_waiting_for_the_same_headline() -> None:
+    headline = "Stablecoin issuer publishes monthly reserve attestation"
+
+    async def both() -> None:
+        first = asyncio.create_task(sentiment.classify_ahead([headline], urgent=True))
+        second = asyncio.create_task(sentiment.classify_ahead([headline], urgent=True))
+        await asyncio.sleep(0)
+        first.cancel()
+        await second  # not cancelled with the first: the shared wait goes on
+        assert headline in sentiment.default_classifier().cached
+
+    asyncio.run(both())

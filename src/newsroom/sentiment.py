@@ -260,7 +260,7 @@ class _Ahead:
         if waits and (self._running is None or self._running.done()):
             self._running = asyncio.create_task(self._run())
         if waits:
-            await asyncio.gather(*waits)
+            await asyncio.wait(waits)  # a waiter cancelled (its story's task) cancels no one else's wait
 
     def _chunk(self) -> list[str]:
         chunk: dict[str, None] = {}
@@ -278,7 +278,9 @@ class _Ahead:
                 await loop.run_in_executor(_THREAD, prefetch, chunk)  # never raises
             finally:
                 for h in chunk:
-                    self._done.pop(h).set_result(None)
+                    done = self._done.pop(h)
+                    if not done.done():
+                        done.set_result(None)
 
 
 _ahead: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Ahead] = weakref.WeakKeyDictionary()
