@@ -2,7 +2,8 @@
 
 **Start-up.** The collector is paused from the moment ``newsroom run`` or ``newsroom worker`` starts
 (``pause_collector``) until ``run``'s first model request is out (``resume_collector``, from ``Pipeline``'s warm-up
-thread, or when the round ends) or the worker takes jobs (``tasks._serve``). Start-up allocates hundreds of thousands
+thread, or when the round ends) or the worker takes jobs (``tasks._serve``); ``newsroom poll`` pauses it for its
+imports, settings and store, up to the first fetch. Start-up allocates hundreds of thousands
 of objects that live as long as the process (modules, SQLAlchemy's mappers, torch and the encoders), and the full
 passes they triggered walked every one of them: on the 2-core AMD EPYC four passes took 0.54 s of CPU before `run`'s
 first request, each holding the GIL, one (0.26 s) just before that request. ``resume_collector`` freezes what exists

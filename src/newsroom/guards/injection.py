@@ -139,8 +139,14 @@ _TO_SPACE = str.maketrans(dict.fromkeys(_TYPOGRAPHY, " "))
 _WORD = re.compile(r"\w+")
 
 
+# The shortest text any pattern matches: "ai:" (a role at a line's start; "gpt" and "给AI" are three characters too).
+_SHORTEST_TRIGGER = 3
+
+
 def might_address_a_model(text: str) -> bool:
     """False only where no pattern can match ``text`` or any part of it (then ``_INJECTION`` need not scan it)."""
+    if len(text) < _SHORTEST_TRIGGER:  # the empty body or summary of most feed items: no pattern fits in it
+        return False
     if not text.isascii():
         text = text.translate(_TO_SPACE)
         if not text.isascii():
@@ -228,17 +234,25 @@ def clean_author(author: str | None) -> str | None:
     return a
 
 
+def neutralised_fields(item: FeedItem) -> dict[str, object]:
+    """The fields of ``item`` that ``neutralise_item`` changes, with their new values: empty for nearly every item,
+    so the caller copies an item only where something was cut (a pydantic copy per item is most of the cost)."""
+    changed: dict[str, object] = {}
+    for name, text in (("title", item.title), ("summary", item.summary), ("content", item.content)):
+        clean, _ = neutralise(text)
+        if clean != text:
+            changed[name] = clean
+    categories = clean_categories(item.categories)
+    if categories != item.categories:
+        changed["categories"] = categories
+    author = clean_author(item.author)
+    if author != item.author:
+        changed["author"] = author
+    return changed
+
+
 def neutralise_item(item: FeedItem) -> FeedItem:
-    """A feed item with passages addressed to a model cut from every field the feed controls."""
-    title, _ = neutralise(item.title)
-    summary, _ = neutralise(item.summary)
-    content, _ = neutralise(item.content)
-    return item.model_copy(
-        update={
-            "title": title,
-            "summary": summary,
-            "content": content,
-            "categories": clean_categories(item.categories),
-            "author": clean_author(item.author),
-        }
-    )
+    """A feed item with passages addressed to a model cut from every field the feed controls (the item itself when
+    nothing was)."""
+    changed = neutralised_fields(item)
+    return item.model_copy(update=changed) if changed else item
