@@ -133,7 +133,13 @@ _RULES = [  # the rarest set first: a text sharing no word with any first set is
     _words("ignora ignore ignores ignorez olvida oublie oublies oubliez"),
 ]
 _FIRST_WORDS = frozenset().union(*(rule[0] for rule in _RULES))
+# each first word -> the rest of the rules it opens (a text is tested only against the rules its words open: "follow",
+# in "more to follow", opens one rule of the 27, where every rule used to be tested)
+_RULES_BY_WORD: dict[str, list[tuple[frozenset[str], ...]]] = {
+    word: [rule[1:] for rule in _RULES if word in rule[0]] for word in _FIRST_WORDS
+}
 _SUBSTRINGS = ("##", "a.i.", "gpt")
+_SUBSTRING = re.compile("|".join(re.escape(s) for s in _SUBSTRINGS))
 _TYPOGRAPHY = "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u00ab\u00bb\u00a0"  # ‘’‚“”„–—…«» and NBSP
 _TO_SPACE = str.maketrans(dict.fromkeys(_TYPOGRAPHY, " "))
 _WORD = re.compile(r"\w+")
@@ -152,12 +158,14 @@ def might_address_a_model(text: str) -> bool:
         if not text.isascii():
             return True
     low = text.lower()
-    if any(s in low for s in _SUBSTRINGS):
+    if _SUBSTRING.search(low):
         return True
     words = set(_WORD.findall(low))
-    if words.isdisjoint(_FIRST_WORDS):
+    first = words.intersection(_FIRST_WORDS)
+    if not first:
         return False
-    return any(all(not words.isdisjoint(part) for part in rule) for rule in _RULES)
+    # a rule of one word set holds at once (``all`` of nothing)
+    return any(all(not words.isdisjoint(part) for part in rest) for w in first for rest in _RULES_BY_WORD[w])
 
 
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+[\"'”’»)]*|\n+|$)")
