@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from newsroom.cli import app
+from newsroom.sources import normalise
 from newsroom.sources.encoding import decode_document
-from newsroom.sources.normalise import MAX_TITLE_CHARS
+from newsroom.sources.normalise import MAX_LINK_CHARS, MAX_TITLE_CHARS, web_link
 from newsroom.stages.poll import poll_sources
 from newsroom.store.db import Store
 from source_support import NOW, Scripted, http_server, serve, server, settings_for, source_row, stored
@@ -86,6 +89,48 @@ async def test_non_web_links_are_dropped_and_long_ones_too(store: Store, server:
     assert_good_kept(items)
     assert items["js"].url == items["data"].url == items["long"].url == ""  # kept by guid, never published as a link
     assert report.flagged == {"link-scheme": 2, "link-too-long": 1}
+
+
+HOSTILE_LINKS = [
+    "javascript:alert(1)", "JAVASCRIPT://e.com/%0Aalert(1)", "data:text/html,<b>x</b>", "vbscript:msgbox",
+    "file:///etc/passwd", "ftp://e.com/x", "mailto:a@e.com", "//e.com/no-scheme", "/relative/path", "e.com/x",
+    "http:///no-host", "https://?q", "http://#f", "http:e.com", "https:/e.com", "http://[::1/x", "http://::1]/x",
+    "http://[fe80::1]/x", "http://[not-ipv6]/x", "http://[v1.x]/", "https://e\u2100.com/x", "https://ｅ.com/x",
+    "https://e.com/\u00e9t\u00e9", "http://\t/x", "http:\t//e.com/x", "ht\ntp://e.com/x", "http://\n", "https://e.com/a\tb",
+    "HTTP://E.COM:80/x", "hTtPs://e.com", "https://user:pw@e.com:99999/x", "http://e.com:port/x", " https://e.com/ ",
+    "https://e.com/\x00nul", "\x01https://e.com/x",
+    "https://" + "a" * (MAX_LINK_CHARS - 8), "https://" + "a" * MAX_LINK_CHARS,
+    "http://e.com\\@evil.com/", "https://e.com/<script>", "", "   ", "http://", "https://",
+]  # fmt: skip
+
+
+def _web_link_by_splitting(url: str) -> tuple[str, str | None]:
+    """``web_link`` with every link split (its fast path for plain http(s) links off)."""
+    original = normalise._plain_web_link
+    normalise._plain_web_link = lambda _url: False
+    try:
+        return web_link(url)
+    finally:
+        normalise._plain_web_link = original
+
+
+@pytest.mark.parametrize("link", HOSTILE_LINKS)
+def test_hostile_links_are_refused_or_kept_as_without_the_fast_path(link: str) -> None:
+    """Links that are not plain http(s) ones are refused (or kept) exactly as ``urlsplit`` decides: the fast path for
+    the plain ones changes no outcome."""
+    assert web_link(link) == _web_link_by_splitting(link)
+    if link.strip().lower().startswith(("javascript", "data:", "file:", "ftp:", "mailto:", "vbscript:", "//", "/")):
+        assert web_link(link)[0] == ""
+
+
+_LINK_PARTS = ["http", "https", "HTTP", ":", "/", "//", "[", "]", "?", "#", "@", "e.com", ":80", "\t", "\n", " ", "é",
+               "\u2100", "ｅ", "%0A", "javascript:", "\\"]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_LINK_PARTS), max_size=8).map("".join))
+def test_the_link_fast_path_agrees_with_urlsplit_on_generated_links(link: str) -> None:
+    assert web_link(link) == _web_link_by_splitting(link)
 
 
 async def test_a_huge_title_is_capped(store: Store, server: HTTPServer) -> None:

@@ -99,7 +99,11 @@ async def test_copies_are_foreseen_once_a_batch_with_the_same_stories(
 
 def test_full_collections_are_rarer_while_polling_and_restored_after() -> None:
     before = gc.get_threshold()
-    raised = (before[0], before[1], max(before[2], collector.FULL_COLLECTION_EVERY))
+    raised = (
+        max(before[0], collector.YOUNG_COLLECTION_AFTER),
+        before[1],
+        max(before[2], collector.FULL_COLLECTION_EVERY),
+    )
     with collector.rare_full_collections():
         assert gc.get_threshold() == raised
         with collector.rare_full_collections():  # overlapping polls of two sources
@@ -127,6 +131,7 @@ async def test_a_source_is_stored_with_rare_full_collections(
     (report,) = await poll_sources(sqlite_store, settings_for(source, stories={"same_event": False}), now=NOW)
     assert report.status == "ok" and report.new_items
     assert seen and all(t[2] >= collector.FULL_COLLECTION_EVERY for t in seen)
+    assert all(t[0] >= collector.YOUNG_COLLECTION_AFTER for t in seen)
     assert gc.get_threshold() == before
 
 

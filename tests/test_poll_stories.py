@@ -86,3 +86,42 @@ async def test_a_batch_is_inserted_in_few_statements(sqlite_store: Store, corpus
     (report,) = await poll_sources(sqlite_store, settings, now=NOW)
     assert report.new_items > 40
     assert statements.count("INSERT INTO items") <= 2 and statements.count("INSERT INTO stories") <= 2
+
+
+def test_the_driver_executemany_writes_what_sqlalchemy_writes(store: Store) -> None:
+    """``stories._executemany`` (the UPDATEs of story ids and touched stories, one DB-API executemany) stores the same
+    values, in the same form, as ``session.execute`` with the same rows."""
+    from newsroom.stages.stories import _ITEM_STORY, _STORY_COLUMNS, _STORY_UPDATE, _executemany
+    from newsroom.store.tables import SourceRow
+
+    when = [datetime(2025, 12, 12, 10, 0, 0, 123456, tzinfo=UTC), datetime(2025, 12, 13, 9, 30, tzinfo=UTC)]
+    with store.session() as s:
+        s.add(SourceRow(key="k", name="k", type="rss", url="https://e.com/f", error_count=0, items_seen=0))
+        s.add_all(StoryRow(lead_item_id=0, status="new", created_at=when[0], updated_at=when[0]) for _ in range(4))
+        s.add_all(
+            ItemRow(source_key="k", external_id=str(n), url="", title="t", fingerprint="f", published_at=when[0])
+            for n in range(4)
+        )
+    with store.session() as s:
+        story_ids = sorted(s.scalars(select(StoryRow.id)))
+        item_ids = sorted(s.scalars(select(ItemRow.id)))
+        values = {"source_count": 2, "item_count": 3, "first_seen_at": when[0], "last_seen_at": when[1]}
+        rows = [{"_id": sid, **values, "updated_at": when[1], "lead_item_id": item_ids[0]} for sid in story_ids]
+        assert set(rows[0]) - {"_id"} == set(_STORY_COLUMNS)
+        s.execute(_STORY_UPDATE, rows[:2])
+        _executemany(s, _STORY_UPDATE, rows[2:])
+        s.execute(_ITEM_STORY, [{"_id": item_ids[0], "story_id": story_ids[0]}, {"_id": item_ids[1], "story_id": None}])
+        _executemany(
+            s, _ITEM_STORY, [{"_id": item_ids[2], "story_id": story_ids[0]}, {"_id": item_ids[3], "story_id": None}]
+        )
+    with store.engine.connect() as c:  # as the database holds them (SQLite: the text of each timestamp)
+        raw = c.exec_driver_sql(
+            "SELECT lead_item_id, source_count, item_count, first_seen_at, last_seen_at, updated_at FROM stories"
+            " ORDER BY id"
+        ).all()
+        stories = [tuple(r) for r in raw]
+        items = [tuple(r) for r in c.exec_driver_sql("SELECT story_id FROM items ORDER BY id").all()]
+    assert stories[0] == stories[1] == stories[2] == stories[3]
+    assert items == [(story_ids[0],), (None,), (story_ids[0],), (None,)]
+    with store.session() as s:
+        assert _utc(s.get(StoryRow, story_ids[3]).first_seen_at) == when[0]  # type: ignore[union-attr]

@@ -18,12 +18,16 @@ all in one thread: peak RSS 1,001 MB; with both limits 895 MB or less; more with
   ``OMP_WAIT_POLICY=PASSIVE``, which is set here.
 
 An environment variable the user set wins over all three.
+
+glibc is opened by its soname, ``libc.so.6``: ``ctypes.util.find_library("c")`` runs ``ldconfig -p`` (and, failing
+that, a compiler) in a subprocess, and importing ``ctypes.util`` imports tempfile, shutil and more (together about
+15 ms of every process start on the 2-core development machine); it is only the fallback, for another C library.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import ctypes.util
 import os
 
 ONEDNN_CACHE = "32"
@@ -36,23 +40,32 @@ def limit_native_caches() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if "MALLOC_ARENA_MAX" in os.environ:
         return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_ARENA_MAX, ARENAS)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to limit
-        pass
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to limit
+        _c_library().mallopt(_M_ARENA_MAX, ARENAS)
 
 
 _libc: ctypes.CDLL | None = None
+
+
+def _c_library() -> ctypes.CDLL:
+    """The C library, opened once: glibc by its soname, else whatever ``find_library`` names (OSError if none)."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL("libc.so.6")
+        except OSError:
+            from ctypes.util import find_library
+
+            name = find_library("c")
+            if name is None:
+                raise
+            _libc = ctypes.CDLL(name)
+    return _libc
 
 
 def release_free_memory() -> None:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``), e.g. after a batch through an encoder:
     its activations (tens of MB, of a different size each batch) otherwise stay in the heap, fragmented, and the
     process grows with every batch (``bench/ingest.py``). A few milliseconds; nothing where it is not glibc."""
-    global _libc
-    try:
-        _libc = _libc or ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        _libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    with contextlib.suppress(OSError, AttributeError):
+        _c_library().malloc_trim(0)

@@ -116,10 +116,16 @@ def init(
 @app.command()
 def poll(config: ConfigOpt = None, force: Annotated[bool, typer.Option(help="poll even sources not due")] = False):
     """Fetch due sources and store new items; no model calls."""
-    from .stages.poll import poll_sources
+    from . import collector
 
-    settings = _settings(config)
-    store = _store(settings)
+    collector.pause_collector()  # until the start-up's imports, settings and store are done (collector.py)
+    try:
+        from .stages.poll import poll_sources
+
+        settings = _settings(config)
+        store = _store(settings)
+    finally:
+        collector.resume_collector()
     with _progress() as progress:
         task = progress.add_task("polling", total=len([s for s in settings.sources if s.enabled]))
         reports = asyncio.run(

@@ -35,6 +35,7 @@ Figures and the choice of ``join`` and ``linkage`` (dev files only, cross-valida
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -330,7 +331,7 @@ class StoryIndex:
         need = [order[k] for k in range(len(order)) if k not in ahead and docs[order[k]].on_meaning]
         rows = dict(zip(need, vectors(need), strict=True)) if need else {}
         out: list[Match] = [Match(-1, "new", 0.0)] * len(docs)
-        with one_blas_thread():
+        with one_blas_thread() if self.meaning else nullcontext():  # without meaning, no matrix product to limit
             for i in order:
                 doc = docs[i]
                 found = self.copy_match(doc)

@@ -133,25 +133,39 @@ _RULES = [  # the rarest set first: a text sharing no word with any first set is
     _words("ignora ignore ignores ignorez olvida oublie oublies oubliez"),
 ]
 _FIRST_WORDS = frozenset().union(*(rule[0] for rule in _RULES))
+# each first word -> the rest of the rules it opens (a text is tested only against the rules its words open: "follow",
+# in "more to follow", opens one rule of the 27, where every rule used to be tested)
+_RULES_BY_WORD: dict[str, list[tuple[frozenset[str], ...]]] = {
+    word: [rule[1:] for rule in _RULES if word in rule[0]] for word in _FIRST_WORDS
+}
 _SUBSTRINGS = ("##", "a.i.", "gpt")
+_SUBSTRING = re.compile("|".join(re.escape(s) for s in _SUBSTRINGS))
 _TYPOGRAPHY = "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u00ab\u00bb\u00a0"  # ‘’‚“”„–—…«» and NBSP
 _TO_SPACE = str.maketrans(dict.fromkeys(_TYPOGRAPHY, " "))
 _WORD = re.compile(r"\w+")
 
 
+# The shortest text any pattern matches: "ai:" (a role at a line's start; "gpt" and "给AI" are three characters too).
+_SHORTEST_TRIGGER = 3
+
+
 def might_address_a_model(text: str) -> bool:
     """False only where no pattern can match ``text`` or any part of it (then ``_INJECTION`` need not scan it)."""
+    if len(text) < _SHORTEST_TRIGGER:  # the empty body or summary of most feed items: no pattern fits in it
+        return False
     if not text.isascii():
         text = text.translate(_TO_SPACE)
         if not text.isascii():
             return True
     low = text.lower()
-    if any(s in low for s in _SUBSTRINGS):
+    if _SUBSTRING.search(low):
         return True
     words = set(_WORD.findall(low))
-    if words.isdisjoint(_FIRST_WORDS):
+    first = words.intersection(_FIRST_WORDS)
+    if not first:
         return False
-    return any(all(not words.isdisjoint(part) for part in rule) for rule in _RULES)
+    # a rule of one word set holds at once (``all`` of nothing)
+    return any(all(not words.isdisjoint(part) for part in rest) for w in first for rest in _RULES_BY_WORD[w])
 
 
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+[\"'”’»)]*|\n+|$)")
@@ -228,17 +242,25 @@ def clean_author(author: str | None) -> str | None:
     return a
 
 
+def neutralised_fields(item: FeedItem) -> dict[str, object]:
+    """The fields of ``item`` that ``neutralise_item`` changes, with their new values: empty for nearly every item,
+    so the caller copies an item only where something was cut (a pydantic copy per item is most of the cost)."""
+    changed: dict[str, object] = {}
+    for name, text in (("title", item.title), ("summary", item.summary), ("content", item.content)):
+        clean, _ = neutralise(text)
+        if clean != text:
+            changed[name] = clean
+    categories = clean_categories(item.categories)
+    if categories != item.categories:
+        changed["categories"] = categories
+    author = clean_author(item.author)
+    if author != item.author:
+        changed["author"] = author
+    return changed
+
+
 def neutralise_item(item: FeedItem) -> FeedItem:
-    """A feed item with passages addressed to a model cut from every field the feed controls."""
-    title, _ = neutralise(item.title)
-    summary, _ = neutralise(item.summary)
-    content, _ = neutralise(item.content)
-    return item.model_copy(
-        update={
-            "title": title,
-            "summary": summary,
-            "content": content,
-            "categories": clean_categories(item.categories),
-            "author": clean_author(item.author),
-        }
-    )
+    """A feed item with passages addressed to a model cut from every field the feed controls (the item itself when
+    nothing was)."""
+    changed = neutralised_fields(item)
+    return item.model_copy(update=changed) if changed else item

@@ -53,6 +53,18 @@ def clean_json(value: Any) -> Any:
     return value
 
 
+_PLAIN_WEB_LINK = re.compile(r"https?://[^/?#\[\]\t\r\n]", re.I)
+
+
+def _plain_web_link(url: str) -> bool:
+    """True where ``urlsplit`` would give an http(s) scheme and a host without raising, known without splitting: an
+    ASCII link (a non-ASCII host is checked under NFKC) without brackets (an IPv6 host is checked) that starts
+    ``http://`` or ``https://`` (any case) and then a host character (not ``/?#``, nor a tab or line break, which
+    urlsplit deletes). The adapters' ``canonical_url`` has split each link twice already (its result is not the
+    one in urlsplit's small cache by the time ``finalise`` sees it)."""
+    return url.isascii() and "[" not in url and "]" not in url and _PLAIN_WEB_LINK.match(url) is not None
+
+
 def web_link(url: str) -> tuple[str, str | None]:
     """(the link, None) when it is an http(s) URL with a host and at most MAX_LINK_CHARS; else ("", why not)."""
     url = clean_text(url).strip()
@@ -60,6 +72,8 @@ def web_link(url: str) -> tuple[str, str | None]:
         return "", None
     if len(url) > MAX_LINK_CHARS:
         return "", "link-too-long"
+    if _plain_web_link(url):  # what canonical_url made of a feed's link, nearly always: urlsplit would take it
+        return url, None
     try:
         parts = urlsplit(url)
     except ValueError:

