@@ -285,13 +285,28 @@ async def test_items_commit_in_chunks_oldest_first(
     n = entry_count(body)
     assert n > poll.FIRST_CHUNK + poll.STORE_CHUNK  # the feed needs three chunks for this test to mean anything
     settings = make_settings({"decrypt": serve(server, "/d.rss", ScriptedFeed(body))})
-    seen: list[int] = []
-    (report,) = await poll_sources(
-        store, settings, now=NOW, on_items_stored=lambda: seen.append(table_count(store, ItemRow))
-    )
+    # the items stored when each chunk has committed, counted in the storing thread before it goes on (on the event
+    # loop, the notice of a chunk may be read after the next chunk has committed too)
+    committed: list[int] = []
+    record = poll.record_poll
+
+    def counting(*args: Any, on_stored: Any = None) -> Any:
+        *head, on_stored = args if len(args) == 6 else (*args, on_stored)
+
+        def counted() -> None:
+            committed.append(table_count(store, ItemRow))
+            if on_stored is not None:
+                on_stored()
+
+        return record(*head, on_stored=counted)
+
+    monkeypatch.setattr(poll, "record_poll", counting)
+    notices: list[int] = []
+    (report,) = await poll_sources(store, settings, now=NOW, on_items_stored=lambda: notices.append(1))
     assert report.new_items == n and report.status == "ok"
-    assert seen == [poll.FIRST_CHUNK + poll.STORE_CHUNK * k for k in range(len(seen) - 1)] + [n]
-    assert len(seen) == 1 + -(-(n - poll.FIRST_CHUNK) // poll.STORE_CHUNK)
+    assert committed == [poll.FIRST_CHUNK + poll.STORE_CHUNK * k for k in range(len(committed) - 1)] + [n]
+    assert len(committed) == 1 + -(-(n - poll.FIRST_CHUNK) // poll.STORE_CHUNK)
+    assert len(notices) == len(committed)  # each chunk reaches the event loop
     with store.session() as s:  # a story is created by its first item, and items are stored oldest first
         firsts = [
             d
