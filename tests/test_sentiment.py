@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from importlib import resources
 from pathlib import Path
 
@@ -121,76 +119,3 @@ def test_combine_rule() -> None:
     assert combine(hesitant, "neutral") == "NEUTRAL"  # the model agrees with the runner-up
     assert combine(hesitant, "NEGATIVE") == "POSITIVE"  # the model's label is the classifier's last choice
     assert combine(hesitant, None) == "POSITIVE" and combine(hesitant, "bullish") == "POSITIVE"
-
-
-@pytest.mark.model
-def test_cached_headlines_never_wait_for_another_threads_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The encoders run outside the classifier's lock: a cached headline is answered while a batch computes."""
-    classifier = sentiment.default_classifier()
-    cached = "Layer-2 network opens its bridge to new tokens"
-    prefetch([cached])
-    entered, go = threading.Event(), threading.Event()
-    compute = classifier._compute
-
-    def held(texts: list[str]) -> np.ndarray:
-        entered.set()
-        assert go.wait(30)
-        return compute(texts)
-
-    monkeypatch.setattr(classifier, "_compute", held)
-    batch = threading.Thread(target=classifier.probabilities, args=(["Miner sells reserves after difficulty jump"],))
-    batch.start()
-    assert entered.wait(30)
-    answered: list[np.ndarray] = []
-    reader = threading.Thread(target=lambda: answered.append(classifier.probabilities([cached])))
-    reader.start()
-    reader.join(10)
-    done_while_held = bool(answered) and not go.is_set()
-    go.set()
-    batch.join(30)
-    assert done_while_held
-    assert np.allclose(answered[0][0], classifier._cache[cached])
-
-
-@pytest.mark.model
-def test_classify_ahead_batches_once_each_and_an_awaited_headline_goes_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    classifier = sentiment.default_classifier()
-    batches: list[list[str]] = []
-    compute = classifier._compute
-
-    def recorded(texts: list[str]) -> np.ndarray:
-        batches.append(list(texts))
-        return compute(texts)
-
-    monkeypatch.setattr(classifier, "_compute", recorded)
-    later = [f"Exchange {i} lists a governance token for margin trading" for i in range(70)]
-    awaited = later[65]
-
-    async def both() -> None:
-        prefetching = asyncio.create_task(sentiment.classify_ahead(later))
-        await sentiment.classify_ahead([awaited], urgent=True)
-        assert awaited in classifier.cached  # a story's own headline, ready before the backlog
-        await prefetching
-
-    asyncio.run(both())
-    assert awaited in batches[0]
-    assert all(len(b) <= sentiment.PREFETCH_CHUNK for b in batches)
-    assert sorted(h for b in batches for h in b) == sorted(later)  # each classified once, in batches
-    assert len(batches) == 3
-    asyncio.run(sentiment.classify_ahead(later, urgent=True))  # all cached: nothing computed, nothing awaited
-    assert len(batches) == 3
-
-
-@pytest.mark.model
-def test_a_cancelled_wait_leaves_the_others_waiting_for_the_same_headline() -> None:
-    headline = "Stablecoin issuer publishes monthly reserve attestation"
-
-    async def both() -> None:
-        first = asyncio.create_task(sentiment.classify_ahead([headline], urgent=True))
-        second = asyncio.create_task(sentiment.classify_ahead([headline], urgent=True))
-        await asyncio.sleep(0)
-        first.cancel()
-        await second  # not cancelled with the first: the shared wait goes on
-        assert headline in sentiment.default_classifier().cached
-
-    asyncio.run(both())

@@ -28,13 +28,10 @@ a model that agrees with its runner-up. On the dev file's out-of-fold prediction
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-import weakref
-from collections import OrderedDict, deque
-from collections.abc import Callable, Container, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -54,8 +51,6 @@ CONFIDENT = 0.55
 WEIGHTS_FILE = "sentiment_lr.npz"
 MAX_TOKENS = 64  # headlines are 10-35 word pieces; a longer text is cut here
 _BATCH = 64
-PREFETCH_CHUNK = 32  # headlines ``classify_ahead`` classifies at once (about 0.2 s of CPU in bfloat16)
-_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment")
 
 
 def _minilm() -> tuple[Any, Any]:
@@ -178,28 +173,10 @@ class Classifier:
         w = self.weights
         return softmax(features(texts, w.layers) @ w.coef.T + w.intercept).astype(np.float32)
 
-    @property
-    def cached(self) -> Container[str]:
-        """The headlines whose probabilities are cached (a read-only view; a membership test needs no lock)."""
-        return self._cache.keys()
-
     def probabilities(self, headlines: Sequence[str]) -> np.ndarray:
-        """One row of class probabilities (in ``weights.classes`` order) per headline. The encoders run outside
-        the lock: a caller whose headlines are cached never waits for another thread's batch (the bench's pivot
-        rows, cache hits, held six worker threads for seconds behind the prefetch's batches)."""
-        texts = list(headlines)
+        """One row of class probabilities (in ``weights.classes`` order) per headline."""
         with self._lock:
-            missing = sorted(dict.fromkeys(t for t in texts if t not in self._cache), key=len)
-        fresh = dict(zip(missing, self._compute(missing), strict=True)) if missing else {}
-
-        def rows(wanted: list[str]) -> np.ndarray:  # under the lock: the rows above, and any evicted meanwhile
-            again = [t for t in wanted if t not in fresh]
-            if again:
-                fresh.update(zip(again, self._compute(again), strict=True))
-            return np.stack([fresh[t] for t in wanted])
-
-        with self._lock:
-            return cached_rows(self._cache, texts, rows, len(self.weights.classes))
+            return cached_rows(self._cache, headlines, self._compute, len(self.weights.classes))
 
 
 _default: Classifier | None = None
@@ -231,70 +208,6 @@ def prefetch(headlines: Sequence[str]) -> None:
             default_classifier().probabilities(list(headlines))
     except Exception:
         log.debug("sentiment prefetch failed", exc_info=True)
-
-
-class _Ahead:
-    """The headlines waiting to be classified in the sentiment thread (one per event loop), ``PREFETCH_CHUNK`` at a
-    time: those a story awaits now first, then those a prefetch asked for, in the order asked. A headline is
-    classified once, in a batch, whoever asks; a story waits for at most the chunk under way plus its own."""
-
-    def __init__(self) -> None:
-        self._done: dict[str, asyncio.Future[None]] = {}  # every headline waiting or in the chunk under way
-        self._urgent: deque[str] = deque()
-        self._later: deque[str] = deque()
-        self._running: asyncio.Task[None] | None = None
-
-    async def classify(self, headlines: Sequence[str], *, urgent: bool) -> None:
-        loop = asyncio.get_running_loop()
-        cached = default_classifier().cached
-        waits = []
-        for h in dict.fromkeys(headlines):
-            if h in cached:  # a read: no lock, no thread hop
-                continue
-            if h not in self._done:
-                self._done[h] = loop.create_future()
-                (self._urgent if urgent else self._later).append(h)
-            elif urgent:
-                self._urgent.append(h)  # also still in ``_later``: taken from whichever comes first
-            waits.append(self._done[h])
-        if waits and (self._running is None or self._running.done()):
-            self._running = asyncio.create_task(self._run())
-        if waits:
-            await asyncio.wait(waits)  # a waiter cancelled (its story's task) cancels no one else's wait
-
-    def _chunk(self) -> list[str]:
-        chunk: dict[str, None] = {}
-        for queue in (self._urgent, self._later):
-            while queue and len(chunk) < PREFETCH_CHUNK:
-                h = queue.popleft()
-                if h in self._done and h not in chunk:
-                    chunk[h] = None
-        return list(chunk)
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while chunk := self._chunk():
-            try:
-                await loop.run_in_executor(_THREAD, prefetch, chunk)  # never raises
-            finally:
-                for h in chunk:
-                    done = self._done.pop(h)
-                    if not done.done():
-                        done.set_result(None)
-
-
-_ahead: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Ahead] = weakref.WeakKeyDictionary()
-
-
-async def classify_ahead(headlines: Sequence[str], *, urgent: bool = False) -> None:
-    """Classify ``headlines`` (those not cached yet) in the process's one sentiment thread, in chunks, so that the
-    ``predict`` calls that follow are cache hits; ``urgent``: a story waits for them now, so they go first. No thread
-    of the default executor waits on the classifier's lock meanwhile: there, a batch of 391 headlines held six
-    threads' guards, selects and publishes back and left the model idle for 5 s of the bench's run. Never raises."""
-    loop = asyncio.get_running_loop()
-    if loop not in _ahead:
-        _ahead[loop] = _Ahead()
-    await _ahead[loop].classify(headlines, urgent=urgent)
 
 
 def predict(headlines: Sequence[str]) -> list[Prediction]:

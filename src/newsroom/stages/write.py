@@ -407,8 +407,7 @@ async def write_pivot(settings: Settings, store: Store, provider: Provider, ctx:
     if not ctx.story.slug:
         await asyncio.to_thread(fix_slug, store, ctx)
     written, report = await write_guarded(settings, provider, ctx)
-    await sentiment.classify_ahead([ctx.lead.title], urgent=True)  # no worker thread waits for it
-    # the offline classifiers: off the event loop
+    # the offline classifiers run torch: off the event loop (it releases the GIL, so a second core helps)
     return await asyncio.to_thread(
         pivot_row,
         settings,
@@ -424,18 +423,18 @@ async def write_pivot(settings: Settings, store: Store, provider: Provider, ctx:
 
 
 async def prefetch_signals(settings: Settings, contexts: list[StoryContext]) -> None:
-    """Classify the headlines the offline sentiment will need, in batches in the sentiment thread, while the write
-    calls are in flight (a batch is far cheaper than one pass per story; the classifier caches the results)."""
+    """Embed the headlines the offline sentiment will need, in one batch in a worker thread, while the write calls
+    are in flight (one batch is far cheaper than one call per story; the embedder caches the vectors)."""
     headlines = [c.lead.title for c in contexts if settings.pivot_language not in c.articles]
-    await sentiment.classify_ahead(headlines)
+    if headlines:
+        await asyncio.to_thread(sentiment.prefetch, headlines)
 
 
 class SignalPrefetcher:
     """:func:`prefetch_signals` for jobs that begin one story at a time (``newsroom worker``): the headlines of the
-    stories begun while a batch is being classified wait and go in the next batch, one batch at a time. A job's
-    own request for its headline (``write_pivot``) queues in the same sentiment thread between two chunks and is
-    a cache hit when a chunk has classified it; without the prefetcher, each job classified its one headline alone,
-    several times the CPU of the same headlines in batches."""
+    stories begun while a batch is being classified wait and go in the next batch, one batch at a time in a worker
+    thread. A job never waits for it (its pivot row classifies whatever is not cached yet); without it, each job
+    classified its one headline alone, several times the CPU of the same headlines in batches."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
