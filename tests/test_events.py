@@ -16,7 +16,7 @@ from newsroom.dedupe import pairs
 from newsroom.dedupe.cluster import ClusterParams, Doc, Match, StoryIndex, cluster
 from newsroom.dedupe.features import action_keys, item_type, number_keys, opinion
 from newsroom.dedupe.pairs import conflicting
-from newsroom.embeddings import HashingEmbedder, default_embedder
+from newsroom.embeddings import HashingEmbedder, ProcessEmbedder, default_embedder
 from newsroom.evaluate import eval_dedupe
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC).timestamp()
@@ -273,6 +273,28 @@ def test_the_same_items_give_the_same_stories_in_any_order_and_chunking() -> Non
             )
             got.update((i, m.story_id) for i, m in zip(batch, matches, strict=True))
         assert _partition([got[i] for i in range(len(docs))]) == expected
+
+
+def test_an_embedding_process_overlapping_the_clustering_gives_the_same_stories() -> None:
+    """``cluster`` with a ``ProcessEmbedder`` embeds chunk k + 1 while it assigns chunk k, its copies foreseen
+    before chunk k is added: what is embedded is a guess, the stories are those of the chunks in turn."""
+    docs = [
+        Doc(title=t, published=T0 + h * HOUR, source=src, url=f"https://{src}.example/{i}", external_id=str(i))
+        for i, (h, src, t) in enumerate(MIXED)
+    ]
+    # copies across chunks: the same link again, a " - Site" near-copy, a syndicated headline from another site
+    docs += [
+        Doc(title=d.title, published=d.published + 5 * HOUR, source="mirror", url=d.url, external_id=f"u{i}")
+        for i, d in enumerate(docs[:4])
+    ]
+    docs += [
+        Doc(title=f"{d.title} - Wire", published=d.published + 7 * HOUR, source="wire", external_id=f"w{i}")
+        for i, d in enumerate(docs[2:8])
+    ]
+    for chunk in (3, 5, 100):
+        serial = cluster(docs, HashingEmbedder(), chunk=chunk)
+        with ProcessEmbedder(HashingEmbedder, dim=HashingEmbedder().dim) as embedder:
+            assert cluster(docs, embedder, chunk=chunk) == serial
 
 
 def _csv(path: Path, rows: list[tuple[str, str, str, str, int]]) -> Path:
