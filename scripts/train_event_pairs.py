@@ -13,9 +13,9 @@ clusters (``dedupe.cluster``), and scores all held-out predictions together:
 Prints one JSON line with both and the training-set fit; about a minute on 2 cores.
 
 ``--positive-power P`` weights each same-event pair by (negative pairs / positive pairs) ** P in the fit (0, the
-default: unweighted, the shipped weights; 1: both classes weigh alike). An open decision, not shipped: P = 0.5 raised
-the cross-validated dev figures but merged look-alike generated events in ``bench/dedupe.py`` (docs/benchmarks.md,
-"Session 24: dedupe").
+default: unweighted, the shipped weights; 1: both classes weigh alike). An open decision, not shipped: P = 0.1-0.5
+raised the by-event figure (at 0.1-0.15) and UCI's but lowered the by-day precision and lost more events
+(docs/benchmarks.md, "Session 24: dedupe").
 
     .venv/bin/python scripts/train_event_pairs.py [--csv ../shared/corpus/events/crypto_events_dev.csv] [--check]
         [--out PATH] [--positive-power P]
