@@ -439,15 +439,13 @@ def copies_ahead(index: StoryIndex, part: list[Doc], earlier: Sequence[Doc] = ()
     every = [*earlier, *part]
     copies = set()
     for i, (doc, mh) in enumerate(zip(every, minhashes([d.basis for d in every]), strict=True)):
-        if i >= len(earlier):
-            near = mh is not None and any(_near_copy(doc, mh, every[int(j)], window, bar) for j in lsh.query(mh))
-            if (
-                (doc.url and doc.url in urls)
-                or (doc.fingerprint and doc.fingerprint in fps)
-                or near
-                or index.copy_match(doc) is not None
-            ):
-                copies.add(i - len(earlier))
+        if i >= len(earlier) and (
+            (doc.url and doc.url in urls)
+            or (doc.fingerprint and doc.fingerprint in fps)  # before the near-copy scan: a syndicated copy is cheap
+            or (mh is not None and any(_near_copy(doc, mh, every[int(j)], window, bar) for j in lsh.query(mh)))
+            or index.copy_match(doc) is not None
+        ):
+            copies.add(i - len(earlier))
         urls.add(doc.url)
         fps.add(doc.fingerprint)
         if mh is not None:
