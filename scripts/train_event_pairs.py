@@ -12,7 +12,13 @@ clusters (``dedupe.cluster``), and scores all held-out predictions together:
   midnight: the most any clusterer can get by day.
 Prints one JSON line with both and the training-set fit; about a minute on 2 cores.
 
+``--positive-power P`` weights each same-event pair by (negative pairs / positive pairs) ** P in the fit (0, the
+default: unweighted, the shipped weights; 1: both classes weigh alike). An open decision, not shipped: P = 0.1-0.5
+raised the by-event figure (at 0.1-0.15) and UCI's but lowered the by-day precision and lost more events
+(docs/benchmarks.md, "Session 24: dedupe").
+
     .venv/bin/python scripts/train_event_pairs.py [--csv ../shared/corpus/events/crypto_events_dev.csv] [--check]
+        [--out PATH] [--positive-power P]
 """
 
 from __future__ import annotations
@@ -57,10 +63,15 @@ def pair_rows(
     return np.array(X, dtype=np.float64), np.array(y, dtype=np.int8)
 
 
-def fit(X: np.ndarray, y: np.ndarray) -> PairModel:
+def fit(X: np.ndarray, y: np.ndarray, positive_power: float = 0.0) -> PairModel:
+    """Standardise (unweighted) and fit; a positive pair weighs (negatives / positives) ** ``positive_power``."""
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
-    lr = LogisticRegression(C=C, max_iter=5000).fit((X - mean) / scale, y)
+    weight = None
+    if positive_power:
+        positives = int(y.sum())
+        weight = np.where(y == 1, ((len(y) - positives) / max(positives, 1)) ** positive_power, 1.0)
+    lr = LogisticRegression(C=C, max_iter=5000).fit((X - mean) / scale, y, sample_weight=weight)
     return PairModel(mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]))
 
 
@@ -76,18 +87,31 @@ def scores(docs: list[Doc], gold: list[str], pred: list[object]) -> dict[str, fl
 
 
 def cross_validate(
-    docs: list[Doc], gold: list[str], vecs: np.ndarray, profiles: list[Profile], folds: list[list[int]]
+    docs: list[Doc],
+    gold: list[str],
+    vecs: np.ndarray,
+    profiles: list[Profile],
+    folds: list[list[int]],
+    positive_power: float = 0.0,
 ) -> dict[str, float]:
     params = ClusterParams()
     pred: list[object] = [None] * len(docs)
     everything = set(range(len(docs)))
     for f, test in enumerate(folds):
         train = sorted(everything - set(test))
-        model = fit(*pair_rows(profiles, gold, train, params.window_hours * HOUR))
+        model = fit(*pair_rows(profiles, gold, train, params.window_hours * HOUR), positive_power)
         labels = cluster([docs[i] for i in test], vecs[test], params, model=model)
         for i, label in zip(test, labels, strict=True):
             pred[i] = (f, label)
     return scores(docs, gold, pred)
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it, else as given."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def main() -> None:
@@ -95,6 +119,13 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--out", type=Path, default=REPO / "src" / "newsroom" / "data" / WEIGHTS_FILE)
     ap.add_argument("--check", action="store_true", help="cross-validate only; do not write the weights")
+    ap.add_argument(
+        "--positive-power",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="weight same-event pairs by (negatives / positives) ** P (default 0: unweighted, as shipped)",
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     docs, gold = read_dedupe_csv(args.csv)
@@ -109,12 +140,13 @@ def main() -> None:
     by_day = [[i for i, d in enumerate(days) if d == day] for day in sorted(set(days))]
 
     X, y = pair_rows(profiles, gold, list(range(len(docs))), window)
-    model = fit(X, y)
+    model = fit(X, y, args.positive_power)
     result = {
+        "positive_power": args.positive_power,
         "pairs": len(y),
         "positive_pairs": int(y.sum()),
-        "cv_by_story": cross_validate(docs, gold, vecs, profiles, by_story),
-        "cv_by_day": cross_validate(docs, gold, vecs, profiles, by_day),
+        "cv_by_story": cross_validate(docs, gold, vecs, profiles, by_story, args.positive_power),
+        "cv_by_day": cross_validate(docs, gold, vecs, profiles, by_day, args.positive_power),
         "by_day_ceiling": scores(docs, gold, [(days[i], g) for i, g in enumerate(gold)]),
         "training_fit": scores(docs, gold, cluster(docs, vecs, model=model)),  # type: ignore[arg-type]
         "coefficients": {"intercept": round(model.intercept, 3)}
@@ -122,7 +154,7 @@ def main() -> None:
     }
     if not args.check:
         model.save(str(args.out))
-        result["written"] = str(args.out.relative_to(REPO))
+        result["written"] = shown(args.out if args.out.name.endswith(".npz") else Path(f"{args.out}.npz"))  # savez
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from newsroom.dedupe import pairs
 from newsroom.dedupe.cluster import ClusterParams, Doc, Match, StoryIndex, cluster
 from newsroom.dedupe.features import action_keys, item_type, number_keys, opinion
 from newsroom.dedupe.pairs import conflicting
-from newsroom.embeddings import HashingEmbedder, default_embedder
+from newsroom.embeddings import HashingEmbedder, ProcessEmbedder, default_embedder
 from newsroom.evaluate import eval_dedupe
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC).timestamp()
@@ -176,6 +177,14 @@ def test_other_names_in_one_frame_are_other_events_but_a_site_suffix_is_not() ->
     assert not conflicting("Halvard Capital sells 4,210 BTC", "Halvard offloads 4,210 bitcoin")
 
 
+def test_other_names_in_a_frame_of_two_shared_words() -> None:
+    # ``pairs.FRAME_WORDS``: two shared content words ("Trevik", "lists") make a frame (three let this pair through)
+    assert conflicting("Trevik lists QOZAR", "Trevik lists WUMPEX")
+    assert conflicting("Trevik delists QOZAR perpetuals", "Trevik delists WUMPEX perpetuals")
+    assert not conflicting("Trevik lists QOZAR", "Trevik lists QOZAR - Coindesk")  # a site suffix, no other name
+    assert not conflicting("Trevik lists QOZAR", "Trevik halts QOZAR deposits")  # another act, not another name
+
+
 def test_other_names_spanning_words_the_vocabulary_knows() -> None:
     # in a sentence-case headline capitals mark names, even names of common words ("Drell Pay", "Deutsche Bank")
     assert conflicting("the DOJ sues Drell Pay over custody failures", "the DOJ sues Kraken over custody failures")
@@ -266,6 +275,28 @@ def test_the_same_items_give_the_same_stories_in_any_order_and_chunking() -> Non
         assert _partition([got[i] for i in range(len(docs))]) == expected
 
 
+def test_an_embedding_process_overlapping_the_clustering_gives_the_same_stories() -> None:
+    """``cluster`` with a ``ProcessEmbedder`` embeds chunk k + 1 while it assigns chunk k, its copies foreseen
+    before chunk k is added: what is embedded is a guess, the stories are those of the chunks in turn."""
+    docs = [
+        Doc(title=t, published=T0 + h * HOUR, source=src, url=f"https://{src}.example/{i}", external_id=str(i))
+        for i, (h, src, t) in enumerate(MIXED)
+    ]
+    # copies across chunks: the same link again, a " - Site" near-copy, a syndicated headline from another site
+    docs += [
+        Doc(title=d.title, published=d.published + 5 * HOUR, source="mirror", url=d.url, external_id=f"u{i}")
+        for i, d in enumerate(docs[:4])
+    ]
+    docs += [
+        Doc(title=f"{d.title} - Wire", published=d.published + 7 * HOUR, source="wire", external_id=f"w{i}")
+        for i, d in enumerate(docs[2:8])
+    ]
+    for chunk in (3, 5, 100):
+        serial = cluster(docs, HashingEmbedder(), chunk=chunk)
+        with ProcessEmbedder(HashingEmbedder, dim=HashingEmbedder().dim) as embedder:
+            assert cluster(docs, embedder, chunk=chunk) == serial
+
+
 def _csv(path: Path, rows: list[tuple[str, str, str, str, int]]) -> Path:
     lines = ["ID,TITLE,URL,PUBLISHER,CATEGORY,STORY,HOSTNAME,TIMESTAMP"]
     for i, (title, url, publisher, story, ts) in enumerate(rows):
@@ -288,6 +319,58 @@ def test_eval_reports_events_lost_and_duplicate_articles(tmp_path: Path) -> None
     assert result["clusters"] == 3 and result["events"] == 3
     assert result["events_lost"] == 1 and result["duplicate_articles"] == 1
     assert np.isclose(result["bcubed_precision"], (0.5 + 0.5 + 1 + 1) / 4)
+
+
+TRAINING_ROWS = [  # (hours after T0, publisher, story, headline): invented, two days, five events of two reports
+    (0.0, "A", "sale", "Halvard Capital sells 4,210 BTC worth $262 million"),
+    (0.5, "B", "sale", "Halvard Capital dumps $262M in bitcoin"),
+    (1.0, "C", "hack", "Attackers drain $44 million from Norvik bridge"),
+    (1.4, "D", "hack", "Norvik loses $44 million to hackers, pauses deposits"),
+    (2.0, "A", "law", "Kenya passes crypto tax law"),
+    (3.0, "E", "upgrade", "Ethereum developers set date for Pectra upgrade"),
+    (25.0, "B", "listing", "Trevik to list QOZAR token next week"),
+    (25.6, "C", "listing", "Trevik adds trading support for QOZAR"),
+    (26.0, "D", "suit", "The DOJ sues Drell Pay over custody failures"),
+    (26.5, "E", "suit", "Drell Pay faces DOJ lawsuit over custody failures"),
+    (27.0, "A", "fund", "Vesk Labs raises $12 million in a seed round"),
+    (27.2, "B", "fund", "Vesk Labs closes $12 million seed round"),
+    (28.0, "C", "etf", "Nomura files for spot Solana ETF"),
+]
+
+
+def test_the_training_script_writes_weights_outside_the_repository(tmp_path: Path) -> None:
+    """``scripts/train_event_pairs.py --out`` outside the repository: the weights are written and the path printed as
+    given (it crashed after saving); ``--positive-power`` weights the same-event pairs."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from newsroom.dedupe.pairs import PairModel
+
+    ms = int(T0 * 1000)
+    rows = [
+        (t, f"https://{p.lower()}.example/{i}", p, story, ms + int(h * 3_600_000))
+        for i, (h, p, story, t) in enumerate(TRAINING_ROWS)
+    ]
+    csv = _csv(tmp_path / "small.csv", rows)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "train_event_pairs.py"
+    out = tmp_path / "weights.npz"
+    env = os.environ | {"PYTHONPATH": str(script.parent.parent / "src")}
+    runs = []
+    for power in ("0", "1"):
+        done = subprocess.run(
+            [sys.executable, str(script), "--csv", str(csv), "--out", str(out), "--positive-power", power],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        assert runs[-1]["written"] == str(out)
+        assert PairModel.load(out).coef.shape == (len(pairs.FEATURES),)
+    assert runs[0]["coefficients"]["intercept"] < runs[1]["coefficients"]["intercept"]  # positives weigh more
 
 
 def test_a_dense_story_takes_a_member_the_mean_alone_would_leave_out(corpus: Path) -> None:
@@ -314,7 +397,6 @@ def test_the_cheap_paths_compute_what_the_plain_ones_do(corpus: Path) -> None:
     parse equal a parse each, and a MinHash indexed under two thresholds gets each index's own bands."""
     import csv
 
-    from newsroom.dedupe import pairs
     from newsroom.dedupe.cluster import BandIndex
     from newsroom.dedupe.features import DEAL_SIZE, NUM_PERM, amount_keys, minhash, shingles
     from newsroom.dedupe.sketch import MinHash, signatures

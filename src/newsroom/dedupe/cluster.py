@@ -35,8 +35,10 @@ Figures and the choice of ``join`` and ``linkage`` (dev files only, cross-valida
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -425,24 +427,26 @@ def _near_copy(doc: Doc, mh: MinHash, other: Doc, window: float, bar: float) -> 
     )
 
 
-def copies_ahead(index: StoryIndex, part: list[Doc]) -> set[int]:
+def copies_ahead(index: StoryIndex, part: list[Doc], earlier: Sequence[Doc] = ()) -> set[int]:
     """The positions in ``part`` that will join as copies, foreseen before any of them is added: copies of the
-    index's stories, and copies of an earlier document of ``part`` itself (same URL or fingerprint, near-copy). A
-    wrong guess costs time only: a missed copy is embedded in vain, an unforeseen non-copy on its own."""
+    index's stories, and copies of an earlier document of ``part`` itself (same URL or fingerprint, near-copy), or of
+    ``earlier``: documents that will be added to the index before ``part`` (``cluster`` foresees the next chunk while
+    the current one is assigned). A wrong guess costs time only: a missed copy is embedded in vain, an unforeseen
+    non-copy on its own."""
     window, bar = index.params.window_hours * HOUR, index.params.near_copy
     urls: set[str] = set()
     fps: set[str] = set()
     lsh = BandIndex(index.params.near_copy, NUM_PERM)
+    every = [*earlier, *part]
     copies = set()
-    for i, (doc, mh) in enumerate(zip(part, minhashes([d.basis for d in part]), strict=True)):
-        near = mh is not None and any(_near_copy(doc, mh, part[int(j)], window, bar) for j in lsh.query(mh))
-        if (
+    for i, (doc, mh) in enumerate(zip(every, minhashes([d.basis for d in every]), strict=True)):
+        if i >= len(earlier) and (
             (doc.url and doc.url in urls)
-            or (doc.fingerprint and doc.fingerprint in fps)
-            or near
+            or (doc.fingerprint and doc.fingerprint in fps)  # before the near-copy scan: a syndicated copy is cheap
+            or (mh is not None and any(_near_copy(doc, mh, every[int(j)], window, bar) for j in lsh.query(mh)))
             or index.copy_match(doc) is not None
         ):
-            copies.add(i)
+            copies.add(i - len(earlier))
         urls.add(doc.url)
         fps.add(doc.fingerprint)
         if mh is not None:
@@ -459,14 +463,17 @@ def cluster(
 ) -> list[int]:
     """Cluster documents incrementally in ``Doc.order``; returns a story number per document (in the order given).
     ``vectors`` holds one row per document, or is an embedder: then only the documents that are not copies of earlier
-    ones are embedded, ``chunk`` documents at a time (the stories are the same for any ``chunk``)."""
-    dim = vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim
-    index = StoryIndex(dim, params, model)
+    ones are embedded, ``chunk`` documents at a time (the stories are the same for any ``chunk``); by an embedder
+    that ``overlaps`` (``embeddings.ProcessEmbedder``), each chunk while the chunk before it is assigned
+    (``_overlapped``)."""
+    index = StoryIndex(vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim, params, model)
     order = sorted(range(len(docs)), key=lambda i: docs[i].order)
+    parts = [order[start : start + chunk] for start in range(0, len(order), chunk)]
     labels = [0] * len(docs)
     counter = iter(range(len(docs)))
-    for start in range(0, len(order), chunk):
-        part = order[start : start + chunk]
+    if getattr(vectors, "overlaps", False):  # an embedder that computes outside this process's GIL
+        return _overlapped(docs, vectors, index, parts, labels, counter)  # type: ignore[arg-type]
+    for part in parts:
 
         def rows(positions: list[int], part: list[int] = part) -> np.ndarray:
             if isinstance(vectors, np.ndarray):
@@ -475,4 +482,38 @@ def cluster(
 
         for i, m in zip(part, index.assign([docs[i] for i in part], rows, lambda: next(counter)), strict=True):
             labels[i] = m.story_id
+    return labels
+
+
+def _overlapped(
+    docs: list[Doc], embedder: Embedder, index: StoryIndex, parts: list[list[int]], labels: list[int], counter: Any
+) -> list[int]:
+    """``cluster`` with an embedder that computes outside this process (``embeddings.ProcessEmbedder``): while chunk
+    k is assigned on this thread, chunk k + 1's non-copies are embedded, a second thread waiting for them, so the
+    clustering and the embedding share the cores. Chunk k + 1's copies are foreseen before chunk k is added
+    (``copies_ahead`` with chunk k as ``earlier``); what is embedded is only a guess, never a decision, so the stories
+    are those of embedding each chunk in turn."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
+
+        def foresee(k: int) -> tuple[set[int], list[int], Future[np.ndarray]]:
+            part = [docs[i] for i in parts[k]]
+            earlier = [docs[i] for i in parts[k - 1]] if k else []
+            ahead = copies_ahead(index, part, earlier) if index.meaning else set(range(len(part)))
+            need = [j for j in range(len(part)) if j not in ahead and part[j].on_meaning]
+            return ahead, need, pool.submit(embedder.embed, [part[j].title for j in need])
+
+        coming = foresee(0) if parts else None
+        for k, part in enumerate(parts):
+            assert coming is not None
+            ahead, need, future = coming
+            coming = foresee(k + 1) if k + 1 < len(parts) else None
+
+            def rows(positions: list[int], part: list[int] = part, need: list[int] = need, future=future) -> np.ndarray:
+                if positions == need:
+                    return future.result()
+                return embedder.embed([docs[part[j]].title for j in positions])
+
+            matches = index.assign([docs[i] for i in part], rows, lambda: next(counter), ahead)
+            for i, m in zip(part, matches, strict=True):
+                labels[i] = m.story_id
     return labels

@@ -273,20 +273,21 @@ def default_model() -> PairModel:
 
 
 _FIGURE = re.compile(r"[\d.,]+")
+FRAME_WORDS = 2  # content words two headlines share at least for ``_other_names`` to read them as one frame
 
 
 def _other_names(
     a_seq: tuple[str, ...], a_names: frozenset[str], b_seq: tuple[str, ...], b_names: frozenset[str]
 ) -> bool:
-    """The same frame with other names: the headlines share at least three content words and differ only in names
-    (and figures), in at most two places, one of them a name standing where the other headline has another ("Kraken
-    to list SUAV token" / "Kraken to list FPEG token", "Ether schedules Uxriux hard fork" / "… Travo hard fork",
-    "the DOJ sues Drivo Pay over …" / "the DOJ sues Coinbase over …", "Deutsche Bank and Circle announce …" / "Kraken
-    and Stripe announce …"): the same kind of act by, or on, someone else. A name only one side adds ("Edward
-    Snowden: …" / "Snowden says NSA …") is no other name."""
+    """The same frame with other names: the headlines share at least ``FRAME_WORDS`` content words and differ only
+    in names (and figures), in at most two places, one of them a name standing where the other headline has another
+    ("Kraken to list SUAV token" / "Kraken to list FPEG token", "Kraken lists SUAV" / "Kraken lists FPEG", "Ether
+    schedules Uxriux hard fork" / "… Travo hard fork", "the DOJ sues Drivo Pay over …" / "the DOJ sues Coinbase over
+    …", "Deutsche Bank and Circle announce …" / "Kraken and Stripe announce …"): the same kind of act by, or on,
+    someone else. A name only one side adds ("Edward Snowden: …" / "Snowden says NSA …") is no other name."""
     a_words, b_words = frozenset(a_seq), frozenset(b_seq)
     only_a, only_b = a_words - b_words, b_words - a_words
-    if len(a_words & b_words) < 3 or not (only_a and only_b):
+    if len(a_words & b_words) < FRAME_WORDS or not (only_a and only_b):
         return False
     names = a_names | b_names
     figures = {w for w in only_a | only_b if _FIGURE.fullmatch(w)}  # "FPEG jumps 21%" / "WNX jumps 4%": names lead
